@@ -1,0 +1,93 @@
+/**
+ * The scoring contract between the HTTP layer (src/routes) and the core. Field names of the
+ * result types are the public API (design §5): snake_case on purpose.
+ */
+
+export type Aggregate = 'min' | 'sum' | 'last' | 'mean';
+export const AGGREGATES: readonly Aggregate[] = ['min', 'sum', 'last', 'mean'];
+
+/** One trace to score: explicit steps, or a response split by the bundle's step separator. */
+export interface ScoreItemInput {
+  id?: string;
+  prompt: string;
+  steps?: string[];
+  response?: string;
+}
+
+export interface ScoreOptions {
+  aggregate?: Aggregate;
+  /** Include β·ℓ_i per response token, grouped by step. */
+  token_rewards?: boolean;
+  /** Overrides the bundle's β for this request. */
+  beta?: number;
+}
+
+export interface StepResult {
+  reward: number;
+  q: number;
+  value: number;
+  tokens: number;
+}
+
+export interface ItemResult {
+  id: string;
+  score: number;
+  outcome_reward: number;
+  steps: StepResult[];
+  token_rewards?: number[][];
+  /** Response tokens whose log-probs came from a cache instead of a forward pass. */
+  cached_tokens: number;
+}
+
+export interface ModelSummary {
+  name: string;
+  fingerprint: string;
+  beta: number;
+  reference_free: boolean;
+}
+
+export interface ModelInfo extends ModelSummary {
+  step_separator: string;
+  max_sequence_length: number;
+  graph: 'logits' | 'logprobs';
+  execution_provider: string;
+  provenance?: Record<string, unknown>;
+}
+
+export interface ScoreUsage {
+  items: number;
+  prompt_tokens: number;
+  response_tokens: number;
+  cached_tokens: number;
+}
+
+export interface ScoreResult {
+  model: ModelSummary;
+  results: ItemResult[];
+  usage: ScoreUsage;
+  /** Server-side stage timings in milliseconds (exposed as x-*-time headers). */
+  timings: { tokenize_ms: number; queue_ms: number; infer_ms: number; total_ms: number };
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** Per bundle: "loading" | "ready" | "failed: <reason>". */
+  models: Record<string, string>;
+  /** Non-fatal conditions an operator should see (e.g. "redis unreachable: serving uncached"). */
+  degraded: string[];
+}
+
+export interface ScoringService {
+  /** Loaded, ready models. */
+  models(): ModelInfo[];
+  /** Name used when a request names no model. */
+  defaultModel(): string | undefined;
+  readiness(): Readiness;
+  score(
+    model: string | undefined,
+    items: ScoreItemInput[],
+    options: ScoreOptions,
+    signal?: AbortSignal,
+  ): Promise<ScoreResult>;
+  close(): Promise<void>;
+}
