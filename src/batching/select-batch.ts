@@ -1,0 +1,56 @@
+/**
+ * Which queued rows go into the next batch. Pure, so it is tested on its own.
+ *
+ * The oldest row always goes in (no starvation). The rest are the rows closest to it in length,
+ * added while the padded cost (rows × longest row) stays within the token budget: grouping similar
+ * lengths is what keeps padding low when 200- and 600-token traces share a queue.
+ */
+
+export interface Candidate {
+  /** New tokens this row feeds (its padded width). */
+  readonly length: number;
+}
+
+export interface Selection {
+  /** Indices into the candidate list, in ascending length order. */
+  indices: number[];
+  paddedTokens: number;
+  realTokens: number;
+}
+
+export function selectBatch(
+  queue: readonly Candidate[],
+  maxBatchTokens: number,
+  maxRows: number,
+  anchor = 0,
+): Selection {
+  if (queue.length === 0) return { indices: [], paddedTokens: 0, realTokens: 0 };
+  const order = queue.map((_, i) => i).sort((a, b) => queue[a].length - queue[b].length || a - b);
+  const at = order.indexOf(anchor);
+  let lo = at;
+  let hi = at;
+  let maxLen = queue[anchor].length;
+  let real = maxLen;
+  // Grow a window in sorted order around the anchor, taking whichever neighbour is closer in
+  // length and still fits the budget; a shorter neighbour never widens the batch.
+  const anchorLen = queue[anchor].length;
+  while (hi - lo + 1 < maxRows) {
+    const rows = hi - lo + 2;
+    const left = lo > 0 ? queue[order[lo - 1]].length : -1;
+    const right = hi < order.length - 1 ? queue[order[hi + 1]].length : -1;
+    const leftFits = left >= 0 && rows * maxLen <= maxBatchTokens;
+    const rightFits = right >= 0 && rows * Math.max(maxLen, right) <= maxBatchTokens;
+    if (!leftFits && !rightFits) break;
+    const takeLeft = leftFits && (!rightFits || anchorLen - left <= right - anchorLen);
+    if (takeLeft) {
+      lo--;
+      real += left;
+    } else {
+      hi++;
+      maxLen = Math.max(maxLen, right);
+      real += right;
+    }
+  }
+  const indices = order.slice(lo, hi + 1);
+  return { indices, paddedTokens: indices.length * maxLen, realTokens: real };
+}

@@ -1,0 +1,93 @@
+/**
+ * Tier 1 of the cache: the per-token log-probs of each step segment, under the hash-chain keys of
+ * segment-keys.ts. Values are the raw float32 outputs of the policy and reference, so rewards
+ * computed from a cached value are bit-identical to rewards computed from a fresh forward pass.
+ *
+ * Two implementations: an in-process LRU (the embedded default) and Redis (shared by replicas,
+ * see redis-logprob-cache.ts). Both never throw from lookups: a cache in trouble is a miss.
+ */
+import { ByteLru } from './byte-lru.js';
+
+export interface SegmentLogprobs {
+  policy: Float32Array;
+  /** null for reference-free bundles. */
+  reference: Float32Array | null;
+}
+
+export interface CacheHealth {
+  kind: 'memory' | 'redis' | 'redis-cluster';
+  healthy: boolean;
+  detail: string;
+}
+
+export interface LogprobCache {
+  /** Values in key order; null for a miss. Never rejects. */
+  getMany(keys: readonly string[]): Promise<(SegmentLogprobs | null)[]>;
+  /** Stores in the background; never rejects. */
+  setMany(entries: readonly (readonly [string, SegmentLogprobs])[]): void;
+  health(): CacheHealth;
+  close(): Promise<void>;
+}
+
+/** Layout: u8 flags (bit 0: has reference), u32 LE token count, float32 LE policy[, reference]. */
+export function encodeSegment(value: SegmentLogprobs): Buffer {
+  const n = value.policy.length;
+  const hasRef = value.reference !== null;
+  const out = Buffer.allocUnsafe(5 + n * 4 * (hasRef ? 2 : 1));
+  out.writeUInt8(hasRef ? 1 : 0, 0);
+  out.writeUInt32LE(n, 1);
+  Buffer.from(value.policy.buffer, value.policy.byteOffset, n * 4).copy(out, 5);
+  if (hasRef) Buffer.from(value.reference!.buffer, value.reference!.byteOffset, n * 4).copy(out, 5 + n * 4);
+  return out;
+}
+
+/** Returns null for anything malformed (a foreign or truncated value is a miss, not an error). */
+export function decodeSegment(buf: Buffer): SegmentLogprobs | null {
+  if (buf.length < 5) return null;
+  const flags = buf.readUInt8(0);
+  const n = buf.readUInt32LE(1);
+  const hasRef = (flags & 1) === 1;
+  if (flags > 1 || buf.length !== 5 + n * 4 * (hasRef ? 2 : 1)) return null;
+  // Copy into fresh aligned arrays: Buffer slices may not be 4-byte aligned.
+  const policy = new Float32Array(n);
+  Buffer.from(policy.buffer).set(buf.subarray(5, 5 + n * 4));
+  let reference: Float32Array | null = null;
+  if (hasRef) {
+    reference = new Float32Array(n);
+    Buffer.from(reference.buffer).set(buf.subarray(5 + n * 4, 5 + n * 8));
+  }
+  return { policy, reference };
+}
+
+function segmentBytes(v: SegmentLogprobs): number {
+  return v.policy.byteLength + (v.reference?.byteLength ?? 0) + 64;
+}
+
+/** The embedded default: an LRU bounded by bytes, private to this process. */
+export class MemoryLogprobCache implements LogprobCache {
+  private readonly lru: ByteLru<SegmentLogprobs>;
+
+  constructor(maxBytes: number) {
+    this.lru = new ByteLru(maxBytes, segmentBytes);
+  }
+
+  get bytes(): number {
+    return this.lru.bytes;
+  }
+
+  async getMany(keys: readonly string[]): Promise<(SegmentLogprobs | null)[]> {
+    return keys.map((k) => this.lru.get(k) ?? null);
+  }
+
+  setMany(entries: readonly (readonly [string, SegmentLogprobs])[]): void {
+    for (const [k, v] of entries) this.lru.set(k, v);
+  }
+
+  health(): CacheHealth {
+    return { kind: 'memory', healthy: true, detail: `in-process, ${this.lru.size} segments, ${this.lru.bytes} bytes` };
+  }
+
+  async close(): Promise<void> {
+    this.lru.clear();
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Tier 1 in Redis (single node or cluster) via ioredis: replicas that share one Redis share hits.
+ *
+ * Redis is an accelerator, never a dependency: every command has a bounded timeout, commands are
+ * not queued while disconnected (enableOfflineQueue: false fails them at once), and any failure
+ * turns into cache misses plus a metric. ioredis reconnects by itself, so caching resumes when
+ * Redis comes back without anything here noticing.
+ */
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import { metrics } from '../metrics.js';
+import {
+  decodeSegment,
+  encodeSegment,
+  type CacheHealth,
+  type LogprobCache,
+  type SegmentLogprobs,
+} from './logprob-cache.js';
+
+export interface RedisCacheOptions {
+  /** redis://host:port/db; ignored when clusterNodes is set. */
+  url?: string;
+  /** host:port seed nodes of a Redis Cluster. */
+  clusterNodes?: string[];
+  /** Upper bound on one lookup, milliseconds; slower answers count as misses. */
+  timeoutMs: number;
+  /** Expiry of stored segments, seconds. */
+  ttlSeconds: number;
+  logger?: { warn(obj: unknown, msg?: string): void; info(obj: unknown, msg?: string): void };
+}
+
+type Client = Redis | Cluster;
+
+/** The hash tag of a key (see segment-keys.ts): keys with the same tag share a cluster slot. */
+function tagOf(key: string): string {
+  const open = key.indexOf('{');
+  const close = key.indexOf('}', open + 1);
+  return open >= 0 && close > open ? key.slice(open + 1, close) : key;
+}
+
+export class RedisLogprobCache implements LogprobCache {
+  private readonly client: Client;
+  private readonly kind: 'redis' | 'redis-cluster';
+  private lastError = '';
+  private lastWarnAt = 0;
+
+  constructor(private readonly opts: RedisCacheOptions) {
+    const common: RedisOptions = {
+      commandTimeout: opts.timeoutMs,
+      connectTimeout: Math.max(1000, opts.timeoutMs * 10),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      enableAutoPipelining: true,
+      // Keep trying forever, at most every 2 s: Redis restarts must heal without a restart here.
+      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    };
+    if (opts.clusterNodes && opts.clusterNodes.length > 0) {
+      this.kind = 'redis-cluster';
+      this.client = new Cluster(
+        opts.clusterNodes.map((n) => {
+          const [host, port] = n.split(':');
+          return { host, port: Number(port) };
+        }),
+        { redisOptions: common, enableOfflineQueue: false, enableAutoPipelining: true, clusterRetryStrategy: common.retryStrategy },
+      );
+    } else {
+      this.kind = 'redis';
+      this.client = new Redis(opts.url ?? 'redis://127.0.0.1:6379', common);
+    }
+    this.client.on('error', (err: Error) => this.noteError('connection', err));
+    this.client.on('ready', () => {
+      if (this.lastError) opts.logger?.info({ cache: this.kind }, 'redis cache connected again');
+      this.lastError = '';
+    });
+  }
+
+  private noteError(op: string, err: unknown): void {
+    this.lastError = err instanceof Error ? err.message : String(err);
+    metrics.cacheErrors.inc({ op });
+    const now = Date.now();
+    // One warning per 10 s: a Redis outage under load must not flood the log.
+    if (now - this.lastWarnAt > 10_000) {
+      this.lastWarnAt = now;
+      this.opts.logger?.warn({ cache: this.kind, op, err: this.lastError }, 'redis cache unavailable; scoring uncached');
+    }
+  }
+
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis timeout after ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+      p.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  async getMany(keys: readonly string[]): Promise<(SegmentLogprobs | null)[]> {
+    const out: (SegmentLogprobs | null)[] = new Array(keys.length).fill(null);
+    if (keys.length === 0 || this.client.status !== 'ready') {
+      if (keys.length > 0) metrics.cacheErrors.inc({ op: 'get_offline' });
+      return out;
+    }
+    const groups = new Map<string, number[]>();
+    keys.forEach((k, i) => {
+      const tag = tagOf(k);
+      const g = groups.get(tag);
+      if (g) g.push(i);
+      else groups.set(tag, [i]);
+    });
+    try {
+      await this.withTimeout(
+        Promise.all(
+          [...groups.values()].map(async (idx) => {
+            const values = await this.client.mgetBuffer(...idx.map((i) => keys[i]));
+            values.forEach((v, j) => {
+              if (v) out[idx[j]] = decodeSegment(v);
+            });
+          }),
+        ),
+      );
+      return out;
+    } catch (err) {
+      this.noteError('get', err);
+      return new Array(keys.length).fill(null);
+    }
+  }
+
+  setMany(entries: readonly (readonly [string, SegmentLogprobs])[]): void {
+    if (entries.length === 0 || this.client.status !== 'ready') return;
+    const ttl = this.opts.ttlSeconds;
+    Promise.all(entries.map(([k, v]) => this.client.set(k, encodeSegment(v), 'EX', ttl))).catch((err: unknown) =>
+      this.noteError('set', err),
+    );
+  }
+
+  health(): CacheHealth {
+    const ready = this.client.status === 'ready';
+    return {
+      kind: this.kind,
+      healthy: ready,
+      detail: ready ? 'connected' : `${this.client.status}${this.lastError ? `: ${this.lastError}` : ''}`,
+    };
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}

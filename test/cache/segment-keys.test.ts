@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hashChain, logprobKey } from '../../src/cache/segment-keys.js';
+
+describe('segment hash chain', () => {
+  const segs = [[5, 6, 7], [1, 2], [3], [4, 4, 4]];
+
+  it('shares every key of a prefix with the trace that extends it', () => {
+    const full = hashChain('sha256:abc', segs);
+    const prefix = hashChain('sha256:abc', segs.slice(0, 3));
+    expect(prefix.map((h) => h.toString('hex'))).toEqual(full.slice(0, 3).map((h) => h.toString('hex')));
+  });
+
+  it('changes every later key when an earlier segment or the model changes', () => {
+    const a = hashChain('sha256:abc', segs);
+    const b = hashChain('sha256:abc', [segs[0], [1, 9], ...segs.slice(2)]);
+    expect(a[0].equals(b[0])).toBe(true);
+    for (let k = 1; k < a.length; k++) expect(a[k].equals(b[k])).toBe(false);
+    const c = hashChain('sha256:other', segs);
+    for (let k = 0; k < a.length; k++) expect(a[k].equals(c[k])).toBe(false);
+  });
+
+  it('keeps segment boundaries: [1,2]+[3] differs from [1]+[2,3]', () => {
+    const a = hashChain('f', [[0], [1, 2], [3]]);
+    const b = hashChain('f', [[0], [1], [2, 3]]);
+    expect(a[2].equals(b[2])).toBe(false);
+  });
+
+  it('is the documented sha256 recipe', () => {
+    const ids = Buffer.alloc(8);
+    ids.writeInt32LE(5, 0);
+    ids.writeInt32LE(6, 4);
+    const h0 = createHash('sha256').update('prm/1\0').update('fp').update('\0').update(ids).digest();
+    expect(hashChain('fp', [[5, 6]])[0].equals(h0)).toBe(true);
+  });
+
+  it('puts all keys of one prompt in one cluster hash tag', () => {
+    const chain = hashChain('fp', segs);
+    const tags = chain.slice(1).map((h) => /\{([^}]+)\}/.exec(logprobKey(chain[0], h))![1]);
+    expect(new Set(tags).size).toBe(1);
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * Starts a private redis-server on a free loopback port for one test file, so cache tests use a
+ * real Redis without touching the shared one on 6379, and can kill and restart it at will.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class RedisProcess {
+  private proc: ChildProcess | null = null;
+
+  private constructor(readonly port: number) {}
+
+  static async start(port?: number): Promise<RedisProcess> {
+    const r = new RedisProcess(port ?? (await freePort()));
+    await r.startProcess();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async startProcess(): Promise<void> {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
+    for (let i = 0; i < 100; i++) {
+      try {
+        await probe.connect();
+        await probe.ping();
+        probe.disconnect();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    probe.disconnect();
+    throw new Error(`redis-server did not start on port ${this.port}`);
+  }
+
+  /** SIGKILL: the way a crashed Redis disappears. */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    this.proc = null;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.startProcess();
+  }
+}
