@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { Batcher } from '../../src/batching/batcher.js';
+import { PrmError } from '../../src/errors.js';
+
+interface Job {
+  id: number;
+  len: number;
+}
+
+/** A runner that records each batch and can be held until released. */
+function recordingRunner() {
+  const batches: number[][] = [];
+  let gate: Promise<void> = Promise.resolve();
+  let open: () => void = () => {};
+  return {
+    batches,
+    hold() {
+      gate = new Promise<void>((r) => (open = r));
+    },
+    release() {
+      open();
+    },
+    run: async (jobs: Job[]) => {
+      batches.push(jobs.map((j) => j.id));
+      await gate;
+      return jobs.map((j) => j.id * 10);
+    },
+  };
+}
+
+const opts = { maxBatchTokens: 100, maxRows: 8, maxWaitMs: 5, maxQueueRows: 6 };
+
+describe('Batcher', () => {
+  it('resolves each row with its own result and groups concurrent rows into batches', async () => {
+    const r = recordingRunner();
+    const b = new Batcher<Job, number>(r.run, (j) => j.len, opts);
+    const out = await Promise.all([1, 2, 3, 4].map((id) => b.submit({ id, len: 10 })));
+    expect(out).toEqual([10, 20, 30, 40]);
+    expect(r.batches).toEqual([[1, 2, 3, 4]]);
+  });
+
+  it('closes a batch on the padded token budget', async () => {
+    const r = recordingRunner();
+    const b = new Batcher<Job, number>(r.run, (j) => j.len, opts);
+    await Promise.all([1, 2, 3].map((id) => b.submit({ id, len: 40 })));
+    // 3 × 40 > 100: two rows fit, the third waits for the next batch
+    expect(r.batches.map((x) => x.length)).toEqual([2, 1]);
+  });
+
+  it('drops a row whose client went away before it reaches the engine', async () => {
+    const r = recordingRunner();
+    r.hold();
+    const b = new Batcher<Job, number>(r.run, (j) => j.len, opts);
+    const first = b.submit({ id: 1, len: 10 });
+    await new Promise((res) => setTimeout(res, 20)); // batch [1] is now running and held
+    const ctl = new AbortController();
+    const gone = b.submit({ id: 2, len: 10 }, ctl.signal);
+    const kept = b.submit({ id: 3, len: 10 });
+    ctl.abort();
+    await expect(gone).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    r.release();
+    await Promise.all([first, kept]);
+    expect(r.batches).toEqual([[1], [3]]);
+  });
+
+  it('rejects with OVERLOADED and a retry hint when the queue is full', async () => {
+    const r = recordingRunner();
+    r.hold();
+    const b = new Batcher<Job, number>(r.run, (j) => j.len, { ...opts, maxQueueRows: 2 });
+    const running = b.submit({ id: 1, len: 10 });
+    await new Promise((res) => setTimeout(res, 20));
+    const q1 = b.submit({ id: 2, len: 10 });
+    const q2 = b.submit({ id: 3, len: 10 });
+    const err = await b.submit({ id: 4, len: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PrmError);
+    expect((err as PrmError).code).toBe('OVERLOADED');
+    expect((err as PrmError).retryAfterS).toBeGreaterThan(0);
+    r.release();
+    await Promise.all([running, q1, q2]);
+  });
+
+  it('passes engine failures to every row of the failed batch only', async () => {
+    let calls = 0;
+    const b = new Batcher<Job, number>(
+      async (jobs) => {
+        calls++;
+        if (calls === 1) throw new Error('boom');
+        return jobs.map((j) => j.id);
+      },
+      (j) => j.len,
+      { ...opts, maxBatchTokens: 10 },
+    );
+    const [a, c] = await Promise.allSettled([b.submit({ id: 1, len: 10 }), b.submit({ id: 2, len: 10 })]);
+    expect(a.status).toBe('rejected');
+    expect(c).toEqual({ status: 'fulfilled', value: 2 });
+  });
+
+  it('drain waits for queued work; close rejects what is still queued', async () => {
+    const r = recordingRunner();
+    r.hold();
+    const b = new Batcher<Job, number>(r.run, (j) => j.len, { ...opts, maxBatchTokens: 10 });
+    const p1 = b.submit({ id: 1, len: 10 });
+    await new Promise((res) => setTimeout(res, 20));
+    const p2 = b.submit({ id: 2, len: 10 });
+    b.close();
+    await expect(p2).rejects.toMatchObject({ code: 'NOT_READY' });
+    let drained = false;
+    const d = b.drain().then(() => (drained = true));
+    await new Promise((res) => setTimeout(res, 20));
+    expect(drained).toBe(false);
+    r.release();
+    await Promise.all([p1, d]);
+    expect(drained).toBe(true);
+  });
+});
