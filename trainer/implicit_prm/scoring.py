@@ -1,0 +1,79 @@
+"""Segment-wise tokenization (design §1) and the reference scorer: padded batch, log_softmax +
+gather, cumulative sums at step ends — the way the implicit-PRM paper's code computes step rewards."""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import torch
+
+from .model import GPT
+from .tokenizer import CharTokenizer
+
+
+def segment(tok: CharTokenizer, manifest: dict, prompt: str, steps: Sequence[str]) -> List[List[int]]:
+    """[prompt segment, step 1, ..., step n] token ids; step k = text + separator, last = text (+EOS)."""
+    if len(steps) == 0:
+        raise ValueError("at least one step is required")
+    segs = [tok.encode(manifest["prompt_template"].replace("{prompt}", prompt))]
+    if not segs[0]:
+        raise ValueError("empty prompt segment")
+    n = len(steps)
+    for k, s in enumerate(steps):
+        if not tok.encode(s):
+            raise ValueError(f"EMPTY_STEP: step {k} tokenizes to zero tokens")
+        if k < n - 1:
+            ids = tok.encode(s + manifest["step_separator"])
+        else:
+            ids = tok.encode(s)
+            if manifest.get("append_eos", True):
+                ids = ids + [tok.eos_id]
+        segs.append(ids)
+    return segs
+
+
+def step_ends(segs: List[List[int]]) -> List[int]:
+    """Index (into the response-token list) of the last token of each step."""
+    ends, n = [], 0
+    for s in segs[1:]:
+        n += len(s)
+        ends.append(n - 1)
+    return ends
+
+
+@torch.no_grad()
+def batch_response_logprobs(model: GPT, seqs: List[List[int]], prompt_lens: List[int], pad_id: int = 0) -> List[torch.Tensor]:
+    """log p(token) for the response tokens of every sequence (one right-padded batch)."""
+    T = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), T), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), T), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+    logits = model(ids, attention_mask=mask)
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    tok_lp = torch.gather(logp, -1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)  # [B, T-1]
+    return [tok_lp[i, prompt_lens[i] - 1 : len(s) - 1].clone() for i, s in enumerate(seqs)]
+
+
+def rewards_from_logprobs(pol_lp: torch.Tensor, ref_lp: Optional[torch.Tensor], ends: List[int], beta: float):
+    ell = pol_lp.double() - (ref_lp.double() if ref_lp is not None else 0.0)
+    cum = torch.cumsum(ell, 0) * beta
+    q = [float(cum[e]) for e in ends]
+    r = [q[0]] + [q[k] - q[k - 1] for k in range(1, len(q))]
+    return q, r
+
+
+@torch.no_grad()
+def score_items(policy: GPT, reference: Optional[GPT], tok: CharTokenizer, manifest: dict, items, beta: float = None):
+    """items: list of {"id","prompt","steps"} → list of results (q, step_rewards, outcome_reward, tokens)."""
+    beta = manifest["beta"] if beta is None else beta
+    segss = [segment(tok, manifest, it["prompt"], it["steps"]) for it in items]
+    seqs = [sum(s, []) for s in segss]
+    plens = [len(s[0]) for s in segss]
+    pol = batch_response_logprobs(policy, seqs, plens, tok.pad_id)
+    ref = batch_response_logprobs(reference, seqs, plens, tok.pad_id) if reference is not None else [None] * len(seqs)
+    out = []
+    for it, segs, seq, p, r in zip(items, segss, seqs, pol, ref):
+        q, sr = rewards_from_logprobs(p, r, step_ends(segs), beta)
+        out.append({"id": it.get("id"), "q": q, "step_rewards": sr, "outcome_reward": q[-1], "tokens": len(seq)})
+    return out
