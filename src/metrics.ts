@@ -100,6 +100,16 @@ export const metrics = {
     buckets: [0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1],
     registers: [registry],
   }),
+  batchPaddedTokens: new Counter({
+    name: 'prm_batch_padded_tokens_total',
+    help: 'Token positions computed by the engine, padding included (rows × longest row, summed)',
+    registers: [registry],
+  }),
+  batchRealTokens: new Counter({
+    name: 'prm_batch_real_tokens_total',
+    help: 'Token positions computed by the engine that were real tokens (padding waste = 1 - real/padded)',
+    registers: [registry],
+  }),
   rejected: new Counter({
     name: 'prm_rejected_total',
     help: 'Requests rejected before work, by reason (overloaded, rate_limited, deadline, client_closed)',

@@ -119,6 +119,8 @@ export class Batcher<J, R> {
     }
     metrics.batchRows.observe(batch.length);
     metrics.batchTokens.observe(pick.paddedTokens);
+    metrics.batchPaddedTokens.inc(pick.paddedTokens);
+    metrics.batchRealTokens.inc(pick.realTokens);
     metrics.paddingFraction.observe(pick.paddedTokens > 0 ? 1 - pick.realTokens / pick.paddedTokens : 0);
     try {
       const results = await this.run(batch.map((e) => e.job));

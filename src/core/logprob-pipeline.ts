@@ -1,0 +1,227 @@
+/**
+ * Per-token log-probs of step-segmented traces, computed as little as possible:
+ *
+ *  1. tier 1 (log-probs per segment, hash-chain keys): one lookup for all items; an item whose
+ *     whole chain hits never reaches the engine;
+ *  2. tier 2 (KV of prefixes): the row starts at the longest prefix whose past key/values are in
+ *     memory, so extending a cached trace by one step feeds only that step (+1 token);
+ *  3. shared prompts: when several items of a request share a prompt with no KV yet, the prompt
+ *     is run once and its KV becomes every item's past (also for concurrent requests: the
+ *     in-flight computation is awaited, not repeated);
+ *  4. the rest goes through the batcher to the engine, and both tiers are filled from the result.
+ *
+ * Rewards are computed elsewhere (rewards.ts) from the float32 outputs returned here, so cached
+ * and fresh results are identical whatever path produced them.
+ */
+import { Batcher, type BatcherOptions } from '../batching/batcher.js';
+import { sliceKv, type KvPrefixCache, type PrefixKv } from '../cache/kv-prefix-cache.js';
+import type { LogprobCache, SegmentLogprobs } from '../cache/logprob-cache.js';
+import { hashChain, logprobKey, type SegmentHash } from '../cache/segment-keys.js';
+import type { ForwardResult, LogprobModel } from '../engine/types.js';
+import { metrics } from '../metrics.js';
+
+export interface PipelineItem {
+  /** [prompt segment, step 1, ..., step n] token ids. */
+  readonly segments: readonly ArrayLike<number>[];
+}
+
+export interface ItemLogprobs {
+  /** One value per response token (segments 1..n concatenated). */
+  policy: Float32Array;
+  reference: Float32Array | null;
+  /** Response tokens whose log-probs came from tier 1. */
+  cachedTokens: number;
+}
+
+export interface PipelineOptions {
+  modelName: string;
+  fingerprint: string;
+  policy: LogprobModel;
+  reference: LogprobModel | null;
+  tier1: LogprobCache;
+  /** null disables tier 2. */
+  tier2: KvPrefixCache | null;
+  batcher: BatcherOptions;
+}
+
+interface RowJob {
+  tokens: Int32Array;
+  targets: Int32Array;
+  past: PrefixKv | null;
+  keepKv: boolean;
+}
+
+interface RowResult {
+  policy: ForwardResult;
+  reference: ForwardResult | null;
+}
+
+/** Start offset of every segment in the concatenated sequence, plus the total length at the end. */
+function offsets(segments: readonly ArrayLike<number>[]): number[] {
+  const out = [0];
+  for (const s of segments) out.push(out[out.length - 1] + s.length);
+  return out;
+}
+
+function concat(segments: readonly ArrayLike<number>[], total: number): Int32Array {
+  const out = new Int32Array(total);
+  let at = 0;
+  for (const s of segments) {
+    for (let i = 0; i < s.length; i++) out[at + i] = s[i];
+    at += s.length;
+  }
+  return out;
+}
+
+export class LogprobPipeline {
+  readonly batcher: Batcher<RowJob, RowResult>;
+  private readonly inflightPrompts = new Map<string, Promise<PrefixKv>>();
+
+  constructor(private readonly o: PipelineOptions) {
+    this.batcher = new Batcher<RowJob, RowResult>((jobs) => this.runBatch(jobs), (j) => j.tokens.length, o.batcher);
+  }
+
+  private sliceBoth(kv: PrefixKv, length: number): PrefixKv {
+    return {
+      policy: sliceKv(kv.policy, length, this.o.policy.shape.numHeads),
+      reference: kv.reference && this.o.reference ? sliceKv(kv.reference, length, this.o.reference.shape.numHeads) : null,
+    };
+  }
+
+  /** The engine call of one batch: policy, then reference (both saturate the same cores). */
+  private async runBatch(jobs: RowJob[]): Promise<RowResult[]> {
+    const policy = await this.o.policy.forward(
+      jobs.map((j) => ({ tokens: j.tokens, targets: j.targets, past: j.past?.policy, keepKv: j.keepKv })),
+    );
+    const reference = this.o.reference
+      ? await this.o.reference.forward(
+          jobs.map((j) => ({ tokens: j.tokens, targets: j.targets, past: j.past?.reference ?? undefined, keepKv: j.keepKv })),
+        )
+      : null;
+    return jobs.map((_, i) => ({ policy: policy[i], reference: reference ? reference[i] : null }));
+  }
+
+  /** KV of all prompt tokens but the last, computed once however many items/requests want it. */
+  private promptKv(h0: SegmentHash, prompt: ArrayLike<number>, signal?: AbortSignal): Promise<PrefixKv> {
+    const key = h0.toString('base64url');
+    let p = this.inflightPrompts.get(key);
+    if (!p) {
+      const tokens = Int32Array.from({ length: prompt.length - 1 }, (_, i) => prompt[i]);
+      p = this.batcher
+        .submit({ tokens, targets: new Int32Array(tokens.length).fill(-1), past: null, keepKv: true }, signal)
+        .then((r) => {
+          const kv: PrefixKv = { policy: r.policy.kv!, reference: r.reference?.kv ?? null };
+          this.o.tier2?.set(h0, kv);
+          return kv;
+        })
+        .finally(() => this.inflightPrompts.delete(key));
+      this.inflightPrompts.set(key, p);
+    }
+    return p;
+  }
+
+  async compute(items: readonly PipelineItem[], signal?: AbortSignal): Promise<ItemLogprobs[]> {
+    const { fingerprint, tier1, tier2 } = this.o;
+    const hasRef = this.o.reference !== null;
+    const chains = items.map((it) => hashChain(fingerprint, it.segments));
+    const keys = chains.map((ch) => ch.slice(1).map((hk) => logprobKey(ch[0], hk)));
+    const found = await tier1.getMany(keys.flat());
+
+    // Longest cached step prefix per item; a value of the wrong shape counts as a miss.
+    let at = 0;
+    const cached: SegmentLogprobs[][] = items.map((it, i) => {
+      const vals = found.slice(at, at + keys[i].length);
+      at += keys[i].length;
+      const out: SegmentLogprobs[] = [];
+      for (let k = 0; k < vals.length; k++) {
+        const v = vals[k];
+        if (!v || v.policy.length !== it.segments[k + 1].length || (v.reference !== null) !== hasRef) break;
+        out.push(v);
+      }
+      metrics.cacheHits.inc({ tier: 'tier1' }, out.length);
+      metrics.cacheMisses.inc({ tier: 'tier1' }, vals.length - out.length);
+      return out;
+    });
+
+    // Which items share a prompt with no KV in memory: their prompt is run once, first.
+    const promptUsers = new Map<string, number>();
+    const kvHits = items.map((it, i) => {
+      if (cached[i].length === it.segments.length - 1 || !tier2) return null;
+      const hit = tier2.longest(chains[i]);
+      if (!hit && it.segments[0].length > 1) {
+        const key = chains[i][0].toString('base64url');
+        promptUsers.set(key, (promptUsers.get(key) ?? 0) + 1);
+      }
+      return hit;
+    });
+
+    const results = await Promise.all(
+      items.map(async (it, i): Promise<ItemLogprobs> => {
+        const segs = it.segments;
+        const off = offsets(segs);
+        const total = off[off.length - 1];
+        const responseLen = total - off[1];
+        const c = cached[i].length;
+        const policy = new Float32Array(responseLen);
+        const reference = hasRef ? new Float32Array(responseLen) : null;
+        let cachedTokens = 0;
+        for (let k = 0; k < c; k++) {
+          policy.set(cached[i][k].policy, off[k + 1] - off[1]);
+          reference?.set(cached[i][k].reference!, off[k + 1] - off[1]);
+          cachedTokens += segs[k + 1].length;
+        }
+        if (c === segs.length - 1) return { policy, reference, cachedTokens };
+
+        // The row: first needed token is at `need`; feed from `from` (≤ need − 1) with a past.
+        const need = off[c + 1];
+        let from = 0;
+        let past: PrefixKv | null = null;
+        const hit = kvHits[i];
+        const h0key = chains[i][0].toString('base64url');
+        if (hit) {
+          from = Math.min(hit.kv.policy.length, need - 1);
+          past = this.sliceBoth(hit.kv, from);
+        } else if (tier2 && ((promptUsers.get(h0key) ?? 0) > 1 || this.inflightPrompts.has(h0key))) {
+          past = await this.promptKv(chains[i][0], segs[0], signal);
+          from = past.policy.length;
+        }
+        const full = concat(segs, total);
+        const tokens = full.subarray(from);
+        const targets = new Int32Array(tokens.length).fill(-1);
+        for (let p = Math.max(from, need - 1); p < total - 1; p++) targets[p - from] = full[p + 1];
+        const row = await this.batcher.submit({ tokens, targets, past, keepKv: tier2 !== null }, signal);
+        for (let t = need; t < total; t++) {
+          policy[t - off[1]] = row.policy.logprobs[t - 1 - from];
+          if (reference) reference[t - off[1]] = row.reference!.logprobs[t - 1 - from];
+        }
+
+        const fresh: [string, SegmentLogprobs][] = [];
+        for (let k = c + 1; k < segs.length; k++) {
+          const a = off[k] - off[1];
+          const b = off[k + 1] - off[1];
+          fresh.push([keys[i][k - 1], { policy: policy.slice(a, b), reference: reference ? reference.slice(a, b) : null }]);
+        }
+        tier1.setMany(fresh);
+        if (tier2 && row.policy.kv) {
+          const kv: PrefixKv = { policy: row.policy.kv, reference: row.reference?.kv ?? null };
+          // All tokens but the last: the next extension re-feeds that token (module comment).
+          tier2.set(chains[i][segs.length - 1], this.sliceBoth(kv, total - 1));
+          if (!tier2.has(chains[i][0]) && segs[0].length > 1) tier2.set(chains[i][0], this.sliceBoth(kv, segs[0].length - 1));
+        }
+        metrics.tokensScored.inc({ model: this.o.modelName, source: 'computed' }, responseLen - cachedTokens);
+        return { policy, reference, cachedTokens };
+      }),
+    );
+    const cachedTotal = results.reduce((s, r) => s + r.cachedTokens, 0);
+    if (cachedTotal > 0) metrics.tokensScored.inc({ model: this.o.modelName, source: 'cached' }, cachedTotal);
+    return results;
+  }
+
+  drain(): Promise<void> {
+    return this.batcher.drain();
+  }
+
+  close(): void {
+    this.batcher.close();
+  }
+}
