@@ -20,6 +20,12 @@ export interface ScoreOptions {
   token_rewards?: boolean;
   /** Overrides the bundle's β for this request. */
   beta?: number;
+  /**
+   * The trace continues after its last step (step-level search): every step, the last included,
+   * gets the step separator and no EOS is appended, so steps 1..k are an exact token prefix of
+   * steps 1..k+1 and extending a trace reuses all cached work.
+   */
+  partial?: boolean;
 }
 
 export interface StepResult {
