@@ -1,0 +1,85 @@
+/**
+ * Chooses where a model runs (PRM_DEVICE) and creates its onnxruntime session.
+ *
+ *   auto  try the CUDA execution provider; if the session cannot be created with it (no CUDA build
+ *         of onnxruntime-node, no driver, no GPU), log why and use the CPU
+ *   cuda  CUDA or fail: a GPU deployment that silently ran on the CPU would be a latent outage
+ *   cpu   the CPU
+ *
+ * The CUDA path needs onnxruntime-node installed with its CUDA binaries (ONNXRUNTIME_NODE_INSTALL=
+ * cuda12) and a GPU; it is real code but cannot run on a CPU-only machine, where `auto` exercises
+ * the fallback branch instead.
+ */
+import { InferenceSession } from 'onnxruntime-node';
+import type { Logger } from './logger.js';
+
+export type Device = 'auto' | 'cuda' | 'cpu';
+export const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
+
+export interface SessionOptions {
+  device: Device;
+  /** Threads inside one operator (onnxruntime default: one per physical core). */
+  intraOpThreads?: number;
+  /** Threads across independent operators (only used by the parallel executor). */
+  interOpThreads?: number;
+  /** CUDA device ordinal (default 0). */
+  cudaDeviceId?: number;
+  logger: Logger;
+}
+
+export interface CreatedSession {
+  session: InferenceSession;
+  executionProvider: 'cuda' | 'cpu';
+}
+
+function baseOptions(opts: SessionOptions): InferenceSession.SessionOptions {
+  const o: InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential' };
+  if (opts.intraOpThreads !== undefined) o.intraOpNumThreads = opts.intraOpThreads;
+  if (opts.interOpThreads !== undefined) o.interOpNumThreads = opts.interOpThreads;
+  return o;
+}
+
+async function createCpu(modelPath: string, opts: SessionOptions): Promise<InferenceSession> {
+  return InferenceSession.create(modelPath, { ...baseOptions(opts), executionProviders: ['cpu'] });
+}
+
+async function createCuda(modelPath: string, opts: SessionOptions): Promise<InferenceSession> {
+  return InferenceSession.create(modelPath, {
+    ...baseOptions(opts),
+    // onnxruntime places nodes the CUDA EP lacks kernels for on the CPU by itself.
+    executionProviders: [{ name: 'cuda', deviceId: opts.cudaDeviceId ?? 0 }],
+  });
+}
+
+/** First line of an onnxruntime error: its full text is a multi-line native log. */
+function shortReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '').split('\n')[0].slice(0, 400);
+}
+
+/** Creates the session for one model file on the requested device; logs which EP runs it. */
+export async function createSession(modelPath: string, label: string, opts: SessionOptions): Promise<CreatedSession> {
+  const log = opts.logger;
+  if (opts.device === 'cpu') {
+    const session = await createCpu(modelPath, opts);
+    log.info({ model: label, executionProvider: 'cpu', device: opts.device }, `${label} runs on the CPU execution provider`);
+    return { session, executionProvider: 'cpu' };
+  }
+  try {
+    const session = await createCuda(modelPath, opts);
+    log.info({ model: label, executionProvider: 'cuda', device: opts.device }, `${label} runs on the CUDA execution provider`);
+    return { session, executionProvider: 'cuda' };
+  } catch (err) {
+    const reason = shortReason(err);
+    if (opts.device === 'cuda') {
+      throw new Error(`PRM_DEVICE=cuda but the CUDA execution provider failed for ${label}: ${reason}`, { cause: err });
+    }
+    log.warn(
+      { model: label, executionProvider: 'cpu', device: opts.device, reason },
+      `${label}: CUDA execution provider unavailable (${reason}); falling back to the CPU execution provider`,
+    );
+    const session = await createCpu(modelPath, opts);
+    return { session, executionProvider: 'cpu' };
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Checks an onnxruntime session against the graph interface of ARCHITECTURE.md §2 and the shape the
+ * manifest declares, before the first request: a wrong flavour or layer count found at load time is
+ * a clear log line; found at request time it would be an opaque onnxruntime error.
+ */
+import type { InferenceSession } from 'onnxruntime-node';
+import type { ModelShape } from './types.js';
+
+export type GraphFlavour = 'logits' | 'logprobs';
+
+export interface ModelSpec extends ModelShape {
+  flavour: GraphFlavour;
+}
+
+/** What the engine needs to know about a checked graph. */
+export interface GraphInterface {
+  flavour: GraphFlavour;
+  numLayers: number;
+  hasPositionIds: boolean;
+  /** The output read for scores: "target_logprobs" or "logits". */
+  scoreOutput: string;
+}
+
+const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
+const PRESENT_RE = /^present\.(\d+)\.(key|value)$/;
+
+type Meta = InferenceSession.ValueMetadata;
+
+function layerIndices(names: readonly string[], re: RegExp): Set<number> {
+  const out = new Set<number>();
+  for (const n of names) {
+    const m = re.exec(n);
+    if (m) out.add(Number(m[1]));
+  }
+  return out;
+}
+
+/** Checks a declared type and any concrete dims of one input/output against what we feed/read. */
+function checkMeta(meta: Meta | undefined, type: string, dims: (number | null)[], what: string, errors: string[]): void {
+  if (meta === undefined || !meta.isTensor) return;
+  if (meta.type !== type) errors.push(`${what} is ${meta.type}, expected ${type}`);
+  if (meta.shape.length > 0 && meta.shape.length !== dims.length) {
+    errors.push(`${what} has rank ${meta.shape.length}, expected ${dims.length}`);
+    return;
+  }
+  meta.shape.forEach((d, i) => {
+    const want = dims[i];
+    if (typeof d === 'number' && d > 0 && want !== null && d !== want) {
+      errors.push(`${what} dimension ${i} is ${d}, the manifest implies ${want}`);
+    }
+  });
+}
+
+/**
+ * Returns the checked interface, or throws an Error listing every mismatch; `label` names the
+ * model file in messages (e.g. "policy.onnx").
+ */
+export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, label: string): GraphInterface {
+  const inputs = session.inputNames;
+  const outputs = session.outputNames;
+  const inMeta = new Map(session.inputMetadata.map((m) => [m.name, m]));
+  const outMeta = new Map(session.outputMetadata.map((m) => [m.name, m]));
+  const errors: string[] = [];
+  const { numLayers: L, numHeads: H, headDim: D, vocabSize: V } = spec;
+
+  const looksLike: GraphFlavour | 'unknown' = outputs.includes('target_logprobs')
+    ? 'logprobs'
+    : outputs.includes('logits')
+      ? 'logits'
+      : 'unknown';
+  if (looksLike !== spec.flavour) {
+    errors.push(
+      `the manifest says graph "${spec.flavour}" but the graph ` +
+        (looksLike === 'unknown'
+          ? 'has neither a "logits" nor a "target_logprobs" output'
+          : `has the "${looksLike}" flavour (${looksLike === 'logits' ? '"logits"' : '"target_logprobs"'} output)`),
+    );
+  }
+  for (const name of ['input_ids', 'attention_mask']) {
+    if (!inputs.includes(name)) errors.push(`missing input "${name}"`);
+  }
+  const hasPositionIds = inputs.includes('position_ids');
+  if (spec.flavour === 'logprobs') {
+    if (!hasPositionIds) errors.push('missing input "position_ids" (required in the logprobs flavour)');
+    if (!inputs.includes('target_ids')) errors.push('missing input "target_ids" (required in the logprobs flavour)');
+  } else if (inputs.includes('target_ids')) {
+    errors.push('input "target_ids" belongs to the logprobs flavour, not "logits"');
+  }
+  const known = new Set(['input_ids', 'attention_mask', 'position_ids', 'target_ids']);
+  for (const name of inputs) {
+    if (!known.has(name) && !PAST_RE.test(name)) errors.push(`unexpected input "${name}" (this service cannot feed it)`);
+  }
+
+  const pastLayers = layerIndices(inputs, PAST_RE);
+  const presentLayers = layerIndices(outputs, PRESENT_RE);
+  if (pastLayers.size !== L) {
+    errors.push(`the manifest says num_layers ${L} but the graph has ${pastLayers.size} past_key_values.{i} layers`);
+  }
+  for (let i = 0; i < L; i++) {
+    for (const kind of ['key', 'value']) {
+      const past = `past_key_values.${i}.${kind}`;
+      const present = `present.${i}.${kind}`;
+      if (!inputs.includes(past)) errors.push(`missing input "${past}"`);
+      else checkMeta(inMeta.get(past), 'float32', [null, H, null, D], `input "${past}"`, errors);
+      if (!outputs.includes(present)) errors.push(`missing output "${present}"`);
+      else checkMeta(outMeta.get(present), 'float32', [null, H, null, D], `output "${present}"`, errors);
+    }
+  }
+  if (presentLayers.size !== pastLayers.size && pastLayers.size === L) {
+    errors.push(`the graph has ${pastLayers.size} past layers but ${presentLayers.size} present layers`);
+  }
+
+  for (const name of ['input_ids', 'attention_mask', 'position_ids', 'target_ids']) {
+    checkMeta(inMeta.get(name), 'int64', [null, null], `input "${name}"`, errors);
+  }
+  const scoreOutput = spec.flavour === 'logprobs' ? 'target_logprobs' : 'logits';
+  if (spec.flavour === 'logprobs') checkMeta(outMeta.get(scoreOutput), 'float32', [null, null], 'output "target_logprobs"', errors);
+  else checkMeta(outMeta.get(scoreOutput), 'float32', [null, null, V], 'output "logits"', errors);
+
+  if (errors.length > 0) throw new Error(`${label}: ${errors.join('; ')}`);
+  return { flavour: spec.flavour, numLayers: L, hasPositionIds, scoreOutput };
+}

@@ -1,0 +1,147 @@
+/**
+ * `LogprobModel` over onnxruntime-node, for both graph flavours (ARCHITECTURE.md §2):
+ *   logprobs  the graph takes target_ids and returns target_logprobs [B, S]
+ *   logits    the graph returns logits [B, S, V]; log-softmax is taken here, only at positions
+ *             with a wanted target (float64 accumulation)
+ * Rows are packed into one padded call (see pack-batch.ts); KV is returned per row, compact.
+ */
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { throwIfAborted } from './abort.js';
+import { createSession, type SessionOptions } from './execution-provider.js';
+import { checkGraphInterface, type GraphInterface, type ModelSpec } from './graph-interface.js';
+import { logSoftmaxAt } from './log-softmax.js';
+import { emptyKv, packRows, unpackKv, type PackedBatch } from './pack-batch.js';
+import type { ForwardResult, ForwardRow, LogprobModel, ModelShape } from './types.js';
+
+type Feeds = Record<string, Tensor>;
+
+export class OnnxLogprobModel implements LogprobModel {
+  readonly shape: ModelShape;
+  readonly executionProvider: string;
+  readonly graph: GraphInterface;
+  private readonly session: InferenceSession;
+  private disposed = false;
+
+  private constructor(session: InferenceSession, graph: GraphInterface, shape: ModelShape, ep: string) {
+    this.session = session;
+    this.graph = graph;
+    this.shape = shape;
+    this.executionProvider = ep;
+  }
+
+  /**
+   * Opens `modelPath` and checks its graph against `spec`; `label` names the model in logs and
+   * errors (e.g. "arith-tiny/policy.onnx"). Throws a descriptive Error when the graph does not fit.
+   */
+  static async open(modelPath: string, label: string, spec: ModelSpec, opts: SessionOptions): Promise<OnnxLogprobModel> {
+    const { session, executionProvider } = await createSession(modelPath, label, opts);
+    try {
+      const graph = checkGraphInterface(session, spec, label);
+      const { numLayers, numHeads, headDim, vocabSize } = spec;
+      return new OnnxLogprobModel(session, graph, { numLayers, numHeads, headDim, vocabSize }, executionProvider);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+  }
+
+  async forward(rows: readonly ForwardRow[], signal?: AbortSignal): Promise<ForwardResult[]> {
+    if (this.disposed) throw new Error('forward on a disposed model');
+    throwIfAborted(signal);
+    const results: ForwardResult[] = new Array(rows.length);
+    // A row with no new tokens needs no compute (and an all-padding row could only add NaNs).
+    const live: number[] = [];
+    rows.forEach((r, i) => {
+      if (r.tokens.length > 0) live.push(i);
+      else results[i] = { logprobs: new Float32Array(0), kv: r.keepKv ? (r.past ?? emptyKv(this.shape.numLayers)) : undefined };
+    });
+    if (live.length === 0) return results;
+    const liveRows = live.map((i) => rows[i]);
+    const packed = packRows(liveRows, this.shape);
+    const wantKv = liveRows.some((r) => r.keepKv);
+    const out = await this.run(packed, wantKv);
+    try {
+      throwIfAborted(signal);
+      const scores = out[this.graph.scoreOutput].data as Float32Array;
+      const presentKeys: Float32Array[] = [];
+      const presentValues: Float32Array[] = [];
+      if (wantKv) {
+        for (let l = 0; l < this.shape.numLayers; l++) {
+          presentKeys.push(this.presentData(out, `present.${l}.key`, packed));
+          presentValues.push(this.presentData(out, `present.${l}.value`, packed));
+        }
+      }
+      this.checkScoreDims(out[this.graph.scoreOutput], packed);
+      liveRows.forEach((row, b) => {
+        results[live[b]] = {
+          logprobs: this.readLogprobs(scores, packed, b, row),
+          kv: row.keepKv ? unpackKv(presentKeys, presentValues, packed, this.shape, b, row) : undefined,
+        };
+      });
+      return results;
+    } finally {
+      for (const t of Object.values(out)) t.dispose();
+    }
+  }
+
+  /** The one onnxruntime call; input tensors are released as soon as it returns. */
+  private async run(p: PackedBatch, wantKv: boolean): Promise<InferenceSession.ReturnType> {
+    const { batch: B, seq: S, past: P } = p;
+    const { numLayers: L, numHeads: H, headDim: D } = this.shape;
+    const feeds: Feeds = {
+      input_ids: new Tensor('int64', p.inputIds, [B, S]),
+      attention_mask: new Tensor('int64', p.attentionMask, [B, P + S]),
+    };
+    if (this.graph.hasPositionIds) feeds.position_ids = new Tensor('int64', p.positionIds, [B, S]);
+    if (this.graph.flavour === 'logprobs') feeds.target_ids = new Tensor('int64', p.targetIds, [B, S]);
+    for (let l = 0; l < L; l++) {
+      feeds[`past_key_values.${l}.key`] = new Tensor('float32', p.pastKeys[l], [B, H, P, D]);
+      feeds[`past_key_values.${l}.value`] = new Tensor('float32', p.pastValues[l], [B, H, P, D]);
+    }
+    // Fetch the present tensors only when some row keeps its KV: copying them out is not free.
+    const fetches = [this.graph.scoreOutput];
+    if (wantKv) {
+      for (let l = 0; l < L; l++) fetches.push(`present.${l}.key`, `present.${l}.value`);
+    }
+    try {
+      return await this.session.run(feeds, fetches);
+    } finally {
+      for (const t of Object.values(feeds)) t.dispose();
+    }
+  }
+
+  private checkScoreDims(t: Tensor, p: PackedBatch): void {
+    const want = this.graph.flavour === 'logprobs' ? [p.batch, p.seq] : [p.batch, p.seq, this.shape.vocabSize];
+    if (t.dims.length !== want.length || t.dims.some((d, i) => d !== want[i])) {
+      throw new Error(`${this.graph.scoreOutput} has dims [${t.dims.join(', ')}], expected [${want.join(', ')}]`);
+    }
+  }
+
+  private presentData(out: InferenceSession.ReturnType, name: string, p: PackedBatch): Float32Array {
+    const t = out[name];
+    const want = [p.batch, this.shape.numHeads, p.past + p.seq, this.shape.headDim];
+    if (t.dims.length !== 4 || t.dims.some((d, i) => d !== want[i])) {
+      throw new Error(`${name} has dims [${t.dims.join(', ')}], expected [${want.join(', ')}]`);
+    }
+    return t.data as Float32Array;
+  }
+
+  private readLogprobs(scores: Float32Array, p: PackedBatch, b: number, row: ForwardRow): Float32Array {
+    const n = row.tokens.length;
+    const lp = new Float32Array(n);
+    const V = this.shape.vocabSize;
+    for (let s = 0; s < n; s++) {
+      const target = row.targets[s];
+      if (target === -1) lp[s] = NaN;
+      else if (this.graph.flavour === 'logprobs') lp[s] = scores[b * p.seq + s];
+      else lp[s] = logSoftmaxAt(scores, (b * p.seq + s) * V, V, target);
+    }
+    return lp;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+  }
+}
