@@ -1,0 +1,170 @@
+/**
+ * Every setting of the service, read once from the environment, typed and validated. A bad value
+ * stops the process at startup with one message listing every problem, instead of surfacing as a
+ * strange failure under load.
+ *
+ * Each entry of CONFIG_VARS names its environment variable, its default (as text, the way the
+ * README table shows it) and what it is for; the `Config` type is derived from the parsers, so a
+ * setting cannot exist in one place and not the other. An empty variable (`REDIS_URL=`) counts as
+ * unset, which is what docker-compose files and shell scripts usually mean by it.
+ */
+
+const MiB = 1024 * 1024;
+
+export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
+export type Device = (typeof DEVICES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+interface VarSpec<T> {
+  env: string;
+  /** Default as shown to operators; undefined = unset. */
+  default: string | undefined;
+  doc: string;
+  /** Turns the raw value (or the default) into the setting; throws Error with a reason. */
+  parse(raw: string | undefined): T;
+}
+
+function integer(env: string, def: number, min: number, max: number, doc: string): VarSpec<number> {
+  return {
+    env,
+    default: String(def),
+    doc,
+    parse(raw) {
+      const text = raw ?? String(def);
+      if (!/^-?\d+$/.test(text.trim())) throw new Error(`must be an integer, got '${text}'`);
+      const n = Number(text.trim());
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        throw new Error(`must be between ${min} and ${max}, got ${text}`);
+      }
+      return n;
+    },
+  };
+}
+
+function text(env: string, def: string, doc: string): VarSpec<string> {
+  return { env, default: def, doc, parse: (raw) => raw ?? def };
+}
+
+function optionalText(env: string, doc: string, check?: (v: string) => void): VarSpec<string | undefined> {
+  return {
+    env,
+    default: undefined,
+    doc,
+    parse(raw) {
+      if (raw !== undefined && check) check(raw);
+      return raw;
+    },
+  };
+}
+
+function oneOf<const V extends readonly string[]>(env: string, values: V, def: V[number], doc: string): VarSpec<V[number]> {
+  return {
+    env,
+    default: def,
+    doc,
+    parse(raw) {
+      const v = (raw ?? def).trim().toLowerCase();
+      if (!values.includes(v)) throw new Error(`must be one of ${values.join(', ')}, got '${raw}'`);
+      return v as V[number];
+    },
+  };
+}
+
+function flag(env: string, def: boolean, doc: string): VarSpec<boolean> {
+  return {
+    env,
+    default: String(def),
+    doc,
+    parse(raw) {
+      if (raw === undefined) return def;
+      const v = raw.trim().toLowerCase();
+      if (['true', '1', 'yes'].includes(v)) return true;
+      if (['false', '0', 'no'].includes(v)) return false;
+      throw new Error(`must be true or false, got '${raw}'`);
+    },
+  };
+}
+
+/** Comma-separated list; unset = empty list. */
+function list(env: string, doc: string, check?: (item: string) => void): VarSpec<string[]> {
+  return {
+    env,
+    default: undefined,
+    doc,
+    parse(raw) {
+      if (raw === undefined) return [];
+      const items = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      if (check) items.forEach(check);
+      return items;
+    },
+  };
+}
+
+function checkRedisUrl(v: string): void {
+  if (!/^rediss?:\/\/.+/.test(v)) throw new Error(`must be a redis:// or rediss:// URL, got '${v}'`);
+}
+
+function checkHostPort(v: string): void {
+  const m = /^(.+):(\d+)$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`'${v}' is not host:port`);
+}
+
+export const CONFIG_VARS = {
+  // HTTP
+  port: integer('PORT', 8080, 0, 65535, 'TCP port to listen on (0 = any free port)'),
+  host: text('HOST', '0.0.0.0', 'Address to listen on'),
+  logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info', 'Log level (fatal, error, warn, info, debug, trace, silent)'),
+  bodyLimitBytes: integer('BODY_LIMIT_BYTES', 8 * MiB, 1024, 1024 * MiB, 'Largest request body accepted (8 MiB); larger → 413 BODY_TOO_LARGE'),
+  maxItemsPerRequest: integer('MAX_ITEMS_PER_REQUEST', 256, 1, 1_000_000, 'Most traces in one /v1/score or /get_reward request; more → 413 TOO_MANY_ITEMS'),
+  requestTimeoutMs: integer('REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000, 'Deadline of a scoring request; past it → 504 DEADLINE_EXCEEDED'),
+  // models
+  modelsDir: text('MODELS_DIR', 'models', 'Folder holding one model bundle per subfolder'),
+  defaultModel: optionalText('DEFAULT_MODEL', 'Model used when a request names none (unset: arith-tiny if present, else the first bundle)'),
+  device: oneOf('PRM_DEVICE', DEVICES, 'auto', 'Execution provider: auto (CUDA when available, else CPU), cuda, cpu'),
+  intraOpThreads: integer('PRM_INTRA_OP_THREADS', 0, 0, 1024, 'onnxruntime threads inside one operator (0 = onnxruntime default)'),
+  interOpThreads: integer('PRM_INTER_OP_THREADS', 0, 0, 1024, 'onnxruntime threads across operators (0 = onnxruntime default)'),
+  // caching
+  redisUrl: optionalText('REDIS_URL', 'Tier-1 cache in Redis, e.g. redis://127.0.0.1:6379 (unset = in-process cache)', checkRedisUrl),
+  redisClusterNodes: list('REDIS_CLUSTER_NODES', 'Tier-1 cache in a Redis Cluster: comma-separated host:port seeds (unset = not a cluster)', checkHostPort),
+  redisTimeoutMs: integer('REDIS_TIMEOUT_MS', 50, 1, 60_000, 'Budget of one Redis call; slower calls count as a miss'),
+  cacheMaxBytes: integer('CACHE_MAX_BYTES', 256 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-1 in-process cache size (256 MiB; 0 disables)'),
+  kvCacheMaxBytes: integer('KV_CACHE_MAX_BYTES', 512 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-2 cache of prefix key/values (512 MiB; 0 disables)'),
+  // batching and admission
+  maxBatchTokens: integer('MAX_BATCH_TOKENS', 16384, 1, 16 * MiB, 'Padded tokens per forward pass'),
+  maxBatchWaitMs: integer('MAX_BATCH_WAIT_MS', 2, 0, 10_000, 'How long the batcher waits to fill a batch'),
+  maxQueueRows: integer('MAX_QUEUE_ROWS', 4096, 1, 16 * MiB, 'Rows waiting for a batch before new work gets 503 OVERLOADED'),
+  maxConcurrentRequests: integer('MAX_CONCURRENT_REQUESTS', 256, 1, 1_000_000, 'Scoring requests in flight before new ones get 503 OVERLOADED'),
+  // access
+  apiKeys: list('API_KEYS', 'Comma-separated keys accepted as `Authorization: Bearer <key>` (unset = no auth)'),
+  adminApiKeys: list('ADMIN_API_KEYS', 'Comma-separated keys that may also use admin endpoints (unset = none)'),
+  publicHealth: flag('PUBLIC_HEALTH', true, '/health/* answers without a key'),
+  publicMetrics: flag('PUBLIC_METRICS', true, '/metrics answers without a key'),
+} satisfies Record<string, VarSpec<unknown>>;
+
+type Specs = typeof CONFIG_VARS;
+export type Config = { [K in keyof Specs]: ReturnType<Specs[K]['parse']> };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads every setting; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, spec] of Object.entries(CONFIG_VARS) as [string, VarSpec<unknown>][]) {
+    const raw = env[spec.env];
+    try {
+      out[key] = spec.parse(raw === undefined || raw.trim() === '' ? undefined : raw);
+    } catch (err) {
+      problems.push(`${spec.env}: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as Config;
+}

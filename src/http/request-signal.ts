@@ -1,0 +1,77 @@
+/**
+ * One AbortSignal per scoring request that fires when the client goes away or the request's
+ * deadline passes, so queued work for a dead request is dropped instead of computed. The reason
+ * carried by the signal is the PrmError the client gets (504 DEADLINE_EXCEEDED) or that is logged
+ * (499 CLIENT_CLOSED).
+ */
+import type { FastifyReply } from 'fastify';
+import { ErrorCode, PrmError } from '../errors.js';
+import { metrics } from '../metrics.js';
+
+export interface RequestSignal {
+  readonly signal: AbortSignal;
+  /** Stops the timer and the disconnect listener; call when the response is decided. */
+  dispose(): void;
+}
+
+export function requestSignal(reply: FastifyReply, deadlineMs: number): RequestSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    metrics.rejected.inc({ reason: 'deadline' });
+    controller.abort(new PrmError(ErrorCode.DEADLINE_EXCEEDED, `request did not finish within its ${deadlineMs} ms deadline`));
+  }, deadlineMs);
+  // 'close' on the response fires both after a normal finish and when the connection drops;
+  // only the second leaves the response unfinished.
+  const onClose = () => {
+    if (!reply.raw.writableFinished && !controller.signal.aborted) {
+      metrics.rejected.inc({ reason: 'client_closed' });
+      controller.abort(new PrmError(ErrorCode.CLIENT_CLOSED, 'client closed the connection'));
+    }
+  };
+  reply.raw.once('close', onClose);
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(timer);
+      reply.raw.off('close', onClose);
+    },
+  };
+}
+
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts, whether or not the
+ * work itself honours the signal: the client gets its 504 on time either way.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  // The loser of the race must not become an unhandled rejection.
+  work.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Runs `fn` under a request signal and always disposes it. */
+export async function withRequestSignal<T>(
+  reply: FastifyReply,
+  deadlineMs: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const rs = requestSignal(reply, deadlineMs);
+  try {
+    return await untilAborted(fn(rs.signal), rs.signal);
+  } finally {
+    rs.dispose();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Probes. /health/live says the process runs (restart it if not); /health/ready says the models are
+ * loaded (send it traffic if so) and, until then, which model is still loading or why one failed.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ErrorCode, errorBody } from '../errors.js';
+import { ErrorBodySchema } from '../http/error-schemas.js';
+
+const models = Type.Record(Type.String(), Type.String(), {
+  description: 'Per model: "loading", "ready" or "failed: <reason>"',
+});
+const degraded = Type.Array(Type.String(), { description: 'Non-fatal conditions, e.g. an unreachable Redis' });
+
+export const ReadySchema = Type.Object({ ready: Type.Boolean(), models, degraded });
+export const NotReadySchema = Type.Object(
+  { error: ErrorBodySchema.properties.error, ready: Type.Boolean(), models, degraded },
+  { description: 'NOT_READY, with the state of every model' },
+);
+
+export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/health/live',
+    {
+      schema: {
+        summary: 'Liveness: 200 while the process runs',
+        tags: ['health'],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        summary: 'Readiness: 200 when every model is loaded, else 503 NOT_READY',
+        tags: ['health'],
+        response: { 200: ReadySchema, 503: NotReadySchema },
+      },
+    },
+    async (_request, reply) => {
+      const r = app.scoring.readiness();
+      if (r.ready) return reply.code(200).send(r);
+      const pending = Object.entries(r.models)
+        .filter(([, state]) => state !== 'ready')
+        .map(([name, state]) => `${name}: ${state}`);
+      const reason = pending.length > 0 ? pending.join('; ') : 'no model bundles found';
+      return reply.code(503).send({ ...errorBody(ErrorCode.NOT_READY, `not ready (${reason})`), ...r });
+    },
+  );
+};

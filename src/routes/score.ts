@@ -1,0 +1,38 @@
+/**
+ * POST /v1/score: the service's own API. Checks what the schema cannot (per-deployment limits, one
+ * of steps/response), runs the scoring call under the request's deadline and the client's
+ * connection, and exposes the stage timings as headers.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ScoreItemInput } from '../core/types.js';
+import { ErrorCode, PrmError } from '../errors.js';
+import { withRequestSignal } from '../http/request-signal.js';
+import { setTimingHeaders } from '../http/timing-headers.js';
+import { ScoreRouteSchema, type ScoreBody } from './score.schema.js';
+
+/** Items with their ids filled in (the index, as a string, where the client gave none). */
+export function checkItems(items: ScoreBody['items'], maxItems: number): ScoreItemInput[] {
+  if (items.length > maxItems) {
+    throw new PrmError(ErrorCode.TOO_MANY_ITEMS, `${items.length} items in one request; the limit is ${maxItems}`);
+  }
+  return items.map((item, i) => {
+    if ((item.steps === undefined) === (item.response === undefined)) {
+      throw new PrmError(ErrorCode.INVALID_REQUEST, `body.items[${i}] must have exactly one of 'steps' or 'response'`);
+    }
+    return { ...item, id: item.id ?? String(i) };
+  });
+}
+
+export const scoreRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/v1/score', { schema: ScoreRouteSchema }, async (request, reply) => {
+    const { model, options = {} } = request.body;
+    const items = checkItems(request.body.items, app.config.maxItemsPerRequest);
+    const { timeout_ms: timeoutMs, ...scoreOptions } = options;
+    const deadlineMs = Math.min(app.config.requestTimeoutMs, timeoutMs ?? Number.POSITIVE_INFINITY);
+    const result = await withRequestSignal(reply, deadlineMs, (signal) =>
+      app.scoring.score(model, items, scoreOptions, signal),
+    );
+    setTimingHeaders(reply, result.timings);
+    return { model: result.model, results: result.results, usage: result.usage };
+  });
+};
