@@ -73,7 +73,7 @@ describe.each(['logprobs', 'logits'] as const)('OnnxLogprobModel (%s flavour)', 
       { tokens: [7, 8, 9], targets: [-1, 9, 30] },
     ];
     const out = await model.forward(rows);
-    rows.forEach((r, i) => expectClose(out[i].logprobs, expected(flavour, [...r.tokens] as number[], [...r.targets] as number[], 0)));
+    rows.forEach((r, i) => expectClose(out[i].logprobs, expected(flavour, Array.from(r.tokens), Array.from(r.targets), 0)));
     expect(out.every((o) => o.kv === undefined)).toBe(true);
   });
 

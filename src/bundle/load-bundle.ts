@@ -1,0 +1,139 @@
+/**
+ * Loads one bundle folder (ARCHITECTURE.md §2) and validates everything that can be checked before
+ * the first request: the manifest, that every file exists, the fingerprint, the tokenizer against
+ * the layout and vocabulary, and each ONNX graph against its declared flavour and shape.
+ * Any failure is a BundleError whose message names the bundle and what is wrong.
+ */
+import { access, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { SessionOptions } from '../engine/execution-provider.js';
+import { OnnxLogprobModel } from '../engine/onnx-model.js';
+import { computeFingerprint, fingerprintFiles } from './fingerprint.js';
+import { parseManifest, type Manifest, type ModelEntry } from './manifest.js';
+import { Segmenter } from './segmenter.js';
+import { loadTokenizer } from './tokenizer-files.js';
+
+export const MANIFEST_FILE = 'prm.json';
+
+export class BundleError extends Error {
+  readonly bundle: string;
+  /** The reason without the bundle prefix (for readiness reports keyed by bundle). */
+  readonly reason: string;
+
+  constructor(bundle: string, dir: string, reason: string, opts: { cause?: unknown } = {}) {
+    super(`bundle "${bundle}" (${dir}): ${reason}`, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'BundleError';
+    this.bundle = bundle;
+    this.reason = reason;
+  }
+}
+
+export interface LoadedBundle {
+  /** The model name clients use: the bundle folder's name. */
+  name: string;
+  dir: string;
+  manifest: Manifest;
+  /** Computed from the files (equal to manifest.fingerprint when that is given). */
+  fingerprint: string;
+  segmenter: Segmenter;
+  policy: OnnxLogprobModel;
+  reference: OnnxLogprobModel | null;
+  dispose(): Promise<void>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function openModel(dir: string, name: string, entry: ModelEntry, opts: SessionOptions): Promise<OnnxLogprobModel> {
+  return OnnxLogprobModel.open(
+    join(dir, entry.onnx),
+    `${name}/${entry.onnx}`,
+    {
+      flavour: entry.graph,
+      numLayers: entry.num_layers,
+      numHeads: entry.num_heads,
+      headDim: entry.head_dim,
+      vocabSize: entry.vocab_size,
+    },
+    opts,
+  );
+}
+
+/** Loads and validates `dir`; the model name is the folder name. Does not warm the models up. */
+export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<LoadedBundle> {
+  const dir = resolve(dirIn);
+  const name = basename(dir);
+  const fail = (reason: string, cause?: unknown): never => {
+    throw new BundleError(name, dir, reason, { cause });
+  };
+
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
+  } catch (err) {
+    fail(`cannot read ${MANIFEST_FILE}: ${message(err)}`, err);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(raw);
+  } catch (err) {
+    return fail(message(err), err);
+  }
+  if (manifest.name !== name) {
+    opts.logger.warn({ bundle: name, manifestName: manifest.name }, `bundle folder "${name}" declares name "${manifest.name}"; serving it as "${name}"`);
+  }
+
+  const missing: string[] = [];
+  for (const f of fingerprintFiles(manifest)) if (!(await exists(join(dir, f)))) missing.push(f);
+  if (missing.length > 0) fail(`missing file${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+
+  const fingerprint = await computeFingerprint(dir, manifest);
+  if (manifest.fingerprint !== undefined && manifest.fingerprint !== fingerprint) {
+    fail(`fingerprint mismatch: prm.json says ${manifest.fingerprint} but the files hash to ${fingerprint} (files changed after export?)`);
+  }
+
+  let segmenter: Segmenter;
+  try {
+    const tok = await loadTokenizer(join(dir, manifest.tokenizer.tokenizer_json), join(dir, manifest.tokenizer.tokenizer_config));
+    segmenter = new Segmenter(tok, manifest);
+  } catch (err) {
+    return fail(message(err), err);
+  }
+  if (segmenter.vocabSize > manifest.policy.vocab_size) {
+    fail(`the tokenizer has ${segmenter.vocabSize} ids but policy.vocab_size is ${manifest.policy.vocab_size}`);
+  }
+
+  let policy: OnnxLogprobModel | undefined;
+  let reference: OnnxLogprobModel | null = null;
+  try {
+    policy = await openModel(dir, name, manifest.policy, opts);
+    if (manifest.reference !== null) reference = await openModel(dir, name, manifest.reference, opts);
+  } catch (err) {
+    await policy?.dispose();
+    return fail(message(err), err);
+  }
+  const p = policy;
+  const r = reference;
+  return {
+    name,
+    dir,
+    manifest,
+    fingerprint,
+    segmenter,
+    policy: p,
+    reference: r,
+    async dispose() {
+      await Promise.all([p.dispose(), r?.dispose()]);
+    },
+  };
+}

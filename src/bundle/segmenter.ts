@@ -1,0 +1,142 @@
+/**
+ * Turns (prompt, steps) into token segments (ARCHITECTURE.md §1): segment 0 is the prompt rendered
+ * through the bundle's template; segment k is step k's text + the step separator, except the last
+ * step, which gets no separator (and EOS when append_eos). Every segment is tokenized on its own,
+ * without special tokens, so the ids of steps 1..k are a prefix of the ids of steps 1..k+1.
+ */
+import { Template } from '@huggingface/jinja';
+import { ErrorCode, PrmError } from '../errors.js';
+import type { Manifest } from './manifest.js';
+import type { TokenizerBundle } from './tokenizer-files.js';
+
+export interface Segments {
+  /** Prompt segment ids (at least one). */
+  prompt: number[];
+  /** One segment per step, each with at least one id. */
+  steps: number[][];
+}
+
+export type SegmenterLayout = Pick<
+  Manifest,
+  'step_separator' | 'prompt_template' | 'use_chat_template' | 'append_eos' | 'max_sequence_length'
+>;
+
+/**
+ * The steps of a response string.
+ *
+ * The response is split at every occurrence of the separator. Exactly one trailing separator is
+ * dropped (it ends the last step rather than starting an empty one), so "a\nb\n" and "a\nb" both
+ * give ["a", "b"], and the trailing separator is not scored: both score the same tokens as
+ * steps ["a", "b"] sent explicitly. Anything else is kept verbatim, so an empty piece in the
+ * middle ("a\n\nb" with "\n") is an empty step and is rejected like an explicit empty step.
+ * An empty response has no steps (EMPTY_STEPS); a response that is only a separator is one empty
+ * step (EMPTY_STEP), exactly like steps [""].
+ */
+export function splitResponse(response: string, separator: string): string[] {
+  const parts = response.split(separator);
+  if (parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+export class Segmenter {
+  private readonly tok: TokenizerBundle;
+  private readonly layout: SegmenterLayout;
+  private readonly chatTemplate?: Template;
+
+  /** Throws (a plain Error naming the problem) when the tokenizer cannot serve this layout. */
+  constructor(tok: TokenizerBundle, layout: SegmenterLayout) {
+    this.tok = tok;
+    this.layout = layout;
+    if (layout.use_chat_template) {
+      if (tok.chatTemplate === undefined) {
+        throw new Error('use_chat_template is true but tokenizer_config.json has no chat_template');
+      }
+      try {
+        this.chatTemplate = new Template(tok.chatTemplate);
+      } catch (err) {
+        throw new Error(`tokenizer_config.json chat_template does not parse: ${(err as Error).message}`);
+      }
+    }
+    if (layout.append_eos && tok.eosId === undefined) {
+      throw new Error(
+        tok.eosToken === undefined
+          ? 'append_eos is true but tokenizer_config.json has no eos_token'
+          : `append_eos is true but eos_token ${JSON.stringify(tok.eosToken)} is not in the tokenizer vocabulary`,
+      );
+    }
+  }
+
+  get vocabSize(): number {
+    return this.tok.vocabSize;
+  }
+
+  get separator(): string {
+    return this.layout.step_separator;
+  }
+
+  /** The steps of an item: explicit `steps`, or `response` split by the separator. */
+  stepsOf(item: { steps?: string[]; response?: string }): string[] {
+    const hasSteps = item.steps !== undefined;
+    const hasResponse = item.response !== undefined;
+    if (hasSteps === hasResponse) {
+      throw new PrmError(ErrorCode.INVALID_REQUEST, 'give exactly one of "steps" and "response"');
+    }
+    const steps = hasSteps ? item.steps! : splitResponse(item.response!, this.layout.step_separator);
+    if (steps.length === 0) throw new PrmError(ErrorCode.EMPTY_STEPS, 'the trace has no steps');
+    return steps;
+  }
+
+  /** The prompt text as the model sees it. */
+  renderPrompt(prompt: string): string {
+    if (this.chatTemplate !== undefined) {
+      return this.chatTemplate.render({
+        messages: [{ role: 'user', content: prompt }],
+        add_generation_prompt: true,
+        bos_token: this.tok.bosToken ?? '',
+        eos_token: this.tok.eosToken ?? '',
+      });
+    }
+    // split/join rather than String.replace: a prompt containing "$&" must stay verbatim.
+    return this.layout.prompt_template.split('{prompt}').join(prompt);
+  }
+
+  private encode(text: string): number[] {
+    return this.tok.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /**
+   * Token segments of one trace. With `partial` the trace continues after its last step (tree
+   * search): every step, the last included, gets the separator and no EOS is appended, so the
+   * segments of steps 1..k are exactly those of any longer partial or final trace extending them.
+   */
+  segment(prompt: string, steps: readonly string[], opts: { partial?: boolean } = {}): Segments {
+    if (steps.length === 0) throw new PrmError(ErrorCode.EMPTY_STEPS, 'the trace has no steps');
+    const promptIds = this.encode(this.renderPrompt(prompt));
+    if (promptIds.length === 0) {
+      throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
+    }
+    const out: number[][] = [];
+    let total = promptIds.length;
+    // Index of the step that ends the trace (no separator, maybe EOS); none when partial.
+    const last = opts.partial ? steps.length : steps.length - 1;
+    for (let k = 0; k < steps.length; k++) {
+      const text = steps[k];
+      const own = text.length === 0 ? [] : this.encode(text);
+      if (own.length === 0) {
+        throw new PrmError(ErrorCode.EMPTY_STEP, `step ${k + 1} of ${steps.length} tokenizes to zero tokens`);
+      }
+      let ids: number[];
+      if (k < last) ids = this.encode(text + this.layout.step_separator);
+      else ids = this.layout.append_eos ? [...own, this.tok.eosId!] : own;
+      out.push(ids);
+      total += ids.length;
+    }
+    if (total > this.layout.max_sequence_length) {
+      throw new PrmError(
+        ErrorCode.SEQUENCE_TOO_LONG,
+        `prompt + response is ${total} tokens; this model takes at most ${this.layout.max_sequence_length}`,
+      );
+    }
+    return { prompt: promptIds, steps: out };
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The ScoringService the HTTP layer calls: resolves the model, then runs the stages
+ *   prepareItems (segment + tokenize) → computeLogprobs (engine) → computeRewards (maths)
+ * and fills usage and timings. Bundles load in the background (bundle-registry.ts); the service
+ * object exists at once so the server can answer liveness and readiness while they load.
+ */
+import { ErrorCode, PrmError } from '../errors.js';
+import type { Device } from '../engine/execution-provider.js';
+import type { Logger } from '../engine/logger.js';
+import { throwIfAborted } from '../engine/abort.js';
+import { metrics } from '../metrics.js';
+import type { LoadedBundle } from '../bundle/load-bundle.js';
+import { BundleRegistry } from './bundle-registry.js';
+import { computeLogprobs, type ItemLogprobs } from './compute-logprobs.js';
+import { prepareItems, type PreparedItem } from './prepare-items.js';
+import { computeRewards } from './rewards.js';
+import {
+  AGGREGATES,
+  type Aggregate,
+  type ItemResult,
+  type ModelInfo,
+  type ModelSummary,
+  type Readiness,
+  type ScoreItemInput,
+  type ScoreOptions,
+  type ScoreResult,
+  type ScoringService,
+} from './types.js';
+
+export interface ScoringServiceOptions {
+  modelsDir: string;
+  /** Model used when a request names none; default: the only bundle, or the first by name. */
+  defaultModel?: string;
+  device: Device;
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  logger: Logger;
+}
+
+export interface ResolvedOptions {
+  aggregate: Aggregate;
+  tokenRewards: boolean;
+  beta: number;
+  partial: boolean;
+}
+
+/** Checks request options against the bundle; throws INVALID_OPTION naming the option. */
+export function resolveOptions(options: ScoreOptions, bundleBeta: number): ResolvedOptions {
+  const aggregate = options.aggregate ?? 'min';
+  if (!AGGREGATES.includes(aggregate)) {
+    throw new PrmError(ErrorCode.INVALID_OPTION, `options.aggregate must be one of ${AGGREGATES.join(', ')} (got ${JSON.stringify(aggregate)})`);
+  }
+  const beta = options.beta ?? bundleBeta;
+  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0) {
+    throw new PrmError(ErrorCode.INVALID_OPTION, `options.beta must be a finite number > 0 (got ${JSON.stringify(options.beta)})`);
+  }
+  return { aggregate, tokenRewards: options.token_rewards === true, beta, partial: options.partial === true };
+}
+
+export function summaryOf(b: LoadedBundle, beta = b.manifest.beta): ModelSummary {
+  return { name: b.name, fingerprint: b.fingerprint, beta, reference_free: b.reference === null };
+}
+
+export function infoOf(b: LoadedBundle): ModelInfo {
+  return {
+    ...summaryOf(b),
+    step_separator: b.manifest.step_separator,
+    max_sequence_length: b.manifest.max_sequence_length,
+    graph: b.manifest.policy.graph,
+    execution_provider: b.policy.executionProvider,
+    provenance: b.manifest.provenance,
+  };
+}
+
+/** Rewards of one item from its log-probs (shared with cached paths: same inputs, same numbers). */
+export function itemResult(item: PreparedItem, lp: ItemLogprobs, o: ResolvedOptions): ItemResult {
+  const r = computeRewards({
+    policy: lp.policy,
+    reference: lp.reference,
+    stepTokens: item.stepTokens,
+    beta: o.beta,
+    aggregate: o.aggregate,
+    tokenRewards: o.tokenRewards,
+  });
+  const out: ItemResult = { id: item.id, score: r.score, outcome_reward: r.outcome_reward, steps: r.steps, cached_tokens: lp.cachedTokens };
+  if (r.token_rewards) out.token_rewards = r.token_rewards;
+  return out;
+}
+
+/** The service plus a promise for startup code and tests that need to wait for loading. */
+export interface LoadingScoringService extends ScoringService {
+  /** Resolves when every bundle has been loaded and warmed, or has failed (see readiness()). */
+  whenLoaded(): Promise<void>;
+}
+
+export function createScoringService(opts: ScoringServiceOptions): LoadingScoringService {
+  const registry = new BundleRegistry({
+    modelsDir: opts.modelsDir,
+    device: opts.device,
+    intraOpThreads: opts.intraOpThreads,
+    interOpThreads: opts.interOpThreads,
+    logger: opts.logger,
+  });
+  // Loading never rejects (failures are recorded per bundle), but keep a stray rejection visible.
+  registry.loaded.catch((err: unknown) => opts.logger.error({ err }, 'bundle loading stopped unexpectedly'));
+
+  function defaultModel(): string | undefined {
+    return opts.defaultModel ?? registry.names()[0];
+  }
+
+  function resolveBundle(model: string | undefined): LoadedBundle {
+    const name = model ?? defaultModel();
+    if (!registry.isDiscovered) throw new PrmError(ErrorCode.NOT_READY, 'models are still being discovered', { retryAfterS: 1 });
+    if (name === undefined) throw new PrmError(ErrorCode.MODEL_NOT_FOUND, 'no model was named and there is no default model');
+    const e = registry.get(name);
+    if (e === undefined) {
+      const known = registry.names();
+      throw new PrmError(
+        ErrorCode.MODEL_NOT_FOUND,
+        `no model named ${JSON.stringify(name)}` + (known.length > 0 ? ` (available: ${known.join(', ')})` : ''),
+      );
+    }
+    if (e.state === 'loading') throw new PrmError(ErrorCode.NOT_READY, `model ${JSON.stringify(name)} is still loading`, { retryAfterS: 5 });
+    if (e.state === 'failed') throw new PrmError(ErrorCode.NOT_READY, `model ${JSON.stringify(name)} failed to load: ${e.reason}`);
+    return e.bundle;
+  }
+
+  async function score(
+    model: string | undefined,
+    items: ScoreItemInput[],
+    options: ScoreOptions,
+    signal?: AbortSignal,
+  ): Promise<ScoreResult> {
+    const t0 = performance.now();
+    throwIfAborted(signal);
+    const bundle = resolveBundle(model);
+    const o = resolveOptions(options, bundle.manifest.beta);
+
+    const prepared = prepareItems(bundle.segmenter, items, { partial: o.partial });
+    const t1 = performance.now();
+    throwIfAborted(signal);
+    const logprobs = await computeLogprobs(bundle, prepared, signal);
+    const t2 = performance.now();
+    throwIfAborted(signal);
+
+    const results = prepared.map((item, i) => itemResult(item, logprobs[i], o));
+    let promptTokens = 0;
+    let responseTokens = 0;
+    let cachedTokens = 0;
+    prepared.forEach((p, i) => {
+      promptTokens += p.promptTokens;
+      responseTokens += p.responseTokens;
+      cachedTokens += logprobs[i].cachedTokens;
+    });
+    metrics.itemsScored.inc({ model: bundle.name }, items.length);
+    metrics.tokensScored.inc({ model: bundle.name, source: 'computed' }, responseTokens - cachedTokens);
+    if (cachedTokens > 0) metrics.tokensScored.inc({ model: bundle.name, source: 'cached' }, cachedTokens);
+    return {
+      model: summaryOf(bundle, o.beta),
+      results,
+      usage: { items: items.length, prompt_tokens: promptTokens, response_tokens: responseTokens, cached_tokens: cachedTokens },
+      timings: { tokenize_ms: t1 - t0, queue_ms: 0, infer_ms: t2 - t1, total_ms: performance.now() - t0 },
+    };
+  }
+
+  function readiness(): Readiness {
+    const models: Record<string, string> = {};
+    for (const name of registry.names()) {
+      const e = registry.get(name)!;
+      models[name] = e.state === 'failed' ? `failed: ${e.reason}` : e.state;
+    }
+    // Problems that are no single bundle's; Readiness has no other field for them, so they are
+    // listed in `degraded` too, but unlike other degraded conditions they keep `ready` false.
+    const fatal = registry.issues();
+    const def = opts.defaultModel;
+    if (def !== undefined && registry.isDiscovered && registry.get(def) === undefined) {
+      fatal.push(`the default model ${JSON.stringify(def)} is not among the bundles found`);
+    }
+    const names = Object.keys(models);
+    const ready = registry.isDiscovered && fatal.length === 0 && names.length > 0 && names.every((n) => models[n] === 'ready');
+    return { ready, models, degraded: fatal };
+  }
+
+  return {
+    models: () => registry.ready().map(infoOf),
+    defaultModel,
+    readiness,
+    score,
+    close: () => registry.close(),
+    whenLoaded: () => registry.loaded,
+  };
+}
