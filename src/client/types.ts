@@ -1,0 +1,69 @@
+/**
+ * Wire types of the HTTP API as a client sees them (snake_case, like the JSON). The result types
+ * are the service's own contract types, re-exported so that client and server cannot drift apart.
+ */
+import type {
+  Aggregate,
+  ItemResult,
+  ModelInfo,
+  ModelSummary,
+  Readiness,
+  ScoreItemInput,
+  ScoreOptions,
+  ScoreUsage,
+  StepResult,
+} from '../core/types.js';
+
+export type { Aggregate, ItemResult, ModelInfo, ModelSummary, Readiness, ScoreUsage, StepResult };
+
+/** One trace: explicit steps, or a response the server splits by the model's step separator. */
+export type ScoreItem =
+  | { id?: string; prompt: string; steps: string[]; response?: never }
+  | { id?: string; prompt: string; response: string; steps?: never };
+
+export interface ScoreRequestOptions extends ScoreOptions {
+  /** Server-side deadline for this request, in milliseconds. */
+  timeout_ms?: number;
+}
+
+export interface ScoreRequest {
+  model?: string;
+  items: ScoreItem[];
+  options?: ScoreRequestOptions;
+}
+
+export interface ScoreResponse {
+  model: ModelSummary;
+  results: ItemResult[];
+  usage: ScoreUsage;
+}
+
+export interface ModelsResponse {
+  default_model: string | null;
+  models: ModelInfo[];
+}
+
+/** POST /get_reward, OpenRLHF's remote reward model protocol. */
+export interface GetRewardRequest {
+  query: string[];
+  prompts?: string[];
+  labels?: unknown[];
+  model?: string;
+  aggregate?: Aggregate;
+  beta?: number;
+}
+
+export interface GetRewardResponse {
+  rewards: number[];
+  scores: number[];
+  extra_logs: { outcome_reward?: number[]; num_steps?: number[] };
+  step_rewards: number[][];
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+// A compile-time check that ScoreItem stays assignable to what the service accepts.
+const _itemsFit = (item: ScoreItem): ScoreItemInput => item;
+void _itemsFit;
