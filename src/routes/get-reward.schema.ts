@@ -44,7 +44,7 @@ export const GetRewardResponseSchema = Type.Object({
     { description: 'Per-query values a trainer may log; {} for an empty request' },
   ),
   step_rewards: Type.Array(Type.Array(Type.Number()), { description: 'r_k of every step of each query' }),
-});
+}, { description: 'One reward per query, in query order' });
 export type GetRewardResponse = Static<typeof GetRewardResponseSchema>;
 
 export const GetRewardRouteSchema = {

@@ -12,7 +12,7 @@ const models = Type.Record(Type.String(), Type.String(), {
 });
 const degraded = Type.Array(Type.String(), { description: 'Non-fatal conditions, e.g. an unreachable Redis' });
 
-export const ReadySchema = Type.Object({ ready: Type.Boolean(), models, degraded });
+export const ReadySchema = Type.Object({ ready: Type.Boolean(), models, degraded }, { description: 'Every model is loaded' });
 export const NotReadySchema = Type.Object(
   { error: ErrorBodySchema.properties.error, ready: Type.Boolean(), models, degraded },
   { description: 'NOT_READY, with the state of every model' },
@@ -25,7 +25,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Liveness: 200 while the process runs',
         tags: ['health'],
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process runs' }) },
       },
     },
     async () => ({ status: 'ok' as const }),

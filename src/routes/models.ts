@@ -15,10 +15,13 @@ export const ModelInfoSchema = Type.Object({
   provenance: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'How the model was trained' })),
 });
 
-export const ModelsResponseSchema = Type.Object({
-  default_model: Type.Union([Type.String(), Type.Null()], { description: 'Used when a request names no model' }),
-  models: Type.Array(ModelInfoSchema, { description: 'Models loaded and ready' }),
-});
+export const ModelsResponseSchema = Type.Object(
+  {
+    default_model: Type.Union([Type.String(), Type.Null()], { description: 'Used when a request names no model' }),
+    models: Type.Array(ModelInfoSchema, { description: 'Models loaded and ready' }),
+  },
+  { description: 'The models this server scores with' },
+);
 
 export const modelsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
