@@ -1,0 +1,99 @@
+/**
+ * KV reuse on the trainer's tiny transformer bundles (real attention, both graph flavours):
+ * continuing from a kept KV equals the full forward pass, and rows with different past lengths
+ * batched together equal each row run alone.
+ */
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
+import { silentLogger } from '../../src/engine/logger.js';
+import type { ForwardRow, LogprobModel } from '../../src/engine/types.js';
+
+const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
+const TOL = 1e-5;
+
+function expectClose(a: Float32Array, b: Float32Array, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(b[i])) expect(a[i], `${what}[${i}]`).toBeNaN();
+    else expect(Math.abs(a[i] - b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`).toBeLessThan(TOL);
+  }
+}
+
+/** A token sequence from the bundle's own tokenizer, with next-token targets. */
+function sequence(bundle: LoadedBundle, prompt: string, steps: string[]): number[] {
+  const seg = bundle.segmenter.segment(prompt, steps);
+  return [...seg.prompt, ...seg.steps.flat()];
+}
+
+function row(ids: number[], from: number, to: number, extra: Partial<ForwardRow> = {}): ForwardRow {
+  return { tokens: ids.slice(from, to), targets: ids.slice(from + 1, to + 1), ...extra };
+}
+
+describe.each(['tiny-logprobs', 'tiny-logits'])('KV reuse on %s', (name) => {
+  let bundle: LoadedBundle;
+  let models: [string, LogprobModel][];
+  beforeAll(async () => {
+    bundle = await loadBundle(join(BUNDLES, name), { device: 'cpu', intraOpThreads: 1, logger: silentLogger });
+    models = [['policy', bundle.policy]];
+    if (bundle.reference) models.push(['reference', bundle.reference]);
+  });
+  afterAll(async () => {
+    await bundle.dispose();
+  });
+
+  it('a forward pass continued from a kept KV equals the full pass', async () => {
+    const ids = sequence(bundle, '12+7', ['12+7=19', 'Answer: 19']);
+    const n = ids.length - 1;
+    for (const [role, model] of models) {
+      const [full] = await model.forward([row(ids, 0, n)]);
+      for (const cut of [1, 9, n - 1]) {
+        const [first] = await model.forward([row(ids, 0, cut, { keepKv: true })]);
+        expect(first.kv!.length).toBe(cut);
+        const [rest] = await model.forward([row(ids, cut, n, { past: first.kv })]);
+        expectClose(first.logprobs, full.logprobs.subarray(0, cut), `${role} cut ${cut} (first part)`);
+        expectClose(rest.logprobs, full.logprobs.subarray(cut), `${role} cut ${cut} (continuation)`);
+      }
+    }
+  });
+
+  it('the KV kept after a continuation equals the KV of the full pass', async () => {
+    const ids = sequence(bundle, '3*4', ['3*4=12', 'Answer: 12']);
+    const n = ids.length - 1;
+    const [full] = await bundle.policy.forward([row(ids, 0, n, { keepKv: true })]);
+    const [first] = await bundle.policy.forward([row(ids, 0, 5, { keepKv: true })]);
+    const [rest] = await bundle.policy.forward([row(ids, 5, n, { past: first.kv, keepKv: true })]);
+    expect(rest.kv!.length).toBe(n);
+    for (let l = 0; l < full.kv!.keys.length; l++) {
+      expectClose(rest.kv!.keys[l], full.kv!.keys[l], `key ${l}`);
+      expectClose(rest.kv!.values[l], full.kv!.values[l], `value ${l}`);
+    }
+  });
+
+  it('rows with different past lengths batched together equal each row alone', async () => {
+    const a = sequence(bundle, '12+7', ['12+7=19', 'Answer: 19']);
+    const b = sequence(bundle, '5-2', ['5-2=3', 'so the result is 3', 'Answer: 3']);
+    const c = sequence(bundle, '9', ['Answer: 9']);
+    for (const [role, model] of models) {
+      const [pa] = await model.forward([row(a, 0, 4, { keepKv: true })]);
+      const [pb] = await model.forward([row(b, 0, 17, { keepKv: true })]);
+      const rows: ForwardRow[] = [
+        row(a, 4, a.length - 1, { past: pa.kv, keepKv: true }),
+        row(b, 17, b.length - 1, { past: pb.kv, keepKv: true }),
+        row(c, 0, c.length - 1, { keepKv: true }),
+        row(b, 17, 19, { past: pb.kv }),
+      ];
+      const batched = await model.forward(rows);
+      for (let i = 0; i < rows.length; i++) {
+        const [alone] = await model.forward([rows[i]]);
+        expectClose(batched[i].logprobs, alone.logprobs, `${role} row ${i} log-probs`);
+        if (alone.kv) {
+          expect(batched[i].kv!.length).toBe(alone.kv.length);
+          alone.kv.keys.forEach((k, l) => expectClose(batched[i].kv!.keys[l], k, `${role} row ${i} key ${l}`));
+          alone.kv.values.forEach((v, l) => expectClose(batched[i].kv!.values[l], v, `${role} row ${i} value ${l}`));
+        }
+      }
+    }
+  });
+});
