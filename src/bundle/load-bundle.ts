@@ -77,11 +77,17 @@ export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<L
     throw new BundleError(name, dir, reason, { cause });
   };
 
-  let raw: unknown;
+  let text = '';
   try {
-    raw = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
   } catch (err) {
     fail(`cannot read ${MANIFEST_FILE}: ${message(err)}`, err);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    fail(`${MANIFEST_FILE} is not valid JSON: ${message(err)}`, err);
   }
   let manifest: Manifest;
   try {
