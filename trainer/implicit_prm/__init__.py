@@ -3,5 +3,10 @@
 Data (synthetic arithmetic) -> SFT reference -> rollouts -> implicit PRM training (CE / DPO)
 -> ONNX bundle export (design §2) -> golden fixtures, reference scorer, evaluation.
 """
+import os
+
+# Debian's torch uses OpenBLAS (pthreads) next to its own OpenMP pool: two pools oversubscribe the
+# cores and make training several times slower. One BLAS thread; torch's intra-op threads do the rest.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __version__ = "0.1.0"

@@ -1,4 +1,13 @@
-"""Command line: python3 -m implicit_prm <command> --help"""
+"""implicit-prm trainer. Run `python3 -m implicit_prm <command> --help` for each command.
+
+Main commands:
+  build             end to end: data → SFT reference → rollouts → CE/DPO PRMs → eval → bundle (+ golden)
+  golden            golden fixture JSON for a bundle, computed in PyTorch
+  score             reference scorer (PyTorch) over a JSONL file, from a bundle folder alone
+  export-random     randomly initialised bundle of a given size (benchmarks)
+  make-test-bundles the small random bundles + golden files under test/fixtures/
+Single stages: data, check, sft, sample, train, export.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,16 +15,23 @@ import json
 import os
 import sys
 
+from . import constants as C
+
 
 def repo_root() -> str:
-    d = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    return d
+    return os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def rel_to_repo(path: str) -> str:
     return os.path.relpath(os.path.abspath(path), repo_root()).replace(os.sep, "/")
 
 
+def _threads(a):
+    import torch
+    torch.set_num_threads(max(1, getattr(a, "threads", 2) or 2))
+
+
+# ---- commands --------------------------------------------------------------------------
 def cmd_make_test_bundles(a):
     from .golden import write_golden
     from .testbundles import make_test_bundles
@@ -35,9 +51,221 @@ def cmd_golden(a):
     print(f"wrote {len(g['cases'])} cases to {a.out}")
 
 
+def cmd_data(a):
+    import random
+    from .data import DomainConfig, random_problem, student_solution, correct_solution, check
+
+    rng = random.Random(a.seed)
+    dom = DomainConfig()
+    with open(a.out, "w", encoding="utf-8") as f:
+        for _ in range(a.n):
+            p = random_problem(rng, dom)
+            steps, bugs = student_solution(p, dom.student, rng) if a.student else (correct_solution(p), None)
+            ch = check(p, steps)
+            f.write(json.dumps({"problem": p.text, "prompt": p.text, "steps": steps, "answer": p.answer, "bugs": bugs,
+                                "correct": ch.correct, "first_error": ch.first_error}) + "\n")
+    print(f"wrote {a.n} problems to {a.out}")
+
+
+def cmd_check(a):
+    from .data import Problem, check
+
+    out = open(a.out, "w", encoding="utf-8") if a.out else sys.stdout
+    n = ok = 0
+    with open(a.inp, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            it = json.loads(line)
+            ch = check(Problem.parse(it.get("problem") or it["prompt"]), it["steps"])
+            it.update({"correct": ch.correct, "first_error": ch.first_error, "parsed_answer": ch.answer})
+            n += 1
+            ok += ch.correct
+            out.write(json.dumps(it) + "\n")
+    if a.out:
+        out.close()
+    sys.stderr.write(json.dumps({"items": n, "correct": ok}) + "\n")
+
+
+def _preset(a):
+    from .pipeline import PRESETS
+    import copy
+    p = copy.deepcopy(PRESETS[a.preset])
+    for k in ("sft_steps", "rollout_problems", "rollout_samples", "eval_problems", "eval_samples", "seed"):
+        v = getattr(a, k, None)
+        if v is not None:
+            setattr(p, k, v)
+    if getattr(a, "name", None):
+        p.name = a.name
+    return p
+
+
+def cmd_sft(a):
+    _threads(a)
+    from .data import DomainConfig
+    from .model import ModelConfig, save_checkpoint
+    from .pipeline import splits
+    from .tokenizer import CharTokenizer
+    from .train import train_sft
+
+    p = _preset(a)
+    tok = CharTokenizer(model_max_length=p.max_sequence_length)
+    dom = DomainConfig()
+    test, val, roll = splits(p, dom)
+    m, info = train_sft(ModelConfig(vocab_size=tok.vocab_size, **p.model), tok, dom, p.sft_steps, p.sft_batch, p.sft_lr,
+                        p.seed, {x.text for x in test + val + roll})
+    save_checkpoint(a.out, m, {"sft": info})
+    print(json.dumps(info))
+
+
+def cmd_sample(a):
+    _threads(a)
+    from .data import DomainConfig
+    from .model import load_checkpoint
+    from .pipeline import label_rollouts, splits
+    from .sample import sample_solutions
+    from .tokenizer import CharTokenizer
+
+    p = _preset(a)
+    ref, _ = load_checkpoint(a.model)
+    test, val, roll = splits(p, DomainConfig())
+    probs = {"train": roll, "val": val, "test": test}[a.split]
+    sampled = sample_solutions(ref, CharTokenizer(), [x.text for x in probs], p.rollout_samples, a.temperature, seed=a.seed_sampling)
+    rows = label_rollouts(probs, sampled)
+    with open(a.out, "w", encoding="utf-8") as f:
+        json.dump(rows, f)
+    print(json.dumps({"samples": len(rows), "correct": sum(r["correct"] for r in rows) / max(1, len(rows))}))
+
+
+def cmd_train(a):
+    _threads(a)
+    from .model import load_checkpoint, save_checkpoint
+    from .tokenizer import CharTokenizer
+    from .train import train_prm
+
+    ref, _ = load_checkpoint(a.reference)
+    with open(a.rollouts, encoding="utf-8") as f:
+        rollouts = json.load(f)
+    pol, info = train_prm(ref, CharTokenizer(), rollouts, loss=a.loss, beta=a.beta, reference_free=a.reference_free,
+                          epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed)
+    save_checkpoint(a.out, pol, {"prm": info})
+    print(json.dumps(info))
+
+
+def cmd_export(a):
+    from .bundle import write_bundle
+    from .model import load_checkpoint
+    from .tokenizer import CharTokenizer
+
+    pol, pinfo = load_checkpoint(a.policy)
+    ref = None if a.reference_free else load_checkpoint(a.reference)[0]
+    prm = pinfo.get("prm", {})
+    man = write_bundle(a.out, a.name, pol, ref, CharTokenizer(), graph=a.graph, beta=prm.get("beta", a.beta),
+                       max_sequence_length=a.max_sequence_length,
+                       provenance={"training_data": "synthetic multi-step arithmetic", "loss": prm.get("loss", "unknown"),
+                                   "steps": prm.get("steps", 0), "seed": 0, "metrics": {}})
+    print(json.dumps({"bundle": a.out, "fingerprint": man["fingerprint"]}))
+
+
+def cmd_build(a):
+    from .pipeline import build
+
+    p = _preset(a)
+    out = a.out if a.out is not None else os.path.join(repo_root(), "models", p.name)
+    work = a.work or os.path.join(repo_root(), "trainer", "runs", p.name)
+    golden = a.golden_out
+    if golden == "auto":
+        golden = os.path.join(repo_root(), "test", "fixtures", "golden", f"{p.name}.json")
+    s = build(p, work, out, golden, rel_to_repo(out), force=a.force, threads=a.threads)
+    print(json.dumps({k: s["best_of_n"][k] for k in ("pass_at_1", "min", "majority")} | {"f1": s["processbench"]["f1"]}))
+
+
+def cmd_score(a):
+    from .scorecmd import run_score
+
+    run_score(a.bundle, a.inp, a.out, a.threads, a.batch_size, a.beta)
+
+
+def cmd_export_random(a):
+    from .randombundle import export_random
+
+    info = export_random(a.out, a.params, a.graph, a.reference_free, a.max_sequence_length, a.seed, a.name)
+    print(json.dumps(info))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python3 -m implicit_prm", description=__doc__)
+    p = argparse.ArgumentParser(prog="python3 -m implicit_prm", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
+
+    def preset_args(s):
+        s.add_argument("--preset", default="arith-tiny", choices=["arith-tiny", "test"])
+        s.add_argument("--threads", type=int, default=2)
+
+    s = sub.add_parser("build", help="end-to-end rebuild of a bundle (train, evaluate, export, golden)")
+    preset_args(s)
+    s.add_argument("--name", default=None, help="bundle name (default: the preset's)")
+    s.add_argument("--out", default=None, help="bundle folder (default: models/<name>)")
+    s.add_argument("--work", default=None, help="work folder for checkpoints (default: trainer/runs/<name>)")
+    s.add_argument("--golden-out", default="auto", help="golden fixture path ('auto': test/fixtures/golden/<name>.json; '' to skip)")
+    s.add_argument("--force", action="store_true", help="redo every stage even if its output exists")
+    for k in ("sft_steps", "rollout_problems", "rollout_samples", "eval_problems", "eval_samples", "seed"):
+        s.add_argument("--" + k.replace("_", "-"), dest=k, type=int, default=None)
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("data", help="write problems with solutions (JSONL) for inspection")
+    s.add_argument("--n", type=int, default=20)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--student", action="store_true", help="simulated-student solutions (with its mistakes)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_data)
+
+    s = sub.add_parser("check", help="checker: final-answer correctness and first wrong step for JSONL {problem|prompt, steps}")
+    s.add_argument("--in", dest="inp", required=True)
+    s.add_argument("--out", default=None)
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("sft", help="train the reference model by next-token prediction")
+    preset_args(s)
+    s.add_argument("--sft-steps", dest="sft_steps", type=int, default=None)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sft)
+
+    s = sub.add_parser("sample", help="sample solutions from a checkpoint and label them by final answer")
+    preset_args(s)
+    s.add_argument("--model", required=True)
+    s.add_argument("--split", default="train", choices=["train", "val", "test"])
+    s.add_argument("--rollout-problems", dest="rollout_problems", type=int, default=None)
+    s.add_argument("--rollout-samples", dest="rollout_samples", type=int, default=None)
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--seed-sampling", type=int, default=11)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("train", help="implicit PRM training (policy initialised from the reference)")
+    s.add_argument("--reference", required=True)
+    s.add_argument("--rollouts", required=True)
+    s.add_argument("--loss", default="ce", choices=["ce", "dpo"])
+    s.add_argument("--beta", type=float, default=C.DEFAULT_BETA)
+    s.add_argument("--reference-free", action="store_true")
+    s.add_argument("--epochs", type=float, default=2.0)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--lr", type=float, default=2e-4)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("export", help="write a bundle folder from checkpoints")
+    s.add_argument("--policy", required=True)
+    s.add_argument("--reference", default=None)
+    s.add_argument("--reference-free", action="store_true")
+    s.add_argument("--graph", default="logprobs", choices=["logprobs", "logits"])
+    s.add_argument("--name", required=True)
+    s.add_argument("--beta", type=float, default=C.DEFAULT_BETA)
+    s.add_argument("--max-sequence-length", type=int, default=256)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("make-test-bundles", help="write the small random test bundles (+ golden files)")
     s.add_argument("--out", default=os.path.join(repo_root(), "test/fixtures/bundles"))
@@ -49,6 +277,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--bundle-dir", default=None, help="value of the bundle_dir field (default: repo-relative path)")
     s.set_defaults(func=cmd_golden)
+
+    s = sub.add_parser("score", help="reference scorer: step rewards for a JSONL file (PyTorch)")
+    s.add_argument("--bundle", required=True)
+    s.add_argument("--in", dest="inp", required=True, help='JSONL lines {"id","prompt","steps":[...]}')
+    s.add_argument("--out", required=True)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("--beta", type=float, default=None, help="override the bundle's β")
+    s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("export-random", help="randomly initialised bundle of about --params parameters (benchmarks)")
+    s.add_argument("--params", default="30M")
+    s.add_argument("--out", required=True)
+    s.add_argument("--graph", default="logprobs", choices=["logprobs", "logits"])
+    s.add_argument("--reference-free", action="store_true")
+    s.add_argument("--max-sequence-length", type=int, default=512)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--name", default=None)
+    s.set_defaults(func=cmd_export_random)
     return p
 
 

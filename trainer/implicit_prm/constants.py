@@ -7,3 +7,6 @@ USE_CHAT_TEMPLATE = False
 DEFAULT_BETA = 0.05
 FORMAT = "implicit-prm-bundle"
 FORMAT_VERSION = 1
+
+# the text conventions as the manifest fields that scoring.segment() reads
+TEXT_FORMAT = {"prompt_template": PROMPT_TEMPLATE, "step_separator": STEP_SEPARATOR, "append_eos": APPEND_EOS}
