@@ -1,0 +1,70 @@
+/** The padded batch layout of ARCHITECTURE.md §2, checked cell by cell on a small example. */
+import { describe, expect, it } from 'vitest';
+import { packRows, unpackKv } from '../../src/engine/pack-batch.js';
+import type { KvState } from '../../src/engine/types.js';
+
+const shape = { numLayers: 1, numHeads: 2, headDim: 1, vocabSize: 10 };
+
+/** A past of `len` positions whose entries encode (head, position) as 10·h + j + offset. */
+function past(len: number, offset: number): KvState {
+  const a = new Float32Array(2 * len);
+  for (let h = 0; h < 2; h++) for (let j = 0; j < len; j++) a[h * len + j] = 10 * h + j + offset;
+  return { length: len, keys: [a], values: [a.map((x) => -x)] };
+}
+
+describe('packRows', () => {
+  it('right-pads tokens, left-aligns pasts, masks padding and numbers positions after each past', () => {
+    const p = packRows(
+      [
+        { tokens: [1, 2, 3], targets: [2, 3, -1], past: past(1, 100) },
+        { tokens: [4], targets: [5], past: past(2, 200) },
+        { tokens: [6, 7], targets: [7, 8] },
+      ],
+      shape,
+    );
+    expect([p.batch, p.seq, p.past, p.realTokens]).toEqual([3, 3, 2, 6]);
+    expect(Array.from(p.inputIds, Number)).toEqual([1, 2, 3, 4, 0, 0, 6, 7, 0]);
+    expect(Array.from(p.targetIds, Number)).toEqual([2, 3, 0, 5, 0, 0, 7, 8, 0]);
+    expect(Array.from(p.positionIds, Number)).toEqual([1, 2, 3, 2, 0, 0, 0, 1, 0]);
+    // [past 0, past 1, new 0, new 1, new 2] per row
+    expect(Array.from(p.attentionMask, Number)).toEqual([1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0]);
+    // [B=3, H=2, P=2, D=1]: row 0 has one past position, row 2 none.
+    expect(Array.from(p.pastKeys[0])).toEqual([100, 0, 110, 0, 200, 201, 210, 211, 0, 0, 0, 0]);
+    expect(Array.from(p.pastValues[0])).toEqual([-100, 0, -110, 0, -200, -201, -210, -211, 0, 0, 0, 0]);
+  });
+
+  it('gives past length 0 dims [B, H, 0, D] when no row has a past', () => {
+    const p = packRows([{ tokens: [1], targets: [2] }], shape);
+    expect(p.past).toBe(0);
+    expect(p.pastKeys[0].length).toBe(0);
+  });
+
+  it('rejects rows whose targets or past do not fit', () => {
+    expect(() => packRows([{ tokens: [1, 2], targets: [2] }], shape)).toThrow(/targets/);
+    expect(() => packRows([{ tokens: [1], targets: [2], past: { length: 2, keys: [new Float32Array(3)], values: [new Float32Array(3)] } }], shape)).toThrow(/wrong size/);
+    expect(() => packRows([{ tokens: [1.5], targets: [2] }], shape)).toThrow(/outside the model vocabulary/);
+  });
+});
+
+describe('unpackKv', () => {
+  it('copies exactly the real past and new positions of a row out of present = concat(past, new)', () => {
+    const rows = [
+      { tokens: [1, 2], targets: [-1, -1], past: past(1, 100) },
+      { tokens: [3], targets: [-1], past: past(2, 200) },
+    ];
+    const p = packRows(rows, shape);
+    // present [B=2, H=2, T=P+S=4, D=1]: the padded past as packed, then 50+10h+s+100b for new token s.
+    const T = 4;
+    const present = new Float32Array(2 * 2 * T);
+    for (let b = 0; b < 2; b++) for (let h = 0; h < 2; h++) {
+      for (let j = 0; j < 2; j++) present[(b * 2 + h) * T + j] = p.pastKeys[0][(b * 2 + h) * 2 + j];
+      for (let s = 0; s < 2; s++) present[(b * 2 + h) * T + 2 + s] = 50 + 10 * h + s + 100 * b;
+    }
+    const kv0 = unpackKv([present], [present], p, shape, 0, rows[0]);
+    expect(kv0.length).toBe(3);
+    expect(Array.from(kv0.keys[0])).toEqual([100, 50, 51, 110, 60, 61]);
+    const kv1 = unpackKv([present], [present], p, shape, 1, rows[1]);
+    expect(kv1.length).toBe(3);
+    expect(Array.from(kv1.keys[0])).toEqual([200, 201, 150, 210, 211, 160]);
+  });
+});
