@@ -10,6 +10,8 @@
  *                         one never asks for a position beyond the model's table
  *   target_ids[b, s]      the wanted target, 0 where none is wanted (read back as NaN)
  *   past.{l}[b, h, j, d]  row b's past at j < past_b, zeros in the padding
+ * Graphs without position_ids that derive positions as cumsum(attention_mask) − 1 (some optimum
+ * exports) get the same positions for real tokens, because the past padding is masked out.
  * present.{l} = concat(past, new) on the length axis, so row b's real KV sits at j < past_b and at
  * P ≤ j < P + len_b; unpackKv copies exactly those positions into a compact KvState.
  */
