@@ -46,7 +46,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const pending = Object.entries(r.models)
         .filter(([, state]) => state !== 'ready')
         .map(([name, state]) => `${name}: ${state}`);
-      const reason = pending.length > 0 ? pending.join('; ') : 'no model bundles found';
+      const reasons = [...pending, ...r.degraded];
+      const reason = reasons.length > 0 ? reasons.join('; ') : 'models are being discovered';
       return reply.code(503).send({ ...errorBody(ErrorCode.NOT_READY, `not ready (${reason})`), ...r });
     },
   );

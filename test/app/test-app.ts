@@ -2,7 +2,7 @@
  * Builds the real app for tests, fastify/demo style: real config parsing, real scoring service
  * (pointed at the tiny test bundles or at an empty folder), `app.inject` for requests.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
@@ -20,6 +20,13 @@ export interface TestApp {
 /** A models folder with no bundles in it: the service starts but never becomes ready. */
 export function emptyModelsDir(): string {
   return mkdtempSync(join(tmpdir(), 'prm-no-models-'));
+}
+
+/** A models folder holding only the named test bundles (linked, not copied). */
+export function modelsDirWith(...bundles: string[]): string {
+  const dir = emptyModelsDir();
+  for (const name of bundles) symlinkSync(join(BUNDLES_DIR, name), join(dir, name));
+  return dir;
 }
 
 export async function buildTestApp(env: Record<string, string> = {}): Promise<TestApp> {
