@@ -16,6 +16,7 @@ import { getRewardRoutes } from './routes/get-reward.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelsRoutes } from './routes/models.js';
+import { playgroundRoutes } from './playground/route.js';
 import { scoreRoutes } from './routes/score.js';
 
 declare module 'fastify' {
@@ -91,6 +92,7 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   await app.register(modelsRoutes);
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
+  await app.register(playgroundRoutes);
 
   return app;
 }
