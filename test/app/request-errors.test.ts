@@ -142,6 +142,12 @@ describe('routing errors', () => {
     expect(res.json()).toEqual({ error: { code: 'ROUTE_NOT_FOUND', message: 'no route GET /v2/score' } });
   });
 
+  it('a malformed URL → 400 INVALID_REQUEST', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/v1/%E0%A4%A' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('INVALID_REQUEST');
+  });
+
   it('known route, wrong method → 405 METHOD_NOT_ALLOWED with Allow', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/v1/score' });
     expect(res.statusCode).toBe(405);
