@@ -129,6 +129,7 @@ export const CONFIG_VARS = {
   redisUrl: optionalText('REDIS_URL', 'Tier-1 cache in Redis, e.g. redis://127.0.0.1:6379 (unset = in-process cache)', checkRedisUrl),
   redisClusterNodes: list('REDIS_CLUSTER_NODES', 'Tier-1 cache in a Redis Cluster: comma-separated host:port seeds (unset = not a cluster)', checkHostPort),
   redisTimeoutMs: integer('REDIS_TIMEOUT_MS', 50, 1, 60_000, 'Budget of one Redis call; slower calls count as a miss'),
+  cacheTtlSeconds: integer('CACHE_TTL_SECONDS', 86_400, 1, 365 * 86_400, 'Expiry of tier-1 entries in Redis (1 day)'),
   cacheMaxBytes: integer('CACHE_MAX_BYTES', 256 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-1 in-process cache size (256 MiB; 0 disables)'),
   kvCacheMaxBytes: integer('KV_CACHE_MAX_BYTES', 512 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-2 cache of prefix key/values (512 MiB; 0 disables)'),
   // batching and admission

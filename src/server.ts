@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { createCaches } from './cache/create-caches.js';
 import { createScoringService } from './core/scoring-service.js';
 
 function configOrExit(): Config {
@@ -32,6 +33,13 @@ const app = await buildApp({
   config,
   scoring: (logger) =>
     createScoringService({
+      ...createCaches(config, logger),
+      batching: {
+        maxBatchTokens: config.maxBatchTokens,
+        maxRows: 256,
+        maxWaitMs: config.maxBatchWaitMs,
+        maxQueueRows: config.maxQueueRows,
+      },
       modelsDir: config.modelsDir,
       defaultModel: defaultModel(config),
       device: config.device,

@@ -128,7 +128,6 @@ export class Batcher<J, R> {
     } catch (err) {
       for (const e of batch) e.reject(err);
     } finally {
-      metrics.inferDuration.observe((performance.now() - started) / 1000);
       this.running = false;
       if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
       this.schedule();

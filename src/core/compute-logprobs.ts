@@ -46,18 +46,22 @@ export function traceRow(segments: readonly ArrayLike<number>[]): { row: Forward
   return { row: { tokens, targets }, promptLength };
 }
 
-/** Runs the policy and (when present) the reference over the same rows, concurrently. */
+/**
+ * Runs the policy and (when present) the reference, concurrently. The reference gets the same
+ * rows unless `referenceRows` differ (their pasts are the reference's own KV).
+ */
 export async function runForward(
   models: ModelPair,
   rows: readonly ForwardRow[],
   signal?: AbortSignal,
+  referenceRows: readonly ForwardRow[] = rows,
 ): Promise<{ policy: ForwardResult[]; reference: ForwardResult[] | null }> {
   throwIfAborted(signal);
   const end = metrics.inferDuration.startTimer();
   try {
     const [policy, reference] = await Promise.all([
       models.policy.forward(rows, signal),
-      models.reference ? models.reference.forward(rows, signal) : Promise.resolve(null),
+      models.reference ? models.reference.forward(referenceRows, signal) : Promise.resolve(null),
     ]);
     return { policy, reference };
   } finally {

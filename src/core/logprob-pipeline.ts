@@ -17,27 +17,20 @@ import { Batcher, type BatcherOptions } from '../batching/batcher.js';
 import { sliceKv, type KvPrefixCache, type PrefixKv } from '../cache/kv-prefix-cache.js';
 import type { LogprobCache, SegmentLogprobs } from '../cache/logprob-cache.js';
 import { hashChain, logprobKey, type SegmentHash } from '../cache/segment-keys.js';
-import type { ForwardResult, LogprobModel } from '../engine/types.js';
+import type { ForwardResult } from '../engine/types.js';
 import { metrics } from '../metrics.js';
+import { runForward, type ItemLogprobs, type ModelPair } from './compute-logprobs.js';
 
 export interface PipelineItem {
   /** [prompt segment, step 1, ..., step n] token ids. */
   readonly segments: readonly ArrayLike<number>[];
 }
 
-export interface ItemLogprobs {
-  /** One value per response token (segments 1..n concatenated). */
-  policy: Float32Array;
-  reference: Float32Array | null;
-  /** Response tokens whose log-probs came from tier 1. */
-  cachedTokens: number;
-}
 
 export interface PipelineOptions {
   modelName: string;
   fingerprint: string;
-  policy: LogprobModel;
-  reference: LogprobModel | null;
+  models: ModelPair;
   tier1: LogprobCache;
   /** null disables tier 2. */
   tier2: KvPrefixCache | null;
@@ -54,6 +47,14 @@ interface RowJob {
 interface RowResult {
   policy: ForwardResult;
   reference: ForwardResult | null;
+  /** performance.now() when its batch started: queue time = startedAt − submit time. */
+  startedAt: number;
+}
+
+export interface PipelineResult {
+  items: ItemLogprobs[];
+  /** Longest time any of the request's rows waited for its batch, ms. */
+  queueMs: number;
 }
 
 /** Start offset of every segment in the concatenated sequence, plus the total length at the end. */
@@ -83,22 +84,23 @@ export class LogprobPipeline {
 
   private sliceBoth(kv: PrefixKv, length: number): PrefixKv {
     return {
-      policy: sliceKv(kv.policy, length, this.o.policy.shape.numHeads),
-      reference: kv.reference && this.o.reference ? sliceKv(kv.reference, length, this.o.reference.shape.numHeads) : null,
+      policy: sliceKv(kv.policy, length, this.o.models.policy.shape.numHeads),
+      reference:
+        kv.reference && this.o.models.reference ? sliceKv(kv.reference, length, this.o.models.reference.shape.numHeads) : null,
     };
   }
 
-  /** The engine call of one batch: policy, then reference (both saturate the same cores). */
+  /** The engine call of one batch (runForward: policy and reference, timed). */
   private async runBatch(jobs: RowJob[]): Promise<RowResult[]> {
-    const policy = await this.o.policy.forward(
+    const startedAt = performance.now();
+    const hasRef = this.o.models.reference !== null;
+    const out = await runForward(
+      this.o.models,
       jobs.map((j) => ({ tokens: j.tokens, targets: j.targets, past: j.past?.policy, keepKv: j.keepKv })),
+      undefined,
+      hasRef ? jobs.map((j) => ({ tokens: j.tokens, targets: j.targets, past: j.past?.reference ?? undefined, keepKv: j.keepKv })) : undefined,
     );
-    const reference = this.o.reference
-      ? await this.o.reference.forward(
-          jobs.map((j) => ({ tokens: j.tokens, targets: j.targets, past: j.past?.reference ?? undefined, keepKv: j.keepKv })),
-        )
-      : null;
-    return jobs.map((_, i) => ({ policy: policy[i], reference: reference ? reference[i] : null }));
+    return jobs.map((_, i) => ({ policy: out.policy[i], reference: out.reference ? out.reference[i] : null, startedAt }));
   }
 
   /** KV of all prompt tokens but the last, computed once however many items/requests want it. */
@@ -120,9 +122,11 @@ export class LogprobPipeline {
     return p;
   }
 
-  async compute(items: readonly PipelineItem[], signal?: AbortSignal): Promise<ItemLogprobs[]> {
+  async compute(items: readonly PipelineItem[], signal?: AbortSignal): Promise<PipelineResult> {
+    const submittedAt = performance.now();
+    let queueMs = 0;
     const { fingerprint, tier1, tier2 } = this.o;
-    const hasRef = this.o.reference !== null;
+    const hasRef = this.o.models.reference !== null;
     const chains = items.map((it) => hashChain(fingerprint, it.segments));
     const keys = chains.map((ch) => ch.slice(1).map((hk) => logprobKey(ch[0], hk)));
     const found = await tier1.getMany(keys.flat());
@@ -190,6 +194,7 @@ export class LogprobPipeline {
         const targets = new Int32Array(tokens.length).fill(-1);
         for (let p = Math.max(from, need - 1); p < total - 1; p++) targets[p - from] = full[p + 1];
         const row = await this.batcher.submit({ tokens, targets, past, keepKv: tier2 !== null }, signal);
+        queueMs = Math.max(queueMs, row.startedAt - submittedAt);
         for (let t = need; t < total; t++) {
           policy[t - off[1]] = row.policy.logprobs[t - 1 - from];
           if (reference) reference[t - off[1]] = row.reference!.logprobs[t - 1 - from];
@@ -208,13 +213,10 @@ export class LogprobPipeline {
           tier2.set(chains[i][segs.length - 1], this.sliceBoth(kv, total - 1));
           if (!tier2.has(chains[i][0]) && segs[0].length > 1) tier2.set(chains[i][0], this.sliceBoth(kv, segs[0].length - 1));
         }
-        metrics.tokensScored.inc({ model: this.o.modelName, source: 'computed' }, responseLen - cachedTokens);
         return { policy, reference, cachedTokens };
       }),
     );
-    const cachedTotal = results.reduce((s, r) => s + r.cachedTokens, 0);
-    if (cachedTotal > 0) metrics.tokensScored.inc({ model: this.o.modelName, source: 'cached' }, cachedTotal);
-    return results;
+    return { items: results, queueMs };
   }
 
   drain(): Promise<void> {

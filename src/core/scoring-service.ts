@@ -11,7 +11,11 @@ import { throwIfAborted } from '../engine/abort.js';
 import { metrics } from '../metrics.js';
 import type { LoadedBundle } from '../bundle/load-bundle.js';
 import { BundleRegistry } from './bundle-registry.js';
-import { computeLogprobs, type ItemLogprobs } from './compute-logprobs.js';
+import type { ItemLogprobs } from './compute-logprobs.js';
+import { LogprobPipeline } from './logprob-pipeline.js';
+import type { BatcherOptions } from '../batching/batcher.js';
+import { MemoryLogprobCache, type LogprobCache } from '../cache/logprob-cache.js';
+import { KvPrefixCache } from '../cache/kv-prefix-cache.js';
 import { prepareItems, type PreparedItem } from './prepare-items.js';
 import { computeRewards } from './rewards.js';
 import {
@@ -35,7 +39,15 @@ export interface ScoringServiceOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   logger: Logger;
+  /** Tier 1 (log-probs per segment); default: an in-process LRU of 256 MiB. */
+  tier1?: LogprobCache;
+  /** Tier 2 (KV of prefixes), shared by all bundles; null disables it; default: 512 MiB. */
+  tier2?: KvPrefixCache | null;
+  batching?: BatcherOptions;
 }
+
+const MiB = 1024 * 1024;
+export const DEFAULT_BATCHING: BatcherOptions = { maxBatchTokens: 16384, maxRows: 256, maxWaitMs: 2, maxQueueRows: 4096 };
 
 export interface ResolvedOptions {
   aggregate: Aggregate;
@@ -104,6 +116,26 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
   // Loading never rejects (failures are recorded per bundle), but keep a stray rejection visible.
   registry.loaded.catch((err: unknown) => opts.logger.error({ err }, 'bundle loading stopped unexpectedly'));
 
+  const tier1 = opts.tier1 ?? new MemoryLogprobCache(256 * MiB);
+  const tier2 = opts.tier2 === undefined ? new KvPrefixCache(512 * MiB) : opts.tier2;
+  // One pipeline (queue + batcher) per loaded bundle object: a reloaded bundle gets a new one.
+  const pipelines = new Map<LoadedBundle, LogprobPipeline>();
+  function pipelineOf(bundle: LoadedBundle): LogprobPipeline {
+    let p = pipelines.get(bundle);
+    if (!p) {
+      p = new LogprobPipeline({
+        modelName: bundle.name,
+        fingerprint: bundle.fingerprint,
+        models: bundle,
+        tier1,
+        tier2,
+        batcher: opts.batching ?? DEFAULT_BATCHING,
+      });
+      pipelines.set(bundle, p);
+    }
+    return p;
+  }
+
   function defaultModel(): string | undefined {
     return opts.defaultModel ?? registry.names()[0];
   }
@@ -139,7 +171,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     const prepared = prepareItems(bundle.segmenter, items, { partial: o.partial });
     const t1 = performance.now();
     throwIfAborted(signal);
-    const logprobs = await computeLogprobs(bundle, prepared, signal);
+    const { items: logprobs, queueMs } = await pipelineOf(bundle).compute(prepared, signal);
     const t2 = performance.now();
     throwIfAborted(signal);
 
@@ -159,7 +191,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
       model: summaryOf(bundle, o.beta),
       results,
       usage: { items: items.length, prompt_tokens: promptTokens, response_tokens: responseTokens, cached_tokens: cachedTokens },
-      timings: { tokenize_ms: t1 - t0, queue_ms: 0, infer_ms: t2 - t1, total_ms: performance.now() - t0 },
+      timings: { tokenize_ms: t1 - t0, queue_ms: queueMs, infer_ms: Math.max(0, t2 - t1 - queueMs), total_ms: performance.now() - t0 },
     };
   }
 
@@ -178,7 +210,10 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     }
     const names = Object.keys(models);
     const ready = registry.isDiscovered && fatal.length === 0 && names.length > 0 && names.every((n) => models[n] === 'ready');
-    return { ready, models, degraded: fatal };
+    const cache = tier1.health();
+    // A cache in trouble degrades to uncached scoring; it never makes the service unready.
+    const degraded = cache.healthy ? fatal : [...fatal, `tier-1 cache (${cache.kind}) unavailable, scoring uncached: ${cache.detail}`];
+    return { ready, models, degraded };
   }
 
   return {
@@ -186,7 +221,14 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     defaultModel,
     readiness,
     score,
-    close: () => registry.close(),
+    close: async () => {
+      for (const p of pipelines.values()) p.close();
+      await Promise.all([...pipelines.values()].map((p) => p.drain()));
+      pipelines.clear();
+      await registry.close();
+      await tier1.close();
+      tier2?.clear();
+    },
     whenLoaded: () => registry.loaded,
   };
 }

@@ -3,6 +3,7 @@
  * in closed form from bigram.json (log-probs, q, rewards, values, aggregates, token rewards).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
 import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
 import type { ItemResult } from '../../src/core/types.js';
 import { silentLogger } from '../../src/engine/logger.js';
@@ -79,7 +80,15 @@ const STEPS = ['12+7=19', 'so the answer is 19.', 'done'];
 
 let service: LoadingScoringService;
 beforeAll(async () => {
-  service = createScoringService({ modelsDir: BUNDLES_DIR, device: 'cpu', intraOpThreads: 1, logger: silentLogger });
+  // Caches off: these checks are about the uncached maths (cached paths: cached-scoring.test.ts).
+  service = createScoringService({
+    modelsDir: BUNDLES_DIR,
+    device: 'cpu',
+    intraOpThreads: 1,
+    logger: silentLogger,
+    tier1: new MemoryLogprobCache(0),
+    tier2: null,
+  });
   await service.whenLoaded();
 });
 afterAll(async () => {
@@ -118,7 +127,8 @@ describe('ScoringService on the analytic bundles', () => {
     expect(item.token_rewards!.map((t) => t.length)).toEqual(want.stepTokens);
     item.token_rewards!.flat().forEach((t, i) => expect(Math.abs(t - want.tokenRewards.flat()[i])).toBeLessThan(2e-5));
     expect(res.usage).toEqual({ items: 1, prompt_tokens: want.promptTokens, response_tokens: want.responseTokens, cached_tokens: 0 });
-    expect(res.timings.queue_ms).toBe(0);
+    expect(res.timings.queue_ms).toBeGreaterThanOrEqual(0);
+    expect(res.timings.total_ms).toBeGreaterThanOrEqual(res.timings.queue_ms);
     expect(res.timings.total_ms).toBeGreaterThanOrEqual(res.timings.infer_ms);
   });
 

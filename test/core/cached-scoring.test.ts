@@ -1,0 +1,155 @@
+/**
+ * The cached paths against the uncached one, on the tiny transformer bundles (real attention, so a
+ * wrong past or offset changes the numbers) with tier 1 in a real redis-server:
+ *  - a repeated request is served from tier 1 and equals the uncached result within 1e-6;
+ *  - extending a partial trace one step at a time (tree search) reuses tier 1 + tier 2 and equals
+ *    the uncached score of the same trace;
+ *  - many rollouts of one prompt share the prompt's KV and equal their uncached scores;
+ *  - concurrent single-item requests (batched together) equal one request with all items (1e-5);
+ *  - Redis dying mid-run degrades to uncached scoring with no failed request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KvPrefixCache } from '../../src/cache/kv-prefix-cache.js';
+import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
+import { RedisLogprobCache } from '../../src/cache/redis-logprob-cache.js';
+import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
+import type { ItemResult, ScoreItemInput, ScoreOptions } from '../../src/core/types.js';
+import { silentLogger } from '../../src/engine/logger.js';
+import { RedisProcess } from '../helpers/redis-server.js';
+
+const MODELS = 'test/fixtures/bundles';
+const FLAVOURS = ['tiny-logprobs', 'tiny-logits', 'tiny-ref-free'];
+
+function uncachedService(): LoadingScoringService {
+  return createScoringService({ modelsDir: MODELS, device: 'cpu', intraOpThreads: 1, logger: silentLogger, tier1: new MemoryLogprobCache(0), tier2: null });
+}
+
+function expectSame(a: ItemResult, b: ItemResult, tol: number): void {
+  expect(a.steps.length).toBe(b.steps.length);
+  a.steps.forEach((s, k) => {
+    expect(s.tokens).toBe(b.steps[k].tokens);
+    expect(Math.abs(s.q - b.steps[k].q)).toBeLessThanOrEqual(tol);
+    expect(Math.abs(s.reward - b.steps[k].reward)).toBeLessThanOrEqual(tol);
+  });
+  expect(Math.abs(a.score - b.score)).toBeLessThanOrEqual(tol);
+}
+
+// Deterministic arithmetic-looking traces (in the tiny tokenizer's vocabulary).
+function trace(seed: number, steps: number): { prompt: string; steps: string[] } {
+  const a = 10 + ((seed * 37) % 80);
+  const b = 3 + ((seed * 11) % 20);
+  const out: string[] = [];
+  let v = a;
+  for (let k = 0; k < steps - 1; k++) {
+    const n = 2 + ((seed + k * 7) % 9);
+    out.push(`${v}+${n}=${v + n}`);
+    v += n;
+  }
+  out.push(`Answer: ${v}`);
+  return { prompt: `${a}+${b}*2`, steps: out };
+}
+
+let redis: RedisProcess;
+let plain: LoadingScoringService;
+let cached: LoadingScoringService;
+let tier1: RedisLogprobCache;
+
+beforeAll(async () => {
+  redis = await RedisProcess.start();
+  tier1 = new RedisLogprobCache({ url: redis.url, timeoutMs: 500, ttlSeconds: 300 });
+  for (let i = 0; i < 100 && !tier1.health().healthy; i++) await new Promise((r) => setTimeout(r, 20));
+  plain = uncachedService();
+  cached = createScoringService({
+    modelsDir: MODELS,
+    device: 'cpu',
+    intraOpThreads: 1,
+    logger: silentLogger,
+    tier1,
+    tier2: new KvPrefixCache(64 * 1024 * 1024),
+    batching: { maxBatchTokens: 4096, maxRows: 64, maxWaitMs: 5, maxQueueRows: 1000 },
+  });
+  await Promise.all([plain.whenLoaded(), cached.whenLoaded()]);
+});
+
+afterAll(async () => {
+  await Promise.all([plain?.close(), cached?.close()]);
+  await redis?.kill();
+});
+
+async function scoreBoth(model: string, items: ScoreItemInput[], options: ScoreOptions = {}) {
+  const [a, b] = await Promise.all([plain.score(model, items, options), cached.score(model, items, options)]);
+  return { plain: a, cached: b };
+}
+
+async function waitForRedisWrites(): Promise<void> {
+  // Tier-1 stores are fire-and-forget; give the pipeline a moment to reach Redis.
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+describe.each(FLAVOURS)('cached scoring on %s', (model) => {
+  it('serves a repeated request from tier 1, identical to the uncached result', async () => {
+    const items = [0, 1, 2].map((i) => trace(100 + i + model.length, 3 + i));
+    const first = await scoreBoth(model, items);
+    first.cached.results.forEach((r, i) => expectSame(r, first.plain.results[i], 1e-6));
+    await waitForRedisWrites();
+    const again = await cached.score(model, items, {});
+    again.results.forEach((r, i) => {
+      expect(r.cached_tokens).toBe(first.plain.usage.response_tokens === 0 ? 0 : r.steps.reduce((s, x) => s + x.tokens, 0));
+      expectSame(r, first.plain.results[i], 1e-6);
+    });
+    expect(again.usage.cached_tokens).toBe(again.usage.response_tokens);
+  });
+
+  it('extends a partial trace step by step reusing both tiers, equal to uncached scoring', async () => {
+    const t = trace(7 + model.length, 6);
+    for (let k = 1; k <= t.steps.length; k++) {
+      const item = [{ prompt: t.prompt, steps: t.steps.slice(0, k) }];
+      const options = { partial: k < t.steps.length };
+      const { plain: p, cached: c } = await scoreBoth(model, item, options);
+      expectSame(c.results[0], p.results[0], 1e-5);
+      if (k > 1) {
+        // every earlier step came from tier 1
+        const earlier = c.results[0].steps.slice(0, k - 1).reduce((s, x) => s + x.tokens, 0);
+        expect(c.results[0].cached_tokens).toBeGreaterThanOrEqual(earlier);
+      }
+      await waitForRedisWrites();
+    }
+  });
+
+  it('scores many rollouts of one prompt (shared prompt KV) equal to uncached', async () => {
+    const prompt = `${model.length * 13}+58*3-7`;
+    const items = Array.from({ length: 6 }, (_, i) => ({ prompt, steps: trace(300 + i, 2 + (i % 4)).steps }));
+    const { plain: p, cached: c } = await scoreBoth(model, items);
+    c.results.forEach((r, i) => expectSame(r, p.results[i], 1e-5));
+  });
+
+  it('batches concurrent one-item requests to the same numbers as one many-item request', async () => {
+    const items = Array.from({ length: 8 }, (_, i) => trace(500 + i * 3 + model.length, 2 + (i % 5)));
+    const together = await plain.score(model, items, {});
+    const alone = await Promise.all(items.map((it) => cached.score(model, [it], {})));
+    alone.forEach((r, i) => expectSame(r.results[0], together.results[i], 1e-5));
+  });
+});
+
+describe('Redis failure under load', () => {
+  it('keeps answering (uncached) while Redis is down and caches again after it restarts', async () => {
+    const items = Array.from({ length: 4 }, (_, i) => trace(900 + i, 3));
+    const reference = await plain.score('tiny-logprobs', items, {});
+    const load = (async () => {
+      const results = [];
+      for (let i = 0; i < 20; i++) results.push(await cached.score('tiny-logprobs', [items[i % 4]], {}));
+      return results;
+    })();
+    await redis.kill();
+    const during = await load; // none may fail
+    during.forEach((r, i) => expectSame(r.results[0], reference.results[i % 4], 1e-6));
+    expect(cached.readiness().degraded.some((d) => d.includes('tier-1 cache'))).toBe(true);
+    expect(cached.readiness().ready).toBe(true);
+    await redis.startProcess();
+    for (let i = 0; i < 200 && !tier1.health().healthy; i++) await new Promise((r) => setTimeout(r, 25));
+    await cached.score('tiny-logprobs', [items[0]], {});
+    await waitForRedisWrites();
+    const hit = await cached.score('tiny-logprobs', [items[0]], {});
+    expect(hit.results[0].cached_tokens).toBe(hit.usage.response_tokens);
+  }, 30_000);
+});
