@@ -22,10 +22,10 @@ export function renderSummary(target, response, aggregate) {
   const card = (id, label, value, hint) =>
     el('div', { class: 'card', id }, el('span', { class: 'label' }, label), el('span', { class: 'figure' }, value), el('span', { class: 'hint' }, hint));
   target.replaceChildren(
-    card('summary-score', `score (${aggregate})`, signed(r.score), 'ranks candidates: higher is better'),
-    card('summary-outcome', 'outcome reward q\u2099', signed(r.outcome_reward), 'β · Σ log-ratio over the response'),
-    card('summary-value', 'final value σ(q\u2099)', plain(last.value), 'estimated chance the answer is right'),
-    card('summary-model', m.name, `β ${m.beta}`, `${m.reference_free ? 'reference-free · ' : ''}${m.fingerprint.slice(7, 19)}… · ${response.usage.response_tokens} tokens, ${r.cached_tokens} cached`),
+    card('summary-score', `score · ${aggregate} of rewards`, signed(r.score), 'higher ranks first'),
+    card('summary-outcome', 'outcome reward q\u2099', signed(r.outcome_reward), 'sum of step rewards'),
+    card('summary-value', 'final value σ(q\u2099)', plain(last.value), 'chance of a right answer'),
+    card('summary-model', `model · β ${m.beta}${m.reference_free ? ' · no reference' : ''}`, m.name, `${response.usage.response_tokens} tokens, ${r.cached_tokens} cached · ${m.fingerprint.slice(7, 15)}`),
   );
 }
 
