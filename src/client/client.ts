@@ -38,6 +38,8 @@ export interface PrmClientOptions {
 export interface CallOptions {
   /** Aborts the call (and its retries). */
   signal?: AbortSignal;
+  /** Overrides the client's maxRetries for this call. */
+  maxRetries?: number;
 }
 
 export interface ScoreCallOptions extends ScoreRequestOptions, CallOptions {
@@ -78,13 +80,13 @@ export class PrmClient {
 
   /** POST /v1/score: rewards for every item, in request order. */
   async score(items: ScoreItem[], options: ScoreCallOptions = {}): Promise<ScoreResponse> {
-    const { model, signal, ...scoreOptions } = options;
+    const { model, signal, maxRetries, ...scoreOptions } = options;
     const body: ScoreRequest = { items };
     if (model !== undefined) body.model = model;
     // Only options the caller set are sent, so older servers do not see fields they reject.
     const opts = Object.fromEntries(Object.entries(scoreOptions).filter(([, v]) => v !== undefined));
     if (Object.keys(opts).length > 0) body.options = opts;
-    return this.request<ScoreResponse>('POST', '/v1/score', body, signal);
+    return this.request<ScoreResponse>('POST', '/v1/score', body, signal, maxRetries);
   }
 
   /** Scores one trace given as steps and returns its result. */
@@ -95,12 +97,12 @@ export class PrmClient {
 
   /** POST /get_reward: the OpenRLHF remote reward model protocol. */
   async getReward(body: GetRewardRequest, options: CallOptions = {}): Promise<GetRewardResponse> {
-    return this.request<GetRewardResponse>('POST', '/get_reward', body, options.signal);
+    return this.request<GetRewardResponse>('POST', '/get_reward', body, options.signal, options.maxRetries);
   }
 
   /** GET /v1/models: loaded models and the default one. */
   async models(options: CallOptions = {}): Promise<ModelsResponse> {
-    return this.request<ModelsResponse>('GET', '/v1/models', undefined, options.signal);
+    return this.request<ModelsResponse>('GET', '/v1/models', undefined, options.signal, options.maxRetries);
   }
 
   /** GET /health/ready as data: a not-ready service answers `{ready: false, ...}`, not an error. */
@@ -138,7 +140,7 @@ export class PrmClient {
     path: string,
     body: unknown,
     signal?: AbortSignal,
-    maxRetries = this.maxRetries,
+    maxRetries: number = this.maxRetries,
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
