@@ -90,7 +90,7 @@ describe('Grafana', () => {
 
   it('dashboard shows every metric the service defines (src/metrics.ts), process RSS included', () => {
     const text = dashboardExprs.map((e) => e.expr).join('\n');
-    const own = catalog.families.filter((f) => !f.family.startsWith('prm_process_')).map((f) => f.family);
+    const own = catalog.own;
     expect(own.length).toBeGreaterThan(10);
     expect(own.filter((f) => !new RegExp(`\\b${f}(_bucket|_sum|_count)?\\b`).test(text))).toEqual([]);
     expect(text).toMatch(/\bprm_process_process_resident_memory_bytes\b/);

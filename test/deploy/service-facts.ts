@@ -71,11 +71,14 @@ export interface MetricFacts {
 /** Every series name a scrape of the service can contain → the labels it may carry. */
 export interface MetricCatalog {
   families: MetricFacts[];
+  /** Families the service defines itself (the `metrics` export), not prom-client's defaults. */
+  own: string[];
   series: Map<string, Set<string>>;
 }
 
 export async function metricCatalog(): Promise<MetricCatalog> {
-  const { registry } = await import('../../src/metrics.js');
+  const { registry, metrics } = await import('../../src/metrics.js');
+  const own = Object.values(metrics).map((m) => (m as unknown as { name: string }).name);
   const json = await registry.getMetricsAsJSON();
   const families: MetricFacts[] = json.map((m) => {
     const metric = registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] };
@@ -96,7 +99,7 @@ export async function metricCatalog(): Promise<MetricCatalog> {
       series.set(f.family, labels);
     }
   }
-  return { families, series };
+  return { families, own, series };
 }
 
 /** Labels Prometheus attaches to every scraped series (job/instance), and its synthetic `up`. */
