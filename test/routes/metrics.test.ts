@@ -27,7 +27,7 @@ describe('GET /metrics', () => {
     for (const name of ['prm_requests_total', 'prm_request_duration_seconds', 'prm_errors_total', 'prm_queue_depth']) {
       expect(text).toContain(`# TYPE ${name} `);
     }
-    expect(text).toMatch(/^# TYPE prm_process_\w*cpu_user_seconds_total counter$/m);
+    expect(text).toMatch(/^# TYPE prm_process_cpu_user_seconds_total counter$/m);
   });
 
   it('counts requests per route pattern and status, and errors per code', async () => {
