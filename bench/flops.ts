@@ -1,0 +1,105 @@
+/**
+ * FLOP accounting: model FLOPs of a forward pass estimated from the bundle's architecture, and the
+ * onnxruntime MatMul peak measured on the same shapes as bench/matmul_peak.py times in torch.
+ *
+ * "Model FLOPs" (the MFU convention): only the work a trace needs, whatever the implementation
+ * spends on padding, masked-out attention or recomputation. Per model and token, 2 × the matmul
+ * parameters (q/k/v/output projections, the MLP, the LM head); attention adds 4·d per attended key
+ * per layer (QKᵀ and AV), so a causal sequence of T tokens costs 2·L·d·T·(T+1) on top.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+interface Architecture {
+  vocab_size: number;
+  d_model: number;
+  n_layers: number;
+  n_heads: number;
+  d_ff: number;
+  max_seq_len?: number;
+}
+
+interface ModelEntry {
+  num_layers: number;
+  num_heads: number;
+  head_dim: number;
+  vocab_size: number;
+  architecture?: Architecture;
+}
+
+export interface BundleFacts {
+  name: string;
+  maxSequence: number;
+  template: string;
+  /** Models run per token: 2 with a reference, 1 without. */
+  models: number;
+  /** Parameters of the policy (embeddings included), as the bundle's architecture implies. */
+  params: number;
+  /** Matmul parameters of the policy (what 2·N FLOPs per token counts). */
+  matmulParams: number;
+  layers: number;
+  dModel: number;
+}
+
+export function readBundle(dir: string): BundleFacts {
+  const m = JSON.parse(readFileSync(join(dir, 'prm.json'), 'utf8')) as {
+    name: string; max_sequence_length: number; prompt_template: string;
+    policy: ModelEntry; reference: ModelEntry | null;
+  };
+  const p = m.policy;
+  const a: Architecture = p.architecture ?? {
+    vocab_size: p.vocab_size, d_model: p.num_heads * p.head_dim, n_layers: p.num_layers, n_heads: p.num_heads,
+    d_ff: 4 * p.num_heads * p.head_dim,
+  };
+  const d = a.d_model;
+  const perLayerMatmul = 4 * d * d + 2 * d * a.d_ff;
+  const matmulParams = a.n_layers * perLayerMatmul + d * a.vocab_size;
+  const perLayerOther = 4 * d + a.d_ff + d + 4 * d; // biases of qkv/proj/fc1/fc2, two LayerNorms
+  const params = matmulParams + a.n_layers * perLayerOther + a.vocab_size * d + (a.max_seq_len ?? m.max_sequence_length) * d + 2 * d;
+  return {
+    name: m.name,
+    maxSequence: m.max_sequence_length,
+    template: m.prompt_template,
+    models: m.reference ? 2 : 1,
+    params,
+    matmulParams,
+    layers: a.n_layers,
+    dModel: d,
+  };
+}
+
+/** Model FLOPs to score sequences of the given total lengths (prompt + response), all models. */
+export function sequenceFlops(b: BundleFacts, lengths: readonly number[]): number {
+  let f = 0;
+  for (const t of lengths) f += 2 * b.matmulParams * t + 2 * b.layers * b.dModel * t * (t + 1);
+  return f * b.models;
+}
+
+/** FLOPs per token for a sequence of length t (for the report's per-token figure). */
+export function flopsPerToken(b: BundleFacts, t: number): number {
+  return sequenceFlops(b, [t]) / t;
+}
+
+/** Best-of-`repeats` onnxruntime time of the exported MatMul, as FLOP/s. */
+export async function ortMatmulPeak(onnxPath: string, size: number, threads: number, repeats = 5): Promise<number> {
+  const session = await ort.InferenceSession.create(onnxPath, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  try {
+    const x = new ort.Tensor('float32', Float32Array.from({ length: size * size }, () => Math.random() - 0.5), [size, size]);
+    await session.run({ x });
+    const iters = Math.max(1, Math.floor(2e9 / (2 * size ** 3)));
+    let best = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < repeats; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < iters; i++) await session.run({ x });
+      best = Math.min(best, (performance.now() - t0) / 1000 / iters);
+    }
+    return (2 * size ** 3) / best;
+  } finally {
+    await session.release();
+  }
+}
