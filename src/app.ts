@@ -3,12 +3,12 @@
  * services (the scoring service and the settings, injected so tests and scripts choose them), then
  * the routes. Listening and process lifetime belong to src/server.ts.
  */
-import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import { packageInfo } from './package-info.js';
 import type { ScoringService } from './core/types.js';
 import { frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
 import { installRequestMetrics } from './http/request-metrics.js';
@@ -37,10 +37,7 @@ export interface AppDeps {
   logger?: FastifyBaseLogger;
 }
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-  description: string;
-};
+const pkg = packageInfo();
 
 export async function buildApp({ config, scoring, logger }: AppDeps) {
   const options: FastifyServerOptions = {
