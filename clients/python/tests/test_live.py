@@ -1,0 +1,139 @@
+"""The Python client and the RL examples against a running service.
+
+Skipped unless PRM_URL names one that serves the tiny test bundles (test/fixtures/bundles) with
+tiny-logprobs as the default model; `npm test` starts such a service and runs this file
+(test/client/python.test.ts).
+"""
+import io
+import os
+import sys
+import unittest
+from contextlib import redirect_stdout
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "examples"))
+
+from implicit_prm_client import PrmClient, PrmError  # noqa: E402
+
+URL = os.environ.get("PRM_URL", "")
+PROMPT = "48+27-19*3"
+STEPS = ["48+27=75", "75-19=64", "64*3=192", "Answer: 192"]
+
+
+@unittest.skipUnless(URL, "set PRM_URL to a running implicit-prm service to run these tests")
+class Client(unittest.TestCase):
+    def setUp(self):
+        self.prm = PrmClient(URL + "/")  # a trailing slash is tolerated
+
+    def test_score_steps_and_response_agree(self):
+        res = self.prm.score([{"id": "s", "prompt": PROMPT, "steps": STEPS}, {"prompt": PROMPT, "response": "\n".join(STEPS)}])
+        self.assertEqual(res["model"]["name"], "tiny-logprobs")
+        a, b = res["results"]
+        self.assertEqual((a["id"], b["id"]), ("s", "1"))
+        self.assertAlmostEqual(a["score"], b["score"], places=9)
+        self.assertEqual(a["score"], min(s["reward"] for s in a["steps"]))
+        self.assertEqual(len(a["steps"]), 4)
+
+    def test_options(self):
+        base = self.prm.score_steps(PROMPT, STEPS, model="tiny-ref-free", aggregate="sum", token_rewards=True)
+        doubled = self.prm.score_steps(PROMPT, STEPS, model="tiny-ref-free", aggregate="sum", beta=0.1)
+        self.assertAlmostEqual(base["score"], base["outcome_reward"], places=9)
+        self.assertEqual([len(t) for t in base["token_rewards"]], [s["tokens"] for s in base["steps"]])
+        self.assertNotIn("token_rewards", doubled)
+        self.assertAlmostEqual(doubled["outcome_reward"], 2 * base["outcome_reward"], places=6)
+
+    def test_get_reward(self):
+        res = self.prm.get_reward([PROMPT + "\n" + "\n".join(STEPS)], prompts=[PROMPT], labels=["ignored"])
+        self.assertAlmostEqual(res["rewards"][0], self.prm.score_steps(PROMPT, STEPS)["score"], places=6)
+        self.assertEqual(res["scores"], res["rewards"])
+        self.assertEqual(len(res["step_rewards"][0]), 4)
+        self.assertEqual(self.prm.get_reward([]), {"rewards": [], "scores": [], "extra_logs": {}, "step_rewards": []})
+
+    def test_models_and_readiness(self):
+        listed = self.prm.models()
+        self.assertEqual(listed["default_model"], "tiny-logprobs")
+        self.assertEqual(sorted(m["name"] for m in listed["models"]), ["tiny-logits", "tiny-logprobs", "tiny-ref-free"])
+        self.assertTrue(self.prm.readiness()["ready"])
+        self.assertTrue(self.prm.wait_until_ready(timeout=1)["ready"])
+
+    def test_errors(self):
+        with self.assertRaises(PrmError) as ctx:
+            self.prm.score_steps(PROMPT, ["48+27=75", ""])
+        self.assertEqual((ctx.exception.status, ctx.exception.code), (400, "EMPTY_STEP"))
+        self.assertFalse(ctx.exception.retryable)
+        with self.assertRaises(PrmError) as ctx:
+            self.prm.score_steps(PROMPT, STEPS, model="nope")
+        self.assertEqual((ctx.exception.status, ctx.exception.code), (404, "MODEL_NOT_FOUND"))
+        with self.assertRaises(PrmError) as ctx:
+            PrmClient("http://127.0.0.1:9", max_retries=0).models()
+        self.assertEqual((ctx.exception.status, ctx.exception.code), (0, "NETWORK"))
+        self.assertTrue(ctx.exception.retryable)
+
+
+@unittest.skipUnless(URL, "set PRM_URL to a running implicit-prm service to run these tests")
+class Examples(unittest.TestCase):
+    def setUp(self):
+        os.environ["PRM_URL"] = URL
+        self.prm = PrmClient(URL)
+
+    def test_openrlhf_remote_rm(self):
+        import openrlhf_remote_rm as ex
+
+        queries = [f"{ex.PROMPT}\n{r}" for r in ex.RESPONSES]
+        rewards = ex.remote_rm_fn(URL + "/get_reward", queries, [ex.PROMPT] * 2, labels=["168", "168"])
+        want = [self.prm.score([{"prompt": ex.PROMPT, "response": r}])["results"][0]["score"] for r in ex.RESPONSES]
+        for got, w in zip(rewards, want):
+            self.assertAlmostEqual(got, w, places=6)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            self.assertEqual(ex.main(), 0)
+        self.assertEqual(len(out.getvalue().splitlines()), 2)
+
+    def test_verl_compute_score(self):
+        import verl_reward as ex
+
+        got = ex.compute_score("arith", "\n".join(STEPS), "168", {"question": PROMPT})
+        want = self.prm.score_steps(PROMPT, STEPS, token_rewards=True)
+        self.assertAlmostEqual(got["score"], want["score"], places=6)
+        self.assertAlmostEqual(got["outcome_reward"], want["outcome_reward"], places=6)
+        self.assertEqual(len(got["step_rewards"]), 4)
+        for g, w in zip(got["step_rewards"], want["steps"]):
+            self.assertAlmostEqual(g, w["reward"], places=6)
+        self.assertEqual(len(got["token_rewards"]), sum(s["tokens"] for s in want["steps"]))
+        text = "\n".join(STEPS)
+        self.assertEqual([text[e - 1] for e in got["step_char_ends"]], ["5", "4", "2", "2"])
+
+    def test_verl_batch_tolerates_blank_lines_and_empty_responses(self):
+        import verl_reward as ex
+
+        out = ex.compute_score_batch(
+            ["arith"] * 3,
+            ["\n".join(STEPS), "48+27=75\n\n75-19=64\n64*3=192\nAnswer: 192\n", ""],
+            ["168"] * 3,
+            [{"question": PROMPT}, {"prompt": PROMPT}, {"question": PROMPT}],
+        )
+        self.assertAlmostEqual(out[0]["score"], out[1]["score"], places=6)  # the blank line is not a step
+        self.assertEqual(out[2], {"score": 0.0, "outcome_reward": 0.0, "step_rewards": [], "token_rewards": [], "step_char_ends": []})
+        with self.assertRaises(ValueError):
+            ex.compute_score("arith", "1+1=2", "2", {})
+
+    def test_verl_dense_rewards_on_policy_tokens(self):
+        import verl_reward as ex
+
+        class CharTokenizer:  # stands in for a Hugging Face fast tokenizer's offset mapping
+            def __call__(self, text, add_special_tokens, return_offsets_mapping):
+                return {"offset_mapping": [(i, i + 1) for i in range(len(text))]}
+
+        text = "\n".join(STEPS)
+        scored = ex.compute_score("arith", text, "168", {"question": PROMPT})
+        dense = ex.dense_token_rewards(CharTokenizer(), text, scored)
+        self.assertEqual(len(dense), len(text))
+        nonzero = [(i, r) for i, r in enumerate(dense) if r != 0]
+        self.assertEqual([i for i, _ in nonzero], [e - 1 for e in scored["step_char_ends"]])
+        self.assertEqual([r for _, r in nonzero], scored["step_rewards"])
+
+
+if __name__ == "__main__":
+    unittest.main()
