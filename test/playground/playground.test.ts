@@ -144,6 +144,19 @@ describe('playground', () => {
     await page.screenshot({ path: `${ARTIFACTS}playground.png`, fullPage: true });
   });
 
+  it('colours steps by reward or, on request, by value', async () => {
+    const tints = () => page.$$eval('tr.step', (trs) => trs.map((tr) => (tr as HTMLElement).style.getPropertyValue('--tint')));
+    const result = (await new PrmClient({ baseUrl: server.url }).score(
+      [{ prompt: '48+27-19*3', steps: ['48+27=75', '75-19=64', '64*3=192', 'Answer: 192'] }],
+      { model: 'tiny-logits' },
+    )).results[0]!;
+    const hue = (x: number) => (x >= 0 ? '22, 163, 74' : '220, 38, 38'); // green up, red down
+    expect((await tints()).map((t) => t.slice(5, 16))).toEqual(result.steps.map((s) => hue(s.reward)));
+    await page.check('input[name="color-by"][value="value"]');
+    expect((await tints()).map((t) => t.slice(5, 16))).toEqual(result.steps.map((s) => hue(s.value - 0.5)));
+    await page.check('input[name="color-by"][value="reward"]');
+  });
+
   it('scores a pasted problem and reports API errors on the page', async () => {
     await page.fill('#prompt', '12+5');
     await page.fill('#solution', '12+5=17\n\nAnswer: 17\n');
