@@ -55,6 +55,12 @@ async function main(argv: string[]): Promise<number | 'running'> {
   return command.run(rest);
 }
 
+// `prm score … | head` closes stdout early; that is the reader's choice, not a failure.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     // 'running' = the server owns the process now; otherwise let stdout drain, then exit.
