@@ -1,17 +1,24 @@
 /**
  * Builds the Fastify application: external libraries first (OpenAPI generation, its UI), then our
  * services (the scoring service and the settings, injected so tests and scripts choose them), then
- * the routes. Listening and process lifetime belong to src/server.ts.
+ * access control (API keys, rate limit), then the routes. Listening and process lifetime belong
+ * to src/server.ts; scoringServiceFor() is the scoring service it runs, built from the settings.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { createCaches } from './cache/create-caches.js';
 import type { Config } from './config.js';
 import { packageInfo } from './package-info.js';
+import { createScoringService, type LoadingScoringService } from './core/scoring-service.js';
 import type { ScoringService } from './core/types.js';
+import type { Logger } from './engine/logger.js';
+import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
+import { installRateLimit } from './http/rate-limit.js';
 import { installRequestMetrics } from './http/request-metrics.js';
+import { adminRoutes, type Reloadable } from './routes/admin.js';
 import { getRewardRoutes } from './routes/get-reward.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -21,9 +28,40 @@ import { scoreRoutes } from './routes/score.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    scoring: ScoringService;
+    /** reload is there when the service supports hot reload (the real one does). */
+    scoring: ScoringService & Partial<Reloadable>;
     config: Config;
   }
+}
+
+/**
+ * The scoring service of a deployment: caches, batching, admission limits and threads from the
+ * settings. The entry point runs exactly this; tests that need the production wiring use it too.
+ */
+export function scoringServiceFor(
+  config: Config,
+  logger: Logger & { info(obj: unknown, msg?: string): void; warn(obj: unknown, msg?: string): void },
+  defaultModel: string | undefined = config.defaultModel,
+): LoadingScoringService {
+  return createScoringService({
+    ...createCaches(config, logger),
+    batching: {
+      maxBatchTokens: config.maxBatchTokens,
+      maxRows: 256,
+      maxWaitMs: config.maxBatchWaitMs,
+      maxQueueRows: config.maxQueueRows,
+    },
+    maxConcurrentRequests: config.maxConcurrentRequests,
+    maxTokensPerItem: config.maxTokensPerItem,
+    maxTokensPerRequest: config.maxTokensPerRequest,
+    modelsDir: config.modelsDir,
+    defaultModel,
+    device: config.device,
+    // 0 means "onnxruntime's default", which the service expresses as "not set".
+    intraOpThreads: config.intraOpThreads || undefined,
+    interOpThreads: config.interOpThreads || undefined,
+    logger,
+  });
 }
 
 export interface AppDeps {
@@ -79,9 +117,14 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
 
   // Our services.
   app.decorate('config', config);
-  app.decorate('scoring', typeof scoring === 'function' ? scoring(app.log) : scoring);
+  const service: ScoringService & Partial<Reloadable> = typeof scoring === 'function' ? scoring(app.log) : scoring;
+  app.decorate('scoring', service);
   installErrorHandlers(app);
   installRequestMetrics(app);
+
+  // Access control, before any route so that every route gets it.
+  installAuth(app, config);
+  await installRateLimit(app, config.rateLimitPerMinute);
 
   // Routes.
   await app.register(scoreRoutes);
@@ -90,6 +133,10 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(playgroundRoutes);
+  // Admin endpoints exist only when someone may call them.
+  if (config.adminApiKeys.length > 0 && typeof service.reload === 'function') {
+    await app.register(adminRoutes({ reload: (name) => service.reload!(name) }));
+  }
 
   return app;
 }

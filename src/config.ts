@@ -111,6 +111,11 @@ function checkHostPort(v: string): void {
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`'${v}' is not host:port`);
 }
 
+/** A key travels in an HTTP header; characters a header cannot carry would make it unusable. */
+function checkKey(v: string): void {
+  if (!/^[\x21-\x7e]+$/.test(v)) throw new Error('keys must be printable ASCII without spaces');
+}
+
 export const CONFIG_VARS = {
   // HTTP
   port: integer('PORT', 8080, 0, 65535, 'TCP port to listen on (0 = any free port)'),
@@ -119,6 +124,8 @@ export const CONFIG_VARS = {
   bodyLimitBytes: integer('BODY_LIMIT_BYTES', 8 * MiB, 1024, 1024 * MiB, 'Largest request body accepted (8 MiB); larger → 413 BODY_TOO_LARGE'),
   maxItemsPerRequest: integer('MAX_ITEMS_PER_REQUEST', 256, 1, 1_000_000, 'Most traces in one /v1/score or /get_reward request; more → 413 TOO_MANY_ITEMS'),
   requestTimeoutMs: integer('REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000, 'Deadline of a scoring request; past it → 504 DEADLINE_EXCEEDED'),
+  maxTokensPerItem: integer('MAX_TOKENS_PER_ITEM', 16_384, 1, 16 * MiB, 'Most prompt + response tokens in one trace; more → 413 TOO_MANY_TOKENS (a model\'s max_sequence_length still applies)'),
+  maxTokensPerRequest: integer('MAX_TOKENS_PER_REQUEST', 262_144, 1, 1024 * MiB, 'Most prompt + response tokens in one request, all traces together; more → 413 TOO_MANY_TOKENS'),
   // models
   modelsDir: text('MODELS_DIR', 'models', 'Folder holding one model bundle per subfolder'),
   defaultModel: optionalText('DEFAULT_MODEL', 'Model used when a request names none (unset: arith-tiny if present, else the first bundle)'),
@@ -138,10 +145,11 @@ export const CONFIG_VARS = {
   maxQueueRows: integer('MAX_QUEUE_ROWS', 4096, 1, 16 * MiB, 'Rows waiting for a batch before new work gets 503 OVERLOADED'),
   maxConcurrentRequests: integer('MAX_CONCURRENT_REQUESTS', 256, 1, 1_000_000, 'Scoring requests in flight before new ones get 503 OVERLOADED'),
   // access
-  apiKeys: list('API_KEYS', 'Comma-separated keys accepted as `Authorization: Bearer <key>` (unset = no auth)'),
-  adminApiKeys: list('ADMIN_API_KEYS', 'Comma-separated keys that may also use admin endpoints (unset = none)'),
+  apiKeys: list('API_KEYS', 'Comma-separated keys accepted as `Authorization: Bearer <key>` (unset = no auth)', checkKey),
+  adminApiKeys: list('ADMIN_API_KEYS', 'Comma-separated keys that may also use admin endpoints (unset = admin endpoints are off)', checkKey),
   publicHealth: flag('PUBLIC_HEALTH', true, '/health/* answers without a key'),
   publicMetrics: flag('PUBLIC_METRICS', true, '/metrics answers without a key'),
+  rateLimitPerMinute: integer('RATE_LIMIT_PER_MINUTE', 0, 0, 100_000_000, 'Scoring requests per minute per API key (per client address without keys); more → 429 RATE_LIMITED (0 = no limit)'),
 } satisfies Record<string, VarSpec<unknown>>;
 
 type Specs = typeof CONFIG_VARS;

@@ -26,6 +26,8 @@ export const ErrorCode = {
   TOO_MANY_TOKENS: 'TOO_MANY_TOKENS',
   // 415
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  // 422: the new files of a bundle do not load; the version already loaded keeps serving
+  RELOAD_FAILED: 'RELOAD_FAILED',
   // 429/503: overload, with Retry-After
   RATE_LIMITED: 'RATE_LIMITED',
   OVERLOADED: 'OVERLOADED',
@@ -57,6 +59,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   SEQUENCE_TOO_LONG: 413,
   TOO_MANY_TOKENS: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RELOAD_FAILED: 422,
   RATE_LIMITED: 429,
   OVERLOADED: 503,
   NOT_READY: 503,

@@ -3,6 +3,12 @@
  * validates and warms them in the background, one at a time (they compete for the same cores),
  * and tracks each one's state for readiness. A broken bundle is logged and reported, never thrown:
  * the process stays up, serves its good bundles and reports not-ready with the reason.
+ *
+ * Hot reload (reload()): the new version of a bundle is loaded and warmed beside the one serving,
+ * then the name is switched to it in one step, so every request sees either the old or the new
+ * version, never a mix. Requests hold a lease on the version they resolved; the old version is
+ * disposed (its onnxruntime sessions released) when its last lease is returned. A new version
+ * that fails to load or warm up changes nothing: the old one keeps serving.
  */
 import { access, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -18,7 +24,31 @@ export type BundleState =
 
 export interface RegistryOptions extends SessionOptions {
   modelsDir: string;
+  /**
+   * Called before a replaced version is disposed, once no request holds it any more; the scoring
+   * service closes that version's queue here.
+   */
+  beforeDispose?: (bundle: LoadedBundle) => Promise<void>;
 }
+
+/** What a reload did to one bundle. */
+export type ReloadOutcome =
+  | { name: string; ok: true; fingerprint: string; previous: string | null }
+  | { name: string; ok: false; reason: string; serving: string | null };
+
+/** A reload that could not even start (unknown bundle, unreadable models directory). */
+export class ReloadError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'not_found' | 'failed',
+  ) {
+    super(message);
+    this.name = 'ReloadError';
+  }
+}
+
+/** Folder names only: a reload request must not reach outside the models directory. */
+const BUNDLE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/;
 
 export class BundleRegistry {
   private readonly entries = new Map<string, BundleState>();
@@ -26,6 +56,14 @@ export class BundleRegistry {
   private readonly problems: string[] = [];
   private discovered = false;
   private closed = false;
+  /** Requests using each loaded version (see lease()). */
+  private readonly leases = new Map<LoadedBundle, number>();
+  /** Replaced versions still leased; disposed when their count reaches 0. */
+  private readonly retired = new Set<LoadedBundle>();
+  /** Disposals under way (close() waits for them). */
+  private readonly disposals = new Set<Promise<void>>();
+  /** Reloads run one after the other. */
+  private reloads: Promise<unknown> = Promise.resolve();
   /** Resolves when every bundle has finished loading (ready or failed). */
   readonly loaded: Promise<void>;
 
@@ -60,15 +98,64 @@ export class BundleRegistry {
     return [...this.problems];
   }
 
-  private async discover(): Promise<string[]> {
+  /** Versions replaced by a reload and not yet disposed (their requests are still running). */
+  get retiring(): number {
+    return this.retired.size + this.disposals.size;
+  }
+
+  /**
+   * Marks `bundle` as used by one request until the returned function is called (once; later
+   * calls do nothing). A version replaced by a reload is disposed only after its last release.
+   */
+  lease(bundle: LoadedBundle): () => void {
+    this.leases.set(bundle, (this.leases.get(bundle) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.leases.get(bundle) ?? 1) - 1;
+      if (n > 0) {
+        this.leases.set(bundle, n);
+        return;
+      }
+      this.leases.delete(bundle);
+      if (this.retired.has(bundle)) this.dispose(bundle);
+    };
+  }
+
+  private dispose(bundle: LoadedBundle): void {
+    this.retired.delete(bundle);
+    const log = this.opts.logger;
+    const p = (async () => {
+      await this.opts.beforeDispose?.(bundle);
+      await bundle.dispose();
+      log.info({ bundle: bundle.name, fingerprint: bundle.fingerprint }, `previous version of bundle "${bundle.name}" disposed`);
+    })()
+      .catch((err: unknown) => log.error({ bundle: bundle.name, err }, `disposing the previous version of bundle "${bundle.name}" failed`))
+      .finally(() => this.disposals.delete(p));
+    this.disposals.add(p);
+  }
+
+  private retire(bundle: LoadedBundle): void {
+    this.retired.add(bundle);
+    if (!this.leases.has(bundle)) this.dispose(bundle);
+    else {
+      this.opts.logger.info(
+        { bundle: bundle.name, fingerprint: bundle.fingerprint, requests: this.leases.get(bundle) },
+        `previous version of bundle "${bundle.name}" is disposed when its requests in flight finish`,
+      );
+    }
+  }
+
+  /** Bundle folders under the models directory, or the one problem that prevents listing them. */
+  private async discover(): Promise<{ names: string[]; problem?: string }> {
     const root = resolve(this.opts.modelsDir);
     let names: string[];
     try {
       const dirents = await readdir(root, { withFileTypes: true });
       names = dirents.filter((d) => d.isDirectory() || d.isSymbolicLink()).map((d) => d.name).sort();
     } catch (err) {
-      this.problems.push(`cannot read the models directory ${root}: ${(err as Error).message}`);
-      return [];
+      return { names: [], problem: `cannot read the models directory ${root}: ${(err as Error).message}` };
     }
     const found: string[] = [];
     for (const name of names) {
@@ -79,13 +166,14 @@ export class BundleRegistry {
         // A folder without prm.json is not a bundle (e.g. a README or a half-copied folder).
       }
     }
-    if (found.length === 0) this.problems.push(`no model bundles (folders with ${MANIFEST_FILE}) in ${root}`);
-    return found;
+    if (found.length === 0) return { names: [], problem: `no model bundles (folders with ${MANIFEST_FILE}) in ${root}` };
+    return { names: found };
   }
 
   private async loadAll(): Promise<void> {
     const root = resolve(this.opts.modelsDir);
-    const names = await this.discover();
+    const { names, problem } = await this.discover();
+    if (problem) this.problems.push(problem);
     for (const name of names) this.entries.set(name, { state: 'loading', dir: join(root, name) });
     this.discovered = true;
     for (const name of names) {
@@ -126,12 +214,90 @@ export class BundleRegistry {
     }
   }
 
+  /**
+   * Loads the current files of one bundle (by name), or of every bundle folder when no name is
+   * given (new folders are added; a folder that disappeared keeps its loaded version), and
+   * switches each name whose new version loaded and warmed up. Resolves with one outcome per
+   * bundle; rejects with ReloadError only when nothing could be attempted.
+   */
+  reload(name?: string): Promise<ReloadOutcome[]> {
+    const run = this.reloads.then(() => this.reloadNow(name));
+    this.reloads = run.catch(() => {});
+    return run;
+  }
+
+  private async reloadNow(name: string | undefined): Promise<ReloadOutcome[]> {
+    await this.loaded;
+    if (this.closed) throw new ReloadError('the service is shutting down', 'failed');
+    const root = resolve(this.opts.modelsDir);
+    let names: string[];
+    if (name !== undefined) {
+      if (!BUNDLE_NAME.test(name)) throw new ReloadError(`${JSON.stringify(name)} is not a bundle folder name`, 'not_found');
+      try {
+        await access(join(root, name, MANIFEST_FILE));
+      } catch {
+        throw new ReloadError(`no bundle folder ${JSON.stringify(name)} with ${MANIFEST_FILE} in ${root}`, 'not_found');
+      }
+      names = [name];
+    } else {
+      const found = await this.discover();
+      if (found.problem) throw new ReloadError(found.problem, 'failed');
+      names = found.names;
+      // Bundles exist again: problems of the first discovery no longer hold.
+      this.problems.length = 0;
+    }
+    const out: ReloadOutcome[] = [];
+    for (const n of names) {
+      if (this.closed) break;
+      out.push(await this.reloadOne(n, join(root, n)));
+    }
+    return out;
+  }
+
+  private async reloadOne(name: string, dir: string): Promise<ReloadOutcome> {
+    const log = this.opts.logger;
+    const old = this.entries.get(name);
+    const serving = old?.state === 'ready' ? old.bundle : null;
+    const started = Date.now();
+    let bundle: LoadedBundle | undefined;
+    try {
+      bundle = await loadBundle(dir, this.opts);
+      await warmUp(bundle);
+    } catch (err) {
+      await bundle?.dispose().catch(() => {});
+      const reason = err instanceof BundleError ? err.reason : (err as Error).message ?? String(err);
+      // The version in service stays; a bundle that was not serving records the new reason.
+      if (serving === null) this.entries.set(name, { state: 'failed', dir, reason });
+      log.error(
+        { bundle: name, dir, reason, serving: serving?.fingerprint ?? null },
+        `reload of bundle "${name}" failed: ${reason}` + (serving ? '; the loaded version keeps serving' : ''),
+      );
+      return { name, ok: false, reason, serving: serving?.fingerprint ?? null };
+    }
+    if (this.closed) {
+      await bundle.dispose();
+      return { name, ok: false, reason: 'the service is shutting down', serving: null };
+    }
+    // The switch: one synchronous assignment, so no request sees anything in between.
+    this.entries.set(name, { state: 'ready', dir, bundle });
+    metrics.modelsReady.set(this.ready().length);
+    log.info(
+      { bundle: name, fingerprint: bundle.fingerprint, previous: serving?.fingerprint ?? null, ms: Date.now() - started },
+      `bundle "${name}" reloaded`,
+    );
+    if (serving !== null) this.retire(serving);
+    return { name, ok: true, fingerprint: bundle.fingerprint, previous: serving?.fingerprint ?? null };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.loaded.catch(() => {});
-    const bundles = this.ready();
+    await this.reloads.catch(() => {});
+    const bundles = [...this.ready(), ...this.retired];
+    this.retired.clear();
     this.entries.clear();
     metrics.modelsReady.set(0);
+    await Promise.all([...this.disposals]);
     await Promise.all(bundles.map((b) => b.dispose()));
   }
 }

@@ -3,6 +3,10 @@
  *   prepareItems (segment + tokenize) → computeLogprobs (engine) → computeRewards (maths)
  * and fills usage and timings. Bundles load in the background (bundle-registry.ts); the service
  * object exists at once so the server can answer liveness and readiness while they load.
+ *
+ * Admission happens here, before any model work: a concurrency permit (at most
+ * maxConcurrentRequests calls in flight, counted until the call's work has really stopped, so the
+ * memory held by scoring is bounded) and token limits checked right after tokenization.
  */
 import { ErrorCode, PrmError } from '../errors.js';
 import type { Device } from '../engine/execution-provider.js';
@@ -10,7 +14,7 @@ import type { Logger } from '../engine/logger.js';
 import { throwIfAborted } from '../engine/abort.js';
 import { metrics } from '../metrics.js';
 import type { LoadedBundle } from '../bundle/load-bundle.js';
-import { BundleRegistry } from './bundle-registry.js';
+import { BundleRegistry, ReloadError, type ReloadOutcome } from './bundle-registry.js';
 import type { ItemLogprobs } from './compute-logprobs.js';
 import { LogprobPipeline } from './logprob-pipeline.js';
 import type { BatcherOptions } from '../batching/batcher.js';
@@ -44,6 +48,31 @@ export interface ScoringServiceOptions {
   /** Tier 2 (KV of prefixes), shared by all bundles; null disables it; default: 512 MiB. */
   tier2?: KvPrefixCache | null;
   batching?: BatcherOptions;
+  /** Scoring calls in flight before new ones get OVERLOADED; default: no limit. */
+  maxConcurrentRequests?: number;
+  /** Prompt + response tokens per item and per call before TOO_MANY_TOKENS; default: no limit. */
+  maxTokensPerItem?: number;
+  maxTokensPerRequest?: number;
+}
+
+/** Rejects a call whose items hold more tokens than allowed, before any model work. */
+export function checkTokenLimits(
+  prepared: readonly PreparedItem[],
+  limits: { maxTokensPerItem?: number; maxTokensPerRequest?: number },
+): void {
+  const perItem = limits.maxTokensPerItem ?? Number.POSITIVE_INFINITY;
+  let total = 0;
+  prepared.forEach((p, i) => {
+    const n = p.promptTokens + p.responseTokens;
+    if (n > perItem) {
+      throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `items[${i}] has ${n} tokens (prompt + response); the limit is ${perItem} per item`);
+    }
+    total += n;
+  });
+  const perRequest = limits.maxTokensPerRequest ?? Number.POSITIVE_INFINITY;
+  if (total > perRequest) {
+    throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `the request has ${total} tokens (prompts + responses); the limit is ${perRequest} per request`);
+  }
 }
 
 const MiB = 1024 * 1024;
@@ -103,7 +132,16 @@ export function itemResult(item: PreparedItem, lp: ItemLogprobs, o: ResolvedOpti
 export interface LoadingScoringService extends ScoringService {
   /** Resolves when every bundle has been loaded and warmed, or has failed (see readiness()). */
   whenLoaded(): Promise<void>;
+  /**
+   * Hot reload of one bundle by name, or of every bundle folder (bundle-registry.ts). Requests in
+   * flight finish on the version they started with.
+   */
+  reload(name?: string): Promise<ReloadOutcome[]>;
+  /** Scoring calls in flight, and replaced bundle versions waiting for theirs to finish. */
+  load(): { inFlight: number; retiringBundles: number };
 }
+
+export { ReloadError, type ReloadOutcome };
 
 export function createScoringService(opts: ScoringServiceOptions): LoadingScoringService {
   const registry = new BundleRegistry({
@@ -112,6 +150,14 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     intraOpThreads: opts.intraOpThreads,
     interOpThreads: opts.interOpThreads,
     logger: opts.logger,
+    // A replaced version's queue is closed once no request uses it; rows still running finish.
+    beforeDispose: async (bundle) => {
+      const p = pipelines.get(bundle);
+      if (!p) return;
+      pipelines.delete(bundle);
+      p.close();
+      await p.drain();
+    },
   });
   // Loading never rejects (failures are recorded per bundle), but keep a stray rejection visible.
   registry.loaded.catch((err: unknown) => opts.logger.error({ err }, 'bundle loading stopped unexpectedly'));
@@ -157,7 +203,29 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     return e.bundle;
   }
 
+  const maxInFlight = opts.maxConcurrentRequests ?? Number.POSITIVE_INFINITY;
+  let inFlight = 0;
+
+  /** The permit: counts the call until its work has stopped, whatever way it ends. */
   async function score(
+    model: string | undefined,
+    items: ScoreItemInput[],
+    options: ScoreOptions,
+    signal?: AbortSignal,
+  ): Promise<ScoreResult> {
+    if (inFlight >= maxInFlight) {
+      metrics.rejected.inc({ reason: 'overloaded' });
+      throw new PrmError(ErrorCode.OVERLOADED, `${inFlight} scoring requests are in flight (the limit); retry shortly`, { retryAfterS: 1 });
+    }
+    inFlight++;
+    try {
+      return await scoreAdmitted(model, items, options, signal);
+    } finally {
+      inFlight--;
+    }
+  }
+
+  async function scoreAdmitted(
     model: string | undefined,
     items: ScoreItemInput[],
     options: ScoreOptions,
@@ -166,9 +234,26 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     const t0 = performance.now();
     throwIfAborted(signal);
     const bundle = resolveBundle(model);
+    // Taken in the same tick as the lookup: a reload cannot dispose this version before release.
+    const release = registry.lease(bundle);
+    try {
+      return await scoreWith(bundle, items, options, t0, signal);
+    } finally {
+      release();
+    }
+  }
+
+  async function scoreWith(
+    bundle: LoadedBundle,
+    items: ScoreItemInput[],
+    options: ScoreOptions,
+    t0: number,
+    signal?: AbortSignal,
+  ): Promise<ScoreResult> {
     const o = resolveOptions(options, bundle.manifest.beta);
 
     const prepared = prepareItems(bundle.segmenter, items, { partial: o.partial });
+    checkTokenLimits(prepared, opts);
     const t1 = performance.now();
     throwIfAborted(signal);
     const { items: logprobs, queueMs } = await pipelineOf(bundle).compute(prepared, signal);
@@ -230,5 +315,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
       tier2?.clear();
     },
     whenLoaded: () => registry.loaded,
+    reload: (name) => registry.reload(name),
+    load: () => ({ inFlight, retiringBundles: registry.retiring }),
   };
 }

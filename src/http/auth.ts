@@ -1,0 +1,121 @@
+/**
+ * API keys. Every route belongs to one access class, decided here from its path so that no route
+ * can be added without one:
+ *
+ *   public     /docs, /playground (the page only: its API calls are inference calls)
+ *   health     /health/*   public unless PUBLIC_HEALTH=false
+ *   metrics    /metrics    public unless PUBLIC_METRICS=false
+ *   admin      /admin/*    an ADMIN_API_KEYS key, always (the routes exist only when one is set)
+ *   inference  everything else, unknown paths included: a key when API_KEYS is set
+ *
+ * Keys arrive as `Authorization: Bearer <key>`. They are compared as SHA-256 digests with
+ * crypto.timingSafeEqual against every configured key, without stopping at the first match, so
+ * neither the length nor the content of a key, nor which key matched, shows in the response time.
+ *
+ * The check runs in onRequest, before the body is read: a client without a key cannot make the
+ * server parse or buffer a body.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { ErrorCode, PrmError } from '../errors.js';
+import { sendError } from './error-handler.js';
+
+export type AccessClass = 'public' | 'health' | 'metrics' | 'admin' | 'inference';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Who sent the request: `key:<first 16 hex of the key's SHA-256>` when a valid key came with
+     * it, else undefined. Used as the rate-limit key; the key itself is never stored or logged.
+     */
+    principal?: string;
+  }
+}
+
+/** The access class of a route pattern (`request.routeOptions.url`; undefined = no route). */
+export function accessClassOf(routeUrl: string | undefined): AccessClass {
+  if (routeUrl === undefined) return 'inference';
+  if (routeUrl === '/metrics') return 'metrics';
+  if (routeUrl.startsWith('/health/')) return 'health';
+  if (routeUrl === '/admin' || routeUrl.startsWith('/admin/')) return 'admin';
+  if (routeUrl === '/docs' || routeUrl.startsWith('/docs/')) return 'public';
+  if (routeUrl === '/playground' || routeUrl.startsWith('/playground/')) return 'public';
+  return 'inference';
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+interface KnownKey {
+  digest: Buffer;
+  admin: boolean;
+}
+
+export class KeyRing {
+  private readonly keys: KnownKey[];
+
+  constructor(apiKeys: readonly string[], adminKeys: readonly string[]) {
+    const admin = new Set(adminKeys);
+    const all = new Set([...apiKeys, ...adminKeys]);
+    this.keys = [...all].map((k) => ({ digest: digest(k), admin: admin.has(k) }));
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** The matching key, or null; looks at every key whatever the outcome (see module comment). */
+  find(presented: string): { admin: boolean; id: string } | null {
+    const d = digest(presented);
+    let found: KnownKey | null = null;
+    for (const k of this.keys) {
+      const same = timingSafeEqual(d, k.digest);
+      if (same && found === null) found = k;
+    }
+    return found === null ? null : { admin: found.admin, id: `key:${d.toString('hex', 0, 8)}` };
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined when absent or malformed. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const m = /^Bearer +(\S+) *$/i.exec(header);
+  return m?.[1];
+}
+
+type AuthConfig = Pick<Config, 'apiKeys' | 'adminApiKeys' | 'publicHealth' | 'publicMetrics'>;
+
+function unauthorized(reply: FastifyReply, message: string): FastifyReply {
+  reply.header('www-authenticate', 'Bearer');
+  return sendError(reply, new PrmError(ErrorCode.UNAUTHORIZED, message));
+}
+
+export function installAuth(app: FastifyInstance, config: AuthConfig): void {
+  const ring = new KeyRing(config.apiKeys, config.adminApiKeys);
+  if (ring.size === 0) return;
+
+  const needsKey: Record<AccessClass, boolean> = {
+    public: false,
+    health: !config.publicHealth,
+    metrics: !config.publicMetrics,
+    admin: true,
+    inference: config.apiKeys.length > 0,
+  };
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const access = accessClassOf(request.routeOptions.url);
+    const token = bearerToken(request.headers.authorization);
+    const match = token === undefined ? null : ring.find(token);
+    if (match) request.principal = match.id;
+    if (!needsKey[access]) return;
+    if (token === undefined) {
+      return unauthorized(reply, 'this endpoint needs an API key: send `Authorization: Bearer <key>`');
+    }
+    if (match === null) return unauthorized(reply, 'the API key is not valid');
+    if (access === 'admin' && !match.admin) {
+      return sendError(reply, new PrmError(ErrorCode.FORBIDDEN, 'this endpoint needs an admin key (ADMIN_API_KEYS)'));
+    }
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * The service as a real process (src/server.ts through tsx) on a free loopback port, for the tests
+ * that need what only a process has: signals, exit codes, its own Redis connection, a second
+ * replica. Its JSON log lines are collected so a test can wait for something the server says
+ * (a request received, a reload finished) instead of sleeping.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+export const FIXTURE_BUNDLES = join(ROOT, 'test/fixtures/bundles');
+
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+/** A models folder holding only the named test bundles (linked, not copied). */
+export function linkedModelsDir(...bundles: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'prm-models-'));
+  for (const name of bundles) symlinkSync(join(FIXTURE_BUNDLES, name), join(dir, name));
+  return dir;
+}
+
+export class ServerProcess {
+  readonly logs: LogLine[] = [];
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  url = '';
+  private waiters: { test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  private constructor(readonly child: ChildProcessByStdio<null, Readable, Readable>) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    const onLine = (line: string) => {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        parsed = { msg: line };
+      }
+      this.logs.push(parsed);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.test(parsed)) return true;
+        w.resolve(parsed);
+        return false;
+      });
+    };
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
+  }
+
+  /**
+   * Starts the server with `env` on top of quiet, single-threaded test defaults and waits until it
+   * listens; with `ready` (default) also until /health/ready answers 200.
+   */
+  static async start(env: Record<string, string>, opts: { ready?: boolean; authorization?: string } = {}): Promise<ServerProcess> {
+    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['src/server.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        PRM_DEVICE: 'cpu',
+        // Two shared cores: no onnxruntime thread pools per session.
+        PRM_INTRA_OP_THREADS: '1',
+        PRM_INTER_OP_THREADS: '1',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const server = new ServerProcess(child);
+    const listening = server.waitForLog((l) => /serving .* at http/.test(l.msg ?? ''), 60_000);
+    const exit = server.exited.then((code) => {
+      throw new Error(`server exited with ${code} before listening:\n${server.logText()}`);
+    });
+    const line = await Promise.race([listening, exit]);
+    server.url = /at (http:\/\/[^ ]+) /.exec(line.msg!)![1]!;
+    if (opts.ready !== false) await server.waitReady(opts.authorization);
+    return server;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  logText(): string {
+    return this.logs.map((l) => JSON.stringify(l)).join('\n');
+  }
+
+  /** The first log line (already seen or coming) that passes `test`. */
+  waitForLog(test: (l: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> {
+    const seen = this.logs.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching log line in ${timeoutMs} ms:\n${this.logText()}`)), timeoutMs);
+      this.waiters.push({
+        test,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  /** Log lines from index `from` on that pass `test`. */
+  countLogs(test: (l: LogLine) => boolean, from = 0): number {
+    return this.logs.slice(from).filter(test).length;
+  }
+
+  async waitReady(authorization?: string, timeoutMs = 120_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    const headers: Record<string, string> = authorization ? { authorization } : {};
+    for (;;) {
+      const res = await fetch(`${this.url}/health/ready`, { headers }).catch(() => null);
+      if (res?.status === 200) return;
+      if (Date.now() > until) throw new Error(`server not ready in ${timeoutMs} ms: ${res ? await res.text() : 'no answer'}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves with the exit code. */
+  async stop(graceMs = 30_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
