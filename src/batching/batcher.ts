@@ -49,6 +49,8 @@ export class Batcher<J, R> {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  /** When the engine last became free: the wait for more rows restarts then (see schedule). */
+  private freedAt = 0;
 
   constructor(
     private readonly run: BatchRunner<J, R>,
@@ -91,7 +93,10 @@ export class Batcher<J, R> {
 
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
-    const waited = performance.now() - this.queue[0].enqueuedAt;
+    // Wait from the later of the oldest row's arrival and the end of the previous batch: requests
+    // that arrived while a batch ran still need event-loop turns to be parsed and queued, and
+    // choosing at once would send them in batches of one or two.
+    const waited = performance.now() - Math.max(this.queue[0].enqueuedAt, this.freedAt);
     const queuedTokens = this.queue.reduce((s, e) => s + e.length, 0);
     if (waited >= this.opts.maxWaitMs || queuedTokens >= this.opts.maxBatchTokens || this.opts.maxWaitMs <= 0) {
       if (this.timer) clearTimeout(this.timer);
@@ -130,6 +135,7 @@ export class Batcher<J, R> {
     } finally {
       this.running = false;
       if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.freedAt = performance.now();
       this.schedule();
     }
   }
