@@ -85,6 +85,13 @@ export interface ResolvedOptions {
   partial: boolean;
 }
 
+/**
+ * Largest β a request may ask for. Rewards are β times sums of float32 log-probs; far beyond any
+ * useful β (papers use 0.001–0.05) they overflow to ±Infinity, which JSON cannot carry. Below this
+ * bound they stay finite for any sequence the service accepts.
+ */
+export const MAX_BETA = 1e6;
+
 /** Checks request options against the bundle; throws INVALID_OPTION naming the option. */
 export function resolveOptions(options: ScoreOptions, bundleBeta: number): ResolvedOptions {
   const aggregate = options.aggregate ?? 'min';
@@ -92,8 +99,8 @@ export function resolveOptions(options: ScoreOptions, bundleBeta: number): Resol
     throw new PrmError(ErrorCode.INVALID_OPTION, `options.aggregate must be one of ${AGGREGATES.join(', ')} (got ${JSON.stringify(aggregate)})`);
   }
   const beta = options.beta ?? bundleBeta;
-  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0) {
-    throw new PrmError(ErrorCode.INVALID_OPTION, `options.beta must be a finite number > 0 (got ${JSON.stringify(options.beta)})`);
+  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0 || beta > MAX_BETA) {
+    throw new PrmError(ErrorCode.INVALID_OPTION, `options.beta must be a number > 0 and ≤ ${MAX_BETA} (got ${JSON.stringify(options.beta)})`);
   }
   return { aggregate, tokenRewards: options.token_rewards === true, beta, partial: options.partial === true };
 }

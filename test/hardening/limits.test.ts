@@ -1,0 +1,128 @@
+/**
+ * Admission limits against the real app and real onnxruntime: body bytes, items, tokens per item
+ * and per request (checked before any model work), the concurrency permit (503 with Retry-After,
+ * released on every path) and the request deadline (504, and the queued work is really dropped).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metrics } from '../../src/metrics.js';
+import { buildHardenedApp, trace, type HardenedApp } from '../helpers/hardened-app.js';
+
+async function counter(c: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, labels: Record<string, string> = {}) {
+  const { values } = await c.get();
+  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
+}
+
+/** Waits (bounded) until no scoring call holds a permit: the work of aborted requests has stopped. */
+async function settled(h: HardenedApp): Promise<void> {
+  for (let i = 0; i < 600 && h.scoring.load().inFlight > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(h.scoring.load().inFlight).toBe(0);
+}
+
+/** Many traces with distinct prompts: no shared prefix, so every one costs its own forward pass. */
+const many = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => trace(offset + i, 3));
+
+describe('size limits', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    h = await buildHardenedApp({ BODY_LIMIT_BYTES: '4096', MAX_ITEMS_PER_REQUEST: '4', MAX_TOKENS_PER_ITEM: '65', MAX_TOKENS_PER_REQUEST: '200' });
+  });
+  afterAll(() => h?.close());
+
+  const post = (url: string, payload: unknown) => h.app.inject({ method: 'POST', url, payload: payload as object });
+
+  it('bodies, items and tokens each have their own code, and nothing reaches the engine', async () => {
+    const computed = await counter(metrics.batchRealTokens);
+    const big = await post('/v1/score', { items: [{ prompt: 'x'.repeat(5000), steps: ['1'] }] });
+    expect([big.statusCode, big.json().error.code]).toEqual([413, 'BODY_TOO_LARGE']);
+
+    const items = await post('/v1/score', { items: many(5) });
+    expect([items.statusCode, items.json().error.code]).toEqual([413, 'TOO_MANY_ITEMS']);
+
+    // One token per character here: 23 prompt + 47 response tokens > 65 per item.
+    const long = { prompt: '1+1', steps: ['1+1=2 '.repeat(6), 'Answer: 2'] };
+    const item = await post('/v1/score', { items: [trace(1), long] });
+    expect([item.statusCode, item.json().error.code]).toEqual([413, 'TOO_MANY_TOKENS']);
+    expect(item.json().error.message).toMatch(/items\[1\] has \d+ tokens .* limit is 65 per item/);
+
+    // Traces of 56–60 tokens: each one fits, four together exceed 200.
+    const request = await post('/v1/score', { items: many(4) });
+    expect([request.statusCode, request.json().error.code]).toEqual([413, 'TOO_MANY_TOKENS']);
+    expect(request.json().error.message).toMatch(/limit is 200 per request/);
+
+    const reward = await post('/get_reward', { query: [`1+1\n${'1+1=2\n'.repeat(8)}Answer: 2`] });
+    expect([reward.statusCode, reward.json().error.code]).toEqual([413, 'TOO_MANY_TOKENS']);
+
+    // The model's own limit keeps its code.
+    const seq = await post('/v1/score', { items: [{ prompt: '1', steps: ['9'.repeat(300)] }] });
+    expect([seq.statusCode, seq.json().error.code]).toEqual([413, 'SEQUENCE_TOO_LONG']);
+
+    expect(await counter(metrics.batchRealTokens)).toBe(computed);
+    expect((await post('/v1/score', { items: many(3) })).statusCode).toBe(200);
+  });
+});
+
+describe('the concurrency permit', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    // One request at a time, and one row per forward pass so that a big request lasts a while.
+    h = await buildHardenedApp({ MAX_CONCURRENT_REQUESTS: '1', MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0' });
+  });
+  afterAll(() => h?.close());
+
+  const post = (payload: unknown) => h.app.inject({ method: 'POST', url: '/v1/score', payload: payload as object });
+
+  it('answers 503 OVERLOADED with Retry-After while the permit is taken, and 200 once it is free', async () => {
+    const rejectedBefore = await counter(metrics.rejected, { reason: 'overloaded' });
+    let done = false;
+    const first = post({ items: many(200, 1000) }).finally(() => (done = true));
+    let refused: Awaited<ReturnType<typeof post>> | undefined;
+    while (!done && refused === undefined) {
+      const r = await post({ items: [trace(7)] });
+      if (r.statusCode === 503) refused = r;
+      else expect(r.statusCode).toBe(200);
+    }
+    expect((await first).statusCode).toBe(200);
+    expect(refused, 'no request was refused while a 200-item request ran').toBeDefined();
+    expect(refused!.json().error.code).toBe('OVERLOADED');
+    expect(Number(refused!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(await counter(metrics.rejected, { reason: 'overloaded' })).toBeGreaterThan(rejectedBefore);
+    expect((await post({ items: [trace(8)] })).statusCode).toBe(200);
+  });
+
+  it('is released after errors and after deadlines', async () => {
+    expect((await post({ items: [{ prompt: '1', steps: ['1', ''] }] })).statusCode).toBe(400);
+    expect((await post({ items: [{ prompt: '1', steps: ['9'.repeat(300)] }] })).statusCode).toBe(413);
+    expect((await post({ model: 'nope', items: [trace(1)] })).statusCode).toBe(404);
+    const late = await post({ items: many(200, 2000), options: { timeout_ms: 20 } });
+    expect([late.statusCode, late.json().error.code]).toEqual([504, 'DEADLINE_EXCEEDED']);
+    await settled(h);
+    expect((await post({ items: [trace(9)] })).statusCode).toBe(200);
+  });
+});
+
+describe('the deadline', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    h = await buildHardenedApp({ MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0' });
+  });
+  afterAll(() => h?.close());
+
+  it('answers 504 and cancels the rest of the work: queued rows never reach the engine', async () => {
+    const items = many(200, 3000);
+    const computedBefore = await counter(metrics.batchRealTokens);
+    const deadlinesBefore = await counter(metrics.rejected, { reason: 'deadline' });
+    const res = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { items, options: { timeout_ms: 30 } } });
+    expect(res.statusCode).toBe(504);
+    expect(res.json().error).toEqual({ code: 'DEADLINE_EXCEEDED', message: expect.stringContaining('30 ms') });
+    await settled(h);
+    const computed = (await counter(metrics.batchRealTokens)) - computedBefore;
+    expect(await counter(metrics.queueDepth)).toBe(0);
+    expect(await counter(metrics.rejected, { reason: 'deadline' })).toBe(deadlinesBefore + 1);
+
+    // The same request without a deadline: what all the work would have been.
+    const full = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { items } });
+    expect(full.statusCode).toBe(200);
+    const usage = full.json().usage as { prompt_tokens: number; response_tokens: number };
+    expect(computed).toBeLessThan((usage.prompt_tokens + usage.response_tokens) / 2);
+  });
+});
