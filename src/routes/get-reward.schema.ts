@@ -15,7 +15,7 @@ export const GetRewardBodySchema = Type.Object(
     prompts: Type.Optional(
       Type.Array(Type.String(), {
         description:
-          'prompts[i] is the prefix of query[i] that is the prompt; the rest, without leading line breaks, is the response, split into steps by the model\'s step separator. ' +
+          'prompts[i] is the prefix of query[i] that is the prompt; the rest, without leading line breaks, is the response, split into steps by the model\'s step separator (a blank piece stays inside the step before it, so doubled separators never fail the batch; one trailing separator is dropped). ' +
           'A query that does not start with its prompt → 400 INVALID_REQUEST. Without prompts, the first line of each query is the prompt',
       }),
     ),

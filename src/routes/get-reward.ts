@@ -39,13 +39,33 @@ export function splitQueries(body: GetRewardBody, maxItems: number): ScoreItemIn
   });
 }
 
+/**
+ * A sampled response split into steps without ever failing on blank lines: RL samples often hold
+ * doubled separators, and one EMPTY_STEP would lose the whole batch's rewards. A blank piece is
+ * kept inside the step before it (separator included), so the scored text is exactly the response;
+ * one trailing separator is dropped, as /v1/score does for `response`.
+ */
+export function stepsOf(response: string, separator: string): string[] {
+  let text = response;
+  if (text.endsWith(separator)) text = text.slice(0, -separator.length);
+  const steps: string[] = [];
+  for (const piece of text.split(separator)) {
+    if (piece.trim() === '' && steps.length > 0) steps[steps.length - 1] += separator + piece;
+    else steps.push(piece);
+  }
+  return steps;
+}
+
 export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/get_reward', { schema: GetRewardRouteSchema }, async (request, reply): Promise<GetRewardResponse> => {
     const body = request.body;
-    const items = splitQueries(body, app.config.maxItemsPerRequest);
-    if (items.length === 0) return { rewards: [], scores: [], extra_logs: {}, step_rewards: [] };
+    const split = splitQueries(body, app.config.maxItemsPerRequest);
+    if (split.length === 0) return { rewards: [], scores: [], extra_logs: {}, step_rewards: [] };
     const aggregate = body.aggregate ?? request.query.aggregate ?? 'min';
     const model = body.model ?? request.query.model;
+    // Unknown model: leave `response` as it is and let the scoring call give its usual error.
+    const separator = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()))?.step_separator;
+    const items = separator === undefined ? split : split.map(({ response, ...it }) => ({ ...it, steps: stepsOf(response!, separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };
     const result = await withRequestSignal(reply, app.config.requestTimeoutMs, (signal) =>
       app.scoring.score(model, items, options, signal),

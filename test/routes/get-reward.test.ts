@@ -51,6 +51,14 @@ describe('POST /get_reward', () => {
     expect(body.step_rewards).toEqual([expected.steps.map((s) => s.reward)]);
   });
 
+  it('keeps blank lines inside the step before them instead of failing the batch', async () => {
+    // "a\n\nb" is scored as the steps ["a\n", "b"]: the same tokens as the text, no empty step.
+    const expected = (await post('/v1/score', { items: [{ prompt, steps: [`${steps[0]}\n`, steps[1]] }] })).json().results[0];
+    const body = (await post('/get_reward', { query: [`${prompt}\n${steps[0]}\n\n${steps[1]}\n`], prompts: [prompt] })).json();
+    expect(body.step_rewards).toEqual([expected.steps.map((s: { reward: number }) => s.reward)]);
+    expect(body.rewards).toEqual([expected.score]);
+  });
+
   it('reads aggregate from the query string, and from the body first', async () => {
     const sum = await viaScore({ aggregate: 'sum' });
     const last = await viaScore({ aggregate: 'last' });
