@@ -43,6 +43,8 @@ ENV PORT=8080 \
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
+# The playground page is static HTML/JS/CSS that tsc does not copy into dist/.
+COPY src/playground/static ./src/playground/static
 COPY models ./models
 # uid/gid 1000 is the image's `node` user; numeric so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
