@@ -16,6 +16,7 @@ import type { ScoringService } from './core/types.js';
 import type { Logger } from './engine/logger.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
+import { installGracefulClose } from './http/graceful-close.js';
 import { installRateLimit } from './http/rate-limit.js';
 import { installRequestMetrics } from './http/request-metrics.js';
 import { adminRoutes, type Reloadable } from './routes/admin.js';
@@ -57,6 +58,7 @@ export function scoringServiceFor(
     modelsDir: config.modelsDir,
     defaultModel,
     device: config.device,
+    engineThreads: config.engineThreads,
     // 0 means "onnxruntime's default", which the service expresses as "not set".
     intraOpThreads: config.intraOpThreads || undefined,
     interOpThreads: config.interOpThreads || undefined,
@@ -121,6 +123,7 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   app.decorate('scoring', service);
   installErrorHandlers(app);
   installRequestMetrics(app);
+  installGracefulClose(app);
 
   // Access control, before any route so that every route gets it.
   installAuth(app, config);

@@ -53,6 +53,19 @@ export class RedisProcess {
     throw new Error(`redis-server did not start on port ${this.port}`);
   }
 
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** SIGSTOP: a Redis that accepts connections but never answers (swapping, stuck, partitioned). */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   /** SIGKILL: the way a crashed Redis disappears. */
   async kill(): Promise<void> {
     const p = this.proc;
@@ -61,6 +74,8 @@ export class RedisProcess {
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
       p.kill('SIGKILL');
+      // A stopped process dies from SIGKILL too, but continuing it does no harm.
+      p.kill('SIGCONT');
     });
   }
 
