@@ -55,7 +55,9 @@ export class ServerProcess {
    * listens; with `ready` (default) also until /health/ready answers 200.
    */
   static async start(env: Record<string, string>, opts: { ready?: boolean; authorization?: string } = {}): Promise<ServerProcess> {
-    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['src/server.ts'], {
+    // node itself with tsx as a loader, not the tsx CLI: the CLI is a parent process that relays
+    // only some signals (not SIGHUP), and a signal must reach the server exactly as in production.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -71,6 +73,10 @@ export class ServerProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const server = new ServerProcess(child);
+    // Never outlive the test process, whatever happens to it.
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
+    void server.exited.then(() => process.off('exit', reap));
     const listening = server.waitForLog((l) => /serving .* at http/.test(l.msg ?? ''), 60_000);
     const exit = server.exited.then((code) => {
       throw new Error(`server exited with ${code} before listening:\n${server.logText()}`);
