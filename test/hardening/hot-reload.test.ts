@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installBundle, modelsDirWithCopy, replaceFile } from '../helpers/bundle-files.js';
 import { failures, postJson, runLoad } from '../helpers/http-load.js';
 import { FIXTURE_BUNDLES, ServerProcess } from '../helpers/server-process.js';
+import { figure } from '../helpers/figures.js';
 import { trace } from '../helpers/traces.js';
 
 const fingerprintOf = (bundle: string) => (JSON.parse(readFileSync(join(FIXTURE_BUNDLES, bundle, 'prm.json'), 'utf8')) as { fingerprint: string }).fingerprint;
@@ -65,8 +66,11 @@ describe('hot reload', () => {
     expect(await servedFingerprint()).toBe(F1);
     installBundle(dir, 'm', 'tiny-logits');
     let reply: { status: number; body: any } | undefined;
+    let reloadMs = 0;
     const { sent, actDoneAt } = await underLoad(async () => {
+      const t0 = performance.now();
       reply = await postJson(`${server.url}/admin/reload`, { model: 'm' }, admin);
+      reloadMs = performance.now() - t0;
     });
     expect(reply).toEqual({ status: 200, body: { reloaded: [{ name: 'm', fingerprint: F2, previous: F1 }] } });
     expect(failures(sent), JSON.stringify(failures(sent).slice(0, 2))).toEqual([]);
@@ -77,6 +81,13 @@ describe('hot reload', () => {
     expect(later.length).toBeGreaterThan(0);
     expect(new Set(later.map((s) => (s.body as { model: { fingerprint: string } }).model.fingerprint))).toEqual(new Set([F2]));
     await server.waitForLog(disposed);
+    figure('hot-reload-admin', {
+      requests: sent.length,
+      failed: failures(sent).length,
+      on_old_version: prints.filter((p) => p === F1).length,
+      on_new_version: prints.filter((p) => p === F2).length,
+      reload_call_ms: Math.round(reloadMs),
+    });
     const models = await fetch(`${server.url}/v1/models`, { headers: user }).then((r) => r.json());
     expect(models.models.map((m: { fingerprint: string }) => m.fingerprint)).toEqual([F2]);
   });
@@ -90,6 +101,7 @@ describe('hot reload', () => {
       await server.waitForLog((l) => l.msg === 'reload finished' && server.logs.indexOf(l) >= from);
     });
     expect(failures(sent)).toEqual([]);
+    figure('hot-reload-sighup', { requests: sent.length, failed: failures(sent).length });
     expect(await servedFingerprint()).toBe(F1);
     for (let i = 0; i < 200 && server.countLogs(disposed) === disposedBefore; i++) await new Promise((r) => setTimeout(r, 25));
     expect(server.countLogs(disposed)).toBe(disposedBefore + 1);

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metrics } from '../../src/metrics.js';
+import { figure } from '../helpers/figures.js';
 import { buildHardenedApp, trace, type HardenedApp } from '../helpers/hardened-app.js';
 
 async function counter(c: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, labels: Record<string, string> = {}) {
@@ -124,5 +125,6 @@ describe('the deadline', () => {
     expect(full.statusCode).toBe(200);
     const usage = full.json().usage as { prompt_tokens: number; response_tokens: number };
     expect(computed).toBeLessThan((usage.prompt_tokens + usage.response_tokens) / 2);
+    figure('deadline', { items: items.length, timeout_ms: 30, tokens_of_request: usage.prompt_tokens + usage.response_tokens, tokens_computed_before_cancel: computed });
   });
 });

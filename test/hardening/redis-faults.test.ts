@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { failures, postJson, runLoad, type Sent } from '../helpers/http-load.js';
 import { RedisProcess, freePort } from '../helpers/redis-server.js';
 import { ServerProcess, linkedModelsDir } from '../helpers/server-process.js';
+import { figure } from '../helpers/figures.js';
 import { trace } from '../helpers/traces.js';
 
 const MODELS_DIR = linkedModelsDir('tiny-logprobs');
@@ -58,6 +59,7 @@ describe('Redis killed and restarted under load', () => {
 
     let phase: 'before' | 'down' | 'restarted' = 'before';
     let degradedSeen = false;
+    let restartedAt = 0;
     const phases = new Map<number, string>();
     const sent = await runLoad({
       url: `${server.url}/v1/score`,
@@ -78,6 +80,7 @@ describe('Redis killed and restarted under load', () => {
           }, 50);
         } else if (phase === 'down' && answered >= 100) {
           await redis.startProcess();
+          restartedAt = performance.now();
           phase = 'restarted';
         }
       },
@@ -89,6 +92,16 @@ describe('Redis killed and restarted under load', () => {
 
     // Back to normal without anyone touching the server.
     expect(await eventually(async () => (await readiness(server)).body.degraded.length === 0)).toBe(true);
+    const reconnectedMs = performance.now() - restartedAt;
+    const count = (p: string) => [...phases.values()].filter((x) => x === p).length;
+    figure('redis-kill-restart', {
+      requests: sent.length,
+      before: count('before'),
+      while_down: count('down'),
+      after_restart: count('restarted'),
+      failed: failures(sent).length,
+      reconnected_ms_after_restart: Math.round(reconnectedMs),
+    });
     expect(await fullyCachedEventually(server, trace(77_777, 3))).toBe(true);
     const probe = new Redis(redis.port, '127.0.0.1');
     expect(await probe.dbsize()).toBeGreaterThan(0);

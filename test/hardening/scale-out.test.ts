@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { postJson } from '../helpers/http-load.js';
 import { RedisProcess } from '../helpers/redis-server.js';
 import { ServerProcess, linkedModelsDir } from '../helpers/server-process.js';
+import { figure } from '../helpers/figures.js';
 import { trace } from '../helpers/traces.js';
 
 const running: ServerProcess[] = [];
@@ -43,6 +44,7 @@ describe('two replicas, one Redis', () => {
       expect(onB.body.usage.cached_tokens).toBe(onB.body.usage.response_tokens);
       for (const r of onB.body.results) expect(r.cached_tokens).toBe(r.steps.reduce((n: number, s: { tokens: number }) => n + s.tokens, 0));
       // The same numbers: B read A's float32 log-probs and applied the same maths.
+      figure('scale-out', { model, response_tokens_on_b: onB.body.usage.response_tokens, cached_tokens_on_b: onB.body.usage.cached_tokens });
       expect(onB.body.results).toEqual(onA.body.results.map((r: { cached_tokens: number }) => ({ ...r, cached_tokens: expect.any(Number) })));
     }
     probe.disconnect();

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { postJson } from '../helpers/http-load.js';
 import { RedisProcess } from '../helpers/redis-server.js';
 import { ServerProcess, linkedModelsDir } from '../helpers/server-process.js';
+import { figure } from '../helpers/figures.js';
 import { trace } from '../helpers/traces.js';
 
 /** Resolves 'refused' when a TCP connection to `port` is refused, 'accepted' when it opens. */
@@ -62,6 +63,7 @@ describe('SIGTERM with requests in flight', () => {
     for (let i = 0; i < 600 && server.countLogs(received, logsBefore) < N; i++) await new Promise((r) => setTimeout(r, 20));
     expect(server.countLogs(received, logsBefore)).toBe(N);
 
+    const sigtermAt = performance.now();
     server.signal('SIGTERM');
     await server.waitForLog((l) => /shutting down/.test(l.msg ?? ''));
     let refused = false;
@@ -85,5 +87,13 @@ describe('SIGTERM with requests in flight', () => {
     expect(server.countLogs((l) => /shut down: requests finished, models and caches closed/.test(l.msg ?? ''))).toBe(1);
     expect(await otherClients(probe)).toEqual([]);
     probe.disconnect();
+    figure('sigterm', {
+      in_flight: N,
+      items_each: 60,
+      completed_200: results.filter((r) => r.status === 200).length,
+      answered_when_new_connections_refused: answeredWhenRefused,
+      exit_code: code,
+      sigterm_to_exit_ms: Math.round(performance.now() - sigtermAt),
+    });
   });
 });
