@@ -14,6 +14,8 @@ const MiB = 1024 * 1024;
 export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
 export type Device = (typeof DEVICES)[number];
 
+export const ENGINE_THREADS = ['worker', 'main'] as const;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -132,6 +134,7 @@ export const CONFIG_VARS = {
   device: oneOf('PRM_DEVICE', DEVICES, 'auto', 'Execution provider: auto (CUDA when available, else CPU), cuda, cpu'),
   intraOpThreads: integer('PRM_INTRA_OP_THREADS', 0, 0, 1024, 'onnxruntime threads inside one operator (0 = onnxruntime default)'),
   interOpThreads: integer('PRM_INTER_OP_THREADS', 0, 0, 1024, 'onnxruntime threads across operators (0 = onnxruntime default)'),
+  engineThreads: oneOf('PRM_ENGINE_THREADS', ENGINE_THREADS, 'worker', 'Where onnxruntime runs: worker (one worker thread per model; the event loop stays free during inference) or main'),
   // caching
   redisUrl: optionalText('REDIS_URL', 'Tier-1 cache in Redis, e.g. redis://127.0.0.1:6379 (unset = in-process cache)', checkRedisUrl),
   redisClusterNodes: list('REDIS_CLUSTER_NODES', 'Tier-1 cache in a Redis Cluster: comma-separated host:port seeds (unset = not a cluster)', checkHostPort),

@@ -7,7 +7,8 @@
 import { access, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { SessionOptions } from '../engine/execution-provider.js';
-import { OnnxLogprobModel } from '../engine/onnx-model.js';
+import { openLogprobModel } from '../engine/open-model.js';
+import type { LogprobModel } from '../engine/types.js';
 import { computeFingerprint, fingerprintFiles } from './fingerprint.js';
 import { parseManifest, type Manifest, type ModelEntry } from './manifest.js';
 import { Segmenter } from './segmenter.js';
@@ -36,8 +37,8 @@ export interface LoadedBundle {
   /** Computed from the files (equal to manifest.fingerprint when that is given). */
   fingerprint: string;
   segmenter: Segmenter;
-  policy: OnnxLogprobModel;
-  reference: OnnxLogprobModel | null;
+  policy: LogprobModel;
+  reference: LogprobModel | null;
   dispose(): Promise<void>;
 }
 
@@ -54,8 +55,8 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function openModel(dir: string, name: string, entry: ModelEntry, opts: SessionOptions): Promise<OnnxLogprobModel> {
-  return OnnxLogprobModel.open(
+async function openModel(dir: string, name: string, entry: ModelEntry, opts: SessionOptions): Promise<LogprobModel> {
+  return openLogprobModel(
     join(dir, entry.onnx),
     `${name}/${entry.onnx}`,
     {
@@ -119,17 +120,20 @@ export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<L
     fail(`the tokenizer has ${segmenter.vocabSize} ids but policy.vocab_size is ${manifest.policy.vocab_size}`);
   }
 
-  let policy: OnnxLogprobModel | undefined;
-  let reference: OnnxLogprobModel | null = null;
-  try {
-    policy = await openModel(dir, name, manifest.policy, opts);
-    if (manifest.reference !== null) reference = await openModel(dir, name, manifest.reference, opts);
-  } catch (err) {
-    await policy?.dispose();
-    return fail(message(err), err);
+  // Both models open at once (each in its own worker thread by default); a failure of the policy
+  // is reported before one of the reference, and whatever did open is released.
+  const [policy, reference] = await Promise.allSettled([
+    openModel(dir, name, manifest.policy, opts),
+    manifest.reference === null ? Promise.resolve(null) : openModel(dir, name, manifest.reference, opts),
+  ]);
+  if (policy.status === 'rejected' || reference.status === 'rejected') {
+    if (policy.status === 'fulfilled') await policy.value.dispose();
+    if (reference.status === 'fulfilled') await reference.value?.dispose();
+    const reason: unknown = policy.status === 'rejected' ? policy.reason : (reference as PromiseRejectedResult).reason;
+    return fail(message(reason), reason);
   }
-  const p = policy;
-  const r = reference;
+  const p = policy.value;
+  const r = reference.value;
   return {
     name,
     dir,

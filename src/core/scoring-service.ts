@@ -9,7 +9,7 @@
  * memory held by scoring is bounded) and token limits checked right after tokenization.
  */
 import { ErrorCode, PrmError } from '../errors.js';
-import type { Device } from '../engine/execution-provider.js';
+import type { Device, EngineThreads } from '../engine/execution-provider.js';
 import type { Logger } from '../engine/logger.js';
 import { throwIfAborted } from '../engine/abort.js';
 import { metrics } from '../metrics.js';
@@ -40,6 +40,8 @@ export interface ScoringServiceOptions {
   /** Model used when a request names none; default: the only bundle, or the first by name. */
   defaultModel?: string;
   device: Device;
+  /** Default: worker (see src/engine/open-model.ts). */
+  engineThreads?: EngineThreads;
   intraOpThreads?: number;
   interOpThreads?: number;
   logger: Logger;
@@ -154,6 +156,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
   const registry = new BundleRegistry({
     modelsDir: opts.modelsDir,
     device: opts.device,
+    engineThreads: opts.engineThreads,
     intraOpThreads: opts.intraOpThreads,
     interOpThreads: opts.interOpThreads,
     logger: opts.logger,

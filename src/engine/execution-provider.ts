@@ -16,6 +16,13 @@ import type { Logger } from './logger.js';
 export type Device = 'auto' | 'cuda' | 'cpu';
 export const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
 
+/**
+ * Which thread runs onnxruntime (PRM_ENGINE_THREADS): `worker`, one worker thread per model, so a
+ * forward pass never blocks the event loop; `main`, the calling thread (see open-model.ts).
+ */
+export type EngineThreads = 'worker' | 'main';
+export const ENGINE_THREADS: readonly EngineThreads[] = ['worker', 'main'];
+
 export interface SessionOptions {
   device: Device;
   /** Threads inside one operator (onnxruntime default: one per physical core). */
@@ -24,6 +31,8 @@ export interface SessionOptions {
   interOpThreads?: number;
   /** CUDA device ordinal (default 0). */
   cudaDeviceId?: number;
+  /** Default `worker`. */
+  engineThreads?: EngineThreads;
   logger: Logger;
 }
 

@@ -1,0 +1,73 @@
+/**
+ * Worker-thread entry of one model (see worker-model.ts): opens the onnxruntime session with the
+ * in-thread engine (OnnxLogprobModel, so both modes run the very same code) and answers forward
+ * requests. onnxruntime-node runs a session synchronously on the thread that calls it; here that
+ * thread is this worker, so the service's event loop keeps running during a forward pass.
+ *
+ * Messages are handled strictly one after the other: a `close` must not release the session while
+ * an earlier forward pass still uses it.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { Logger } from '../logger.js';
+import { OnnxLogprobModel } from '../onnx-model.js';
+import { resultTransferList, toWireError, type FromWorker, type LogLevel, type ToWorker, type WorkerInit } from './protocol.js';
+
+if (parentPort === null) throw new Error('onnx-worker runs only as a worker thread');
+const port: MessagePort = parentPort;
+const init = workerData as WorkerInit;
+
+function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+/** Log lines go to the main thread's logger, so they read exactly as in the in-thread mode. */
+function logAt(level: LogLevel) {
+  return (obj: Record<string, unknown>, msg: string): void => {
+    try {
+      post({ type: 'log', level, obj, msg });
+    } catch {
+      // A field that cannot be cloned (a function, a native handle) must not lose the line.
+      post({ type: 'log', level, obj: { detail: String(obj) }, msg });
+    }
+  };
+}
+const logger: Logger = { info: logAt('info'), warn: logAt('warn'), error: logAt('error') };
+
+async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
+  if (m.type === 'close') {
+    try {
+      await model.dispose();
+    } catch (err) {
+      logger.error({ model: init.label, reason: toWireError(err).message }, `${init.label}: releasing the onnxruntime session failed`);
+    }
+    post({ type: 'closed' });
+    port.close();
+    return;
+  }
+  try {
+    const results = await model.forward(m.rows);
+    post({ type: 'result', id: m.id, results }, resultTransferList(results));
+  } catch (err) {
+    post({ type: 'failed', id: m.id, error: toWireError(err) });
+  }
+}
+
+async function open(): Promise<OnnxLogprobModel | null> {
+  try {
+    return await OnnxLogprobModel.open(init.modelPath, init.label, init.spec, { ...init.session, logger });
+  } catch (err) {
+    // Closing the port lets the thread end; the main thread rejects the open with this error.
+    post({ type: 'open-failed', error: toWireError(err) });
+    port.close();
+    return null;
+  }
+}
+
+void open().then((model) => {
+  if (model === null) return;
+  let chain: Promise<void> = Promise.resolve();
+  port.on('message', (m: ToWorker) => {
+    chain = chain.then(() => handle(model, m));
+  });
+  post({ type: 'ready', executionProvider: model.executionProvider });
+});
