@@ -16,6 +16,7 @@ import { createScoringService, type LoadingScoringService } from '../../src/core
 import type { ItemResult, ScoreItemInput, ScoreOptions } from '../../src/core/types.js';
 import { silentLogger } from '../../src/engine/logger.js';
 import { RedisProcess } from '../helpers/redis-server.js';
+import { trace } from '../helpers/traces.js';
 
 const MODELS = 'test/fixtures/bundles';
 const FLAVOURS = ['tiny-logprobs', 'tiny-logits', 'tiny-ref-free'];
@@ -32,21 +33,6 @@ function expectSame(a: ItemResult, b: ItemResult, tol: number): void {
     expect(Math.abs(s.reward - b.steps[k].reward)).toBeLessThanOrEqual(tol);
   });
   expect(Math.abs(a.score - b.score)).toBeLessThanOrEqual(tol);
-}
-
-// Deterministic arithmetic-looking traces (in the tiny tokenizer's vocabulary).
-function trace(seed: number, steps: number): { prompt: string; steps: string[] } {
-  const a = 10 + ((seed * 37) % 80);
-  const b = 3 + ((seed * 11) % 20);
-  const out: string[] = [];
-  let v = a;
-  for (let k = 0; k < steps - 1; k++) {
-    const n = 2 + ((seed + k * 7) % 9);
-    out.push(`${v}+${n}=${v + n}`);
-    v += n;
-  }
-  out.push(`Answer: ${v}`);
-  return { prompt: `${a}+${b}*2`, steps: out };
 }
 
 let redis: RedisProcess;
