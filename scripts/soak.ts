@@ -12,6 +12,11 @@
  * that it is full before the first memory sample, because what is measured is growth that no
  * setting bounds (a leak), not a cache filling up.
  *
+ * RSS moves by tens of MiB with garbage collection and onnxruntime's arenas, so growth compares
+ * the median of the first three samples after the warm-up with the median of the last three
+ * (samples every 5 s), not two single readings. The V8 heap in use (from /metrics) is reported
+ * beside it, which tells a JavaScript leak from native memory.
+ *
  * Prints one JSON summary; exits 1 when a request failed (a network error, an unexpected status),
  * the server did not exit 0, or RSS grew by 10 % or more after the warm-up.
  */
@@ -35,8 +40,9 @@ const seconds = Math.min(MAX_SECONDS, Math.max(10, Number(args.seconds)));
 const clients = Math.max(1, Number(args.clients));
 // Warm-up: long enough for the caches and V8's heap to reach their working size.
 const warmupS = args.warmup !== undefined ? Number(args.warmup) : Math.max(10, Math.round(seconds * 0.25));
-if (![seconds, clients, warmupS].every(Number.isFinite) || warmupS >= seconds) {
-  console.error('usage: npm run soak -- [--seconds N (≤ 300)] [--clients N] [--warmup N (< seconds)]');
+// Six memory samples (30 s) after the warm-up at least: three to start from, three to end with.
+if (![seconds, clients, warmupS].every(Number.isFinite) || seconds - warmupS < 30) {
+  console.error('usage: npm run soak -- [--seconds N (≤ 300)] [--clients N] [--warmup N (≤ seconds − 30)]');
   process.exit(2);
 }
 
@@ -112,6 +118,17 @@ function plan(i: number): Planned {
   return { path: '/v1/score', body: { items: [trace(fresh++, 2)], model: 'no-such-model' }, expect: 404 };
 }
 
+async function heapUsedBytes(base: string): Promise<number> {
+  const text = await fetch(`${base}/metrics`).then((r) => r.text()).catch(() => '');
+  const m = /^prm_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -163,16 +180,13 @@ async function main(): Promise<number> {
     const latencies: number[] = [];
     const start = performance.now();
     const end = start + seconds * 1000;
-    let warmRss = Number.NaN;
-    let peakRss = 0;
-    const samples: number[] = [];
+    // [seconds since start, RSS bytes, V8 heap used bytes] every 5 s.
+    const samples: [number, number, number][] = [];
     const sampler = setInterval(() => {
-      const rss = rssBytes(server.pid!);
       const t = (performance.now() - start) / 1000;
-      samples.push(round(rss / MiB));
-      if (t >= warmupS) peakRss = Math.max(peakRss, rss);
+      const rss = rssBytes(server.pid!);
+      void heapUsedBytes(base).then((heap) => samples.push([t, rss, heap]));
     }, 5000);
-    const warmTimer = setTimeout(() => (warmRss = rssBytes(server.pid!)), warmupS * 1000);
 
     let next = 0;
     const client = async () => {
@@ -192,9 +206,14 @@ async function main(): Promise<number> {
     };
     await Promise.all(Array.from({ length: clients }, client));
     clearInterval(sampler);
-    clearTimeout(warmTimer);
-    const endRss = rssBytes(server.pid!);
     const elapsed = (performance.now() - start) / 1000;
+    const after = samples.filter(([t]) => t >= warmupS);
+    const first = after.slice(0, 3);
+    const last = after.slice(-3);
+    const warmRss = median(first.map((x) => x[1]));
+    const endRss = median(last.map((x) => x[1]));
+    const warmHeap = median(first.map((x) => x[2]));
+    const endHeap = median(last.map((x) => x[2]));
 
     server.kill('SIGTERM');
     const exitCode = await exited;
@@ -210,11 +229,13 @@ async function main(): Promise<number> {
       failed: failures.length,
       first_failures: failures.slice(0, 5),
       latency_ms: { p50: round(percentile(latencies, 50)), p90: round(percentile(latencies, 90)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1) ?? Number.NaN) },
-      rss_mib: { after_warmup: round(warmRss / MiB), end: round(endRss / MiB), peak_after_warmup: round(peakRss / MiB) },
+      rss_mib: { after_warmup: round(warmRss / MiB), end: round(endRss / MiB), peak_after_warmup: round(Math.max(...after.map((x) => x[1])) / MiB) },
       rss_growth_percent: round(growth * 100, 2),
-      rss_mib_every_5s: samples,
+      heap_used_mib: { after_warmup: round(warmHeap / MiB), end: round(endHeap / MiB) },
+      rss_mib_every_5s: samples.map((x) => round(x[1] / MiB)),
+      heap_used_mib_every_5s: samples.map((x) => round(x[2] / MiB)),
       server_exit_code: exitCode,
-      pass: failures.length === 0 && growth < 0.1 && exitCode === 0,
+      pass: failures.length === 0 && after.length >= 6 && growth < 0.1 && exitCode === 0,
     };
     console.log(JSON.stringify(summary, null, 2));
     return summary.pass ? 0 : 1;
