@@ -7,6 +7,7 @@
  * step but the last, plus EOS on the last (or, for a partial trace, one separator per step and no
  * EOS: the same count). The service's usage.response_tokens is checked against these counts.
  */
+import { seededRandom } from '../src/util/seeded-random.js';
 
 export interface Item {
   id: string;
@@ -32,17 +33,7 @@ export interface TextShape {
 
 export const RL_SHAPE: TextShape = { minSteps: 4, maxSteps: 10, minTokens: 200, maxTokens: 600 };
 
-/** Mulberry32: small, fast, and identical on every platform for a given seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 function int(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));

@@ -10,6 +10,7 @@ import { PrmApiError } from '../client/errors.js';
 import type { ScoreItem } from '../client/types.js';
 import { CONNECTION_OPTIONS, HELP_OPTION, apiKey, helpText, int, parse, str, type OptionTable } from './args.js';
 import { checkService } from './connect.js';
+import { seededRandom } from '../util/seeded-random.js';
 
 const OPTIONS: OptionTable = {
   ...CONNECTION_OPTIONS,
@@ -33,17 +34,7 @@ latency percentiles. Exit status 1 if any request failed.`,
   OPTIONS,
 );
 
-/** mulberry32: a small seeded generator, so a --seed reproduces the same traces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 /** A correct solution of a random chain like 48+27-19*3, in the arithmetic domain's format. */
 export function syntheticTrace(rand: () => number, steps: number): ScoreItem {
