@@ -2,8 +2,9 @@
 
 A problem is a chain of 2–6 integer operations applied left to right, e.g. ``48+27-19*3``
 (= ((48+27)-19)*3). A solution has one line per operation, ``<a><op><b>=<c>``, then
-``Answer: <n>``. Every true intermediate value stays in 0..999; only a solution that already went
-wrong can reach a negative value (written ``-12``) or a larger one.
+``Answer: <n>``. Every true intermediate value stays in 0..99 (two digits at most, so that a
+sub-million-parameter character-level model learns the arithmetic in minutes on two CPU cores);
+only a solution that already went wrong can reach a negative value (written ``-12``) or a larger one.
 
 The SFT demonstrations are written by a simulated *student* with systematic, step-local
 misconceptions (the classic "buggy arithmetic" of the cognitive-tutor literature):
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 OPS = "+-*"
-MAX_VALUE = 999
+MAX_VALUE = 99
 
 
 @dataclass

@@ -27,11 +27,11 @@ from .train import train_prm, train_sft
 @dataclass
 class Preset:
     name: str = "arith-tiny"
-    model: dict = field(default_factory=lambda: dict(d_model=128, n_layers=4, n_heads=4, d_ff=512, max_seq_len=256))
-    sft_steps: int = 1500
+    model: dict = field(default_factory=lambda: dict(d_model=96, n_layers=4, n_heads=4, d_ff=384, max_seq_len=256))
+    sft_steps: int = 2500
     sft_batch: int = 64
     sft_lr: float = 2e-3
-    rollout_problems: int = 1500
+    rollout_problems: int = 1000
     rollout_samples: int = 8
     temperature: float = 1.0
     prm_epochs: float = 2.0
