@@ -25,6 +25,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { trace } from '../test/helpers/traces.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const MAX_SECONDS = 300;
@@ -72,21 +73,6 @@ async function waitFor(url: string, timeoutMs: number): Promise<void> {
     if (Date.now() > until) throw new Error(`${url} not ready after ${timeoutMs} ms`);
     await sleep(200);
   }
-}
-
-// ---- traces (digits and arithmetic: in the vocabulary of every bundle this project builds) ----
-function trace(seed: number, steps: number): { prompt: string; steps: string[] } {
-  const a = 10 + ((seed * 37) % 80);
-  const b = 3 + ((seed * 11) % 20);
-  const out: string[] = [];
-  let v = a;
-  for (let k = 0; k < steps - 1; k++) {
-    const n = 2 + ((seed + k * 7) % 9);
-    out.push(`${v}+${n}=${v + n}`);
-    v += n;
-  }
-  out.push(`Answer: ${v}`);
-  return { prompt: `${a}+${b}*2`, steps: out };
 }
 
 interface Planned {
