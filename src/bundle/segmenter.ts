@@ -7,13 +7,14 @@
 import { Template } from '@huggingface/jinja';
 import { ErrorCode, PrmError } from '../errors.js';
 import type { Manifest } from './manifest.js';
+import { TokenMemo } from './token-memo.js';
 import type { TokenizerBundle } from './tokenizer-files.js';
 
 export interface Segments {
   /** Prompt segment ids (at least one). */
-  prompt: number[];
+  prompt: readonly number[];
   /** One segment per step, each with at least one id. */
-  steps: number[][];
+  steps: (readonly number[])[];
 }
 
 export type SegmenterLayout = Pick<
@@ -42,11 +43,13 @@ export class Segmenter {
   private readonly tok: TokenizerBundle;
   private readonly layout: SegmenterLayout;
   private readonly chatTemplate?: Template;
+  private readonly memo: TokenMemo;
 
   /** Throws (a plain Error naming the problem) when the tokenizer cannot serve this layout. */
   constructor(tok: TokenizerBundle, layout: SegmenterLayout) {
     this.tok = tok;
     this.layout = layout;
+    this.memo = new TokenMemo((text) => this.tok.tokenizer.encode(text, { add_special_tokens: false }).ids);
     if (layout.use_chat_template) {
       if (tok.chatTemplate === undefined) {
         throw new Error('use_chat_template is true but tokenizer_config.json has no chat_template');
@@ -100,8 +103,9 @@ export class Segmenter {
     return this.layout.prompt_template.split('{prompt}').join(prompt);
   }
 
-  private encode(text: string): number[] {
-    return this.tok.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  /** Ids of a text without special tokens (memoised: prompts and steps repeat across requests). */
+  private encode(text: string): readonly number[] {
+    return this.memo.ids(text);
   }
 
   /**
@@ -115,7 +119,7 @@ export class Segmenter {
     if (promptIds.length === 0) {
       throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
     }
-    const out: number[][] = [];
+    const out: (readonly number[])[] = [];
     let total = promptIds.length;
     // Index of the step that ends the trace (no separator, maybe EOS); none when partial.
     const last = opts.partial ? steps.length : steps.length - 1;
@@ -125,7 +129,7 @@ export class Segmenter {
       if (own.length === 0) {
         throw new PrmError(ErrorCode.EMPTY_STEP, `step ${k + 1} of ${steps.length} tokenizes to zero tokens`);
       }
-      let ids: number[];
+      let ids: readonly number[];
       if (k < last) ids = this.encode(text + this.layout.step_separator);
       else ids = this.layout.append_eos ? [...own, this.tok.eosId!] : own;
       out.push(ids);

@@ -10,7 +10,7 @@ export interface PreparedItem {
   /** The item's id, or its index in the request as a string. */
   id: string;
   /** [prompt segment, step 1, ..., step n] token ids. */
-  segments: number[][];
+  segments: (readonly number[])[];
   promptTokens: number;
   /** Token count of each step segment (separator and EOS included). */
   stepTokens: number[];

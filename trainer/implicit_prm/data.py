@@ -1,7 +1,7 @@
 """Synthetic, checkable multi-step arithmetic.
 
-A problem is a chain of 2–6 integer operations applied left to right, e.g. ``48+27-19*3``
-(= ((48+27)-19)*3). A solution has one line per operation, ``<a><op><b>=<c>``, then
+A problem is a chain of 2–6 integer operations applied left to right, e.g. ``12+27-19*3``
+(= ((12+27)-19)*3 = 60). A solution has one line per operation, ``<a><op><b>=<c>``, then
 ``Answer: <n>``. Every true intermediate value stays in 0..99 (two digits at most, so that a
 sub-million-parameter character-level model learns the arithmetic in minutes on two CPU cores);
 only a solution that already went wrong can reach a negative value (written ``-12``) or a larger one.
