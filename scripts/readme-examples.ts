@@ -20,14 +20,19 @@ const EXAMPLES: Example[] = [
     name: 'score',
     url: '/v1/score',
     body: {
-      items: [{ id: 'a', prompt: '12+7*3', steps: ['7*3=21', '12+21=33'] }],
+      // The arithmetic domain of models/arith-tiny (trainer/README.md): operations apply left to
+      // right. Item b makes the classic subtraction slip (smaller digit from larger) at step 1.
+      items: [
+        { id: 'a', prompt: '63-28+15', steps: ['63-28=35', '35+15=50', 'Answer: 50'] },
+        { id: 'b', prompt: '63-28+15', steps: ['63-28=45', '45+15=60', 'Answer: 60'] },
+      ],
       options: { aggregate: 'min' },
     },
   },
   {
     name: 'get_reward',
     url: '/get_reward?aggregate=min',
-    body: { query: ['12+7*3\n7*3=21\n12+21=33'], prompts: ['12+7*3'] },
+    body: { query: ['63-28+15\n63-28=35\n35+15=50\nAnswer: 50'], prompts: ['63-28+15'] },
   },
 ];
 
