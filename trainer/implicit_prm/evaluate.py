@@ -234,6 +234,9 @@ def write_report(eval_obj: dict, out_dir: str, meta: dict) -> None:
     if meta.get("targets"):
         L.append("## Targets\n")
         L.append(meta["targets"] + "\n")
+    if meta.get("notes"):
+        L.append("## Reading the results\n")
+        L.append(meta["notes"] + "\n")
     if meta.get("details"):
         L.append("## Setup\n")
         L.append(meta["details"] + "\n")

@@ -112,8 +112,15 @@ def build(preset: Preset, work: str, out_dir: Optional[str], golden_out: Optiona
     torch.set_num_threads(threads)
     os.makedirs(work, exist_ok=True)
     log = _log_to(os.path.join(work, "build.log"))
-    t_start = time.time()
-    times = {}
+    # Seconds of each stage when it last ran: a resumed build skips finished stages, and its report
+    # must still give the wall time of the whole pipeline, not of the resumption.
+    times_path = os.path.join(work, "stage_seconds.json")
+    times = {} if force or not os.path.exists(times_path) else _load_json(times_path)
+
+    def stage_done(name: str, t0: float, ran: bool) -> None:
+        if ran or name not in times:
+            times[name] = time.time() - t0
+        _save_json(times_path, times)
     tok = CharTokenizer(model_max_length=preset.max_sequence_length)
     domain = DomainConfig()
     test, val, roll = splits(preset, domain)
@@ -123,18 +130,20 @@ def build(preset: Preset, work: str, out_dir: Optional[str], golden_out: Optiona
     # 1. reference (SFT)
     t = time.time()
     ref_path = os.path.join(work, "reference.pt")
-    if force or not os.path.exists(ref_path):
+    ran = force or not os.path.exists(ref_path)
+    if ran:
         cfg = ModelConfig(vocab_size=tok.vocab_size, **preset.model)
         ref, info = train_sft(cfg, tok, domain, preset.sft_steps, preset.sft_batch, preset.sft_lr, preset.seed, exclude, log=log)
         save_checkpoint(ref_path, ref, {"sft": info})
         log(f"reference: {ref.num_params()} parameters, {info}")
     ref, _ = load_checkpoint(ref_path)
-    times["sft"] = time.time() - t
+    stage_done("sft", t, ran)
 
     # 2. rollouts on training problems, labelled by final answer only
     t = time.time()
     roll_path = os.path.join(work, "rollouts.json")
-    if force or not os.path.exists(roll_path):
+    ran = force or not os.path.exists(roll_path)
+    if ran:
         sampled = sample_solutions(ref, tok, [p.text for p in roll], preset.rollout_samples, preset.temperature,
                                    seed=preset.seed + 11, desc="rollouts")
         rollouts = label_rollouts(roll, sampled)
@@ -142,7 +151,7 @@ def build(preset: Preset, work: str, out_dir: Optional[str], golden_out: Optiona
         acc = sum(r["correct"] for r in rollouts) / max(1, len(rollouts))
         log(f"rollouts: {len(rollouts)} samples, {acc:.3f} correct")
     rollouts = _load_json(roll_path)
-    times["rollouts"] = time.time() - t
+    stage_done("rollouts", t, ran)
 
     # 3. implicit PRMs
     policies = {}
@@ -153,31 +162,33 @@ def build(preset: Preset, work: str, out_dir: Optional[str], golden_out: Optiona
             log("dpo: no problem has both a right and a wrong rollout; DPO skipped")
             policies[loss] = None
             continue
-        if force or not os.path.exists(pth):
+        ran = force or not os.path.exists(pth)
+        if ran:
             pol, info = train_prm(ref, tok, rollouts, loss=loss, beta=preset.beta, epochs=preset.prm_epochs,
                                   batch_size=preset.prm_batch, lr=preset.prm_lr, seed=preset.seed,
                                   max_pairs_per_problem=preset.dpo_pairs_per_problem, log=log)
             save_checkpoint(pth, pol, {"prm": info})
             log(f"policy {loss}: {info}")
         policies[loss], _ = load_checkpoint(pth)
-        times[f"train_{loss}"] = time.time() - t
+        stage_done(f"train_{loss}", t, ran)
 
     # 4. evaluation samples (fresh, from the reference) and evaluation
     t = time.time()
     ev_path = os.path.join(work, "eval_samples.json")
-    if force or not os.path.exists(ev_path):
+    ran = force or not os.path.exists(ev_path)
+    if ran:
         vs = sample_solutions(ref, tok, [p.text for p in val], preset.val_samples, preset.temperature,
                               seed=preset.seed + 22, desc="val samples")
         ts = sample_solutions(ref, tok, [p.text for p in test], preset.eval_samples, preset.temperature,
                               seed=preset.seed + 33, desc="test samples")
         _save_json(ev_path, {"val": label_samples(val, vs), "test": label_samples(test, ts)})
     ev = _load_json(ev_path)
-    times["eval_sampling"] = time.time() - t
+    stage_done("eval_sampling", t, ran)
     t = time.time()
     res = evaluate_methods({"reference": ref, "ce": policies["ce"], "dpo": policies["dpo"]}, tok, preset.beta,
                            ev["val"], ev["test"], log=log)
     summary = summarize(res, "ce")
-    times["evaluate"] = time.time() - t
+    stage_done("evaluate", t, True)
     summary["setup"] = {
         "preset": asdict(preset), "reference_params": ref.num_params(),
         "test_problems": len(test), "samples_per_test_problem": preset.eval_samples,
@@ -200,8 +211,9 @@ def build(preset: Preset, work: str, out_dir: Optional[str], golden_out: Optiona
         }
         write_bundle(out_dir, preset.name, policies["ce"], ref, tok, graph=preset.graph, beta=preset.beta,
                      max_sequence_length=preset.max_sequence_length, provenance=prov)
-        times["export"] = time.time() - t
-        times["total"] = time.time() - t_start
+        stage_done("export", t, True)
+        times.pop("total", None)
+        times["total"] = sum(times.values())
         summary["setup"]["wall_seconds"] = times
         with open(os.path.join(out_dir, "eval.json"), "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2)
@@ -210,7 +222,8 @@ def build(preset: Preset, work: str, out_dir: Optional[str], golden_out: Optiona
         if golden_out:
             from .golden import write_golden
             write_golden(out_dir, golden_out, bundle_dir_rel or out_dir)
-    times["total"] = time.time() - t_start
+    times.pop("total", None)
+    times["total"] = sum(times.values())
     log(f"done in {times['total']:.0f} s: {stage_times_md(times)}")
     summary["setup"]["wall_seconds"] = times
     return summary
@@ -246,4 +259,40 @@ def report_meta(preset: Preset, s: dict, times: dict) -> dict:
     intro = ("Implicit PRM trained from outcome labels only on the synthetic arithmetic domain of `trainer/` "
              "(see trainer/README.md for the format and the simulated-student design). Step labels are used "
              "only here, to evaluate.")
-    return {"name": preset.name, "intro": intro, "targets": "\n".join(tgt), "details": details}
+    return {"name": preset.name, "intro": intro, "targets": "\n".join(tgt), "details": details,
+            "notes": report_notes(s)}
+
+
+def report_notes(s: dict) -> str:
+    """What the tables can and cannot say, with the numbers that say it."""
+    import math
+
+    st = s["setup"]
+    n_test = st["test_problems"]
+    bon = s["best_of_n"]
+    notes = []
+    if "64" in bon["min"]:
+        p = bon["min"]["64"]
+        se = 100 * math.sqrt(max(p * (1 - p), 1e-9) / max(1, n_test))
+        notes.append(
+            f"- N = {st['samples_per_test_problem']} uses every sample of a problem once: one draw per problem, "
+            f"{n_test} problems, so its accuracies carry a standard error of about {se:.1f} points; "
+            f"smaller N average 32 random subsets per problem and move less.")
+    meths = s.get("methods", {})
+    if "ce" in meths and "dpo" in meths:
+        ce, dpo = meths["ce"]["processbench"], meths["dpo"]["processbench"]
+        notes.append(
+            f"- First-error detection thresholds σ(q_k). CE trains σ(q) as the probability that the response is right, "
+            f"so one τ fits every problem (CE τ = {ce['threshold']:.3f}, F1 {ce['f1']:.3f}). DPO trains only differences "
+            f"of q between a right and a wrong response of the same problem (its loss is unchanged when a constant is "
+            f"added to every q of a problem), so σ(q) is not a probability and a single τ fits it poorly "
+            f"(DPO τ = {dpo['threshold']:.3f}, F1 {dpo['f1']:.3f}); best-of-N only compares responses of one problem, "
+            f"and there DPO is much closer to CE.")
+    if "reference" in meths:
+        r = meths["reference"]["best_of_n"]["min"].get("16")
+        if r is not None:
+            notes.append(
+                f"- The untrained reference's own log-prob selects worse than a random pick at N = 16 "
+                f"({100 * r:.1f}% vs {100 * bon['pass_at_1']:.1f}%): the reference imitates the student, whose "
+                f"systematic slips are likely under it; the implicit PRM's gain comes from training on outcomes.")
+    return "\n".join(notes)
