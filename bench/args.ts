@@ -34,18 +34,20 @@ export interface BenchArgs {
 }
 
 const USAGE = `npm run bench -- [options]
-  --quick                 smaller counts (rl 16 prompts × 8, tree 12 traces, PyTorch on 8 of
-                          the rl prompts, one batching repeat); < 10 minutes
+  --quick                 smaller counts (rl 8 prompts × 8 at the top concurrency and 2 below,
+                          tree 8 traces, PyTorch on 4 of the rl prompts, one batching repeat);
+                          < 10 minutes
   --out FILE              JSON report (default bench/report.json, quick: bench/report-quick.json)
   --md FILE               Markdown report (default bench/REPORT.md; quick: beside --out, .md)
   --models a,b            of ${MODEL_KEYS.join(', ')} (default: both)
   --skip-torch            service only: no PyTorch run, no ratios, no cross-check
   --threads N             threads for both sides (default 2)
   --seed N                workload seed (default 1)
-  --rl-prompts N --rollouts N --rl-per-request N --concurrency 1,8,32 --latency-prompts N
+  --rl-prompts N --rollouts N --rl-per-request N --concurrency 1,8,32
+  --latency-prompts N      prompts for the passes below the top concurrency (full 16, quick 2; 0 = all)
   --tree-traces N --tree-per-request N --batching-items N --batching-repeats N
   --torch-batch-size N    PyTorch scorer batch (default 8)
-  --torch-rl-prompts N    PyTorch scores the first N rl prompts' rollouts (default all; quick 8)
+  --torch-rl-prompts N    PyTorch scores the first N rl prompts' rollouts (default all; quick 4)
   --random-params 30M     size of the random bundle
   --server-env KEY=VALUE  extra service setting (repeatable)`;
 
@@ -65,17 +67,17 @@ export function parseArgs(argv: string[]): BenchArgs {
     skipTorch: false,
     threads: 2,
     seed: 1,
-    rlPrompts: quick ? 16 : 64,
+    rlPrompts: quick ? 8 : 64,
     rollouts: 8,
     rlPerRequest: 8,
     concurrency: [1, 8, 32],
-    latencyPrompts: quick ? 4 : 0,
-    treeTraces: quick ? 12 : 64,
+    latencyPrompts: quick ? 2 : 16,
+    treeTraces: quick ? 8 : 64,
     treePerRequest: 8,
     batchingItems: 32,
     batchingRepeats: quick ? 1 : 4,
     torchBatchSize: 8,
-    torchRlPrompts: quick ? 8 : 0,
+    torchRlPrompts: quick ? 4 : 0,
     randomParams: '30M',
     serverEnv: {},
   };

@@ -49,6 +49,7 @@ export function scoringServiceFor(
     batching: {
       maxBatchTokens: config.maxBatchTokens,
       maxRows: 256,
+      maxPaddingFraction: config.maxBatchPaddingPercent / 100,
       maxWaitMs: config.maxBatchWaitMs,
       maxQueueRows: config.maxQueueRows,
     },

@@ -19,6 +19,8 @@ export interface BatcherOptions {
   /** Padded-token budget of one batch (rows × longest row). */
   maxBatchTokens: number;
   maxRows: number;
+  /** Largest padded share of a batch (0–1); rows that would pad more wait for the next batch. Default 1 (no cap). */
+  maxPaddingFraction?: number;
   maxWaitMs: number;
   /** Rows allowed to wait; more are rejected. */
   maxQueueRows: number;
@@ -112,7 +114,7 @@ export class Batcher<J, R> {
 
   private async runNext(): Promise<void> {
     this.running = true;
-    const pick = selectBatch(this.queue, this.opts.maxBatchTokens, this.opts.maxRows);
+    const pick = selectBatch(this.queue, this.opts.maxBatchTokens, this.opts.maxRows, 0, this.opts.maxPaddingFraction ?? 1);
     const picked = new Set(pick.indices);
     const batch = pick.indices.map((i) => this.queue[i]);
     for (let i = this.queue.length - 1; i >= 0; i--) if (picked.has(i)) this.queue.splice(i, 1);

@@ -2,8 +2,12 @@
  * Which queued rows go into the next batch. Pure, so it is tested on its own.
  *
  * The oldest row always goes in (no starvation). The rest are the rows closest to it in length,
- * added while the padded cost (rows × longest row) stays within the token budget: grouping similar
- * lengths is what keeps padding low when 200- and 600-token traces share a queue.
+ * added while the padded cost (rows × longest row) stays within the token budget and the padded
+ * share of the batch stays within `maxPaddingFraction`: grouping similar lengths is what keeps
+ * padding low when 200- and 600-token traces share a queue, and the cap stops a budget with room
+ * left from filling up with rows that mostly pad. A row left out waits for the next batch, which
+ * is chosen as soon as this one finishes; on a CPU a smaller batch costs little (one row of a few
+ * hundred tokens is already a large matrix product), while padded tokens cost as much as real ones.
  */
 
 export interface Candidate {
@@ -23,6 +27,7 @@ export function selectBatch(
   maxBatchTokens: number,
   maxRows: number,
   anchor = 0,
+  maxPaddingFraction = 1,
 ): Selection {
   if (queue.length === 0) return { indices: [], paddedTokens: 0, realTokens: 0 };
   const order = queue.map((_, i) => i).sort((a, b) => queue[a].length - queue[b].length || a - b);
@@ -38,8 +43,11 @@ export function selectBatch(
     const rows = hi - lo + 2;
     const left = lo > 0 ? queue[order[lo - 1]].length : -1;
     const right = hi < order.length - 1 ? queue[order[hi + 1]].length : -1;
-    const leftFits = left >= 0 && rows * maxLen <= maxBatchTokens;
-    const rightFits = right >= 0 && rows * Math.max(maxLen, right) <= maxBatchTokens;
+    // padded − real ≤ cap × padded, in integers and products only (no rounding at the boundary)
+    const fits = (width: number, added: number) =>
+      rows * width <= maxBatchTokens && rows * width - (real + added) <= maxPaddingFraction * rows * width;
+    const leftFits = left >= 0 && fits(maxLen, left);
+    const rightFits = right >= 0 && fits(Math.max(maxLen, right), right);
     if (!leftFits && !rightFits) break;
     const takeLeft = leftFits && (!rightFits || anchorLen - left <= right - anchorLen);
     if (takeLeft) {

@@ -78,7 +78,7 @@ export function checkTokenLimits(
 }
 
 const MiB = 1024 * 1024;
-export const DEFAULT_BATCHING: BatcherOptions = { maxBatchTokens: 16384, maxRows: 256, maxWaitMs: 2, maxQueueRows: 4096 };
+export const DEFAULT_BATCHING: BatcherOptions = { maxBatchTokens: 16384, maxRows: 256, maxPaddingFraction: 0.1, maxWaitMs: 2, maxQueueRows: 4096 };
 
 export interface ResolvedOptions {
   aggregate: Aggregate;
