@@ -6,21 +6,29 @@
  * fully cached request tokenization is most of the server time (a few hundred µs per kilotoken),
  * so a hit here is what keeps such requests at a hash lookup per segment.
  *
- * Entries are evicted least recently used beyond `maxEntries`; texts longer than `maxTextLength`
- * are not kept (a long unique text would evict many short shared ones). The arrays handed out are
- * frozen: callers share them.
+ * The bound is on size, not entries: each entry counts its text's characters plus its ids
+ * (about 10 bytes per unit with V8's strings and number arrays), evicted least recently used;
+ * texts longer than `maxTextLength` are not kept (a long unique text would evict many short shared
+ * ones). The arrays handed out are frozen: callers share them.
  */
 export class TokenMemo {
   private readonly map = new Map<string, readonly number[]>();
+  private units = 0;
 
   constructor(
     private readonly encode: (text: string) => number[],
-    private readonly maxEntries = 16_384,
+    /** Characters + ids kept at most; 1M units ≈ 10 MB. */
+    private readonly maxUnits = 1_000_000,
     private readonly maxTextLength = 2_048,
   ) {}
 
   get size(): number {
     return this.map.size;
+  }
+
+  /** Characters + ids currently kept. */
+  get sizeUnits(): number {
+    return this.units;
   }
 
   ids(text: string): readonly number[] {
@@ -32,9 +40,15 @@ export class TokenMemo {
       return hit;
     }
     const ids = Object.freeze(this.encode(text));
-    if (text.length <= this.maxTextLength && this.maxEntries > 0) {
-      if (this.map.size >= this.maxEntries) this.map.delete(this.map.keys().next().value as string);
+    const cost = text.length + ids.length;
+    if (text.length <= this.maxTextLength && cost <= this.maxUnits) {
+      while (this.units + cost > this.maxUnits) {
+        const [oldText, oldIds] = this.map.entries().next().value as [string, readonly number[]];
+        this.map.delete(oldText);
+        this.units -= oldText.length + oldIds.length;
+      }
       this.map.set(text, ids);
+      this.units += cost;
     }
     return ids;
   }
