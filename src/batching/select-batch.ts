@@ -43,7 +43,7 @@ export function selectBatch(
     const rows = hi - lo + 2;
     const left = lo > 0 ? queue[order[lo - 1]].length : -1;
     const right = hi < order.length - 1 ? queue[order[hi + 1]].length : -1;
-    // padded − real ≤ cap × padded, in integers and products only (no rounding at the boundary)
+    // padded − real ≤ cap × padded, as products rather than a ratio (an empty batch has no ratio)
     const fits = (width: number, added: number) =>
       rows * width <= maxBatchTokens && rows * width - (real + added) <= maxPaddingFraction * rows * width;
     const leftFits = left >= 0 && fits(maxLen, left);
