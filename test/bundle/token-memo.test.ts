@@ -17,23 +17,23 @@ function countingEncoder() {
 describe('TokenMemo', () => {
   it('encodes a text once and returns equal ids afterwards', () => {
     const { calls, encode } = countingEncoder();
-    const memo = new TokenMemo(encode, 100);
+    const memo = new TokenMemo(encode, 1000);
     expect(memo.ids('ab')).toEqual([97, 98]);
     expect(memo.ids('ab')).toEqual([97, 98]);
     expect(memo.ids('b')).toEqual([98]);
     expect(calls).toEqual(['ab', 'b']);
   });
 
-  it('evicts the least recently used text beyond its size bound (characters + ids)', () => {
+  it('evicts the least recently used text beyond its size bound (text + ids)', () => {
     const { calls, encode } = countingEncoder();
-    // one-character texts cost 2 units each: room for two
-    const memo = new TokenMemo(encode, 4);
+    // a one-character text costs 2 bytes of text + 8 of its id: room for two
+    const memo = new TokenMemo(encode, 20);
     memo.ids('a');
     memo.ids('b');
     memo.ids('a'); // a is now the most recent
     memo.ids('c'); // evicts b
     expect(memo.size).toBe(2);
-    expect(memo.sizeUnits).toBe(4);
+    expect(memo.bytes).toBe(20);
     memo.ids('a');
     memo.ids('b');
     expect(calls).toEqual(['a', 'b', 'c', 'b']);
@@ -41,7 +41,7 @@ describe('TokenMemo', () => {
 
   it('does not keep texts over the length bound, nor anything with a zero bound', () => {
     const long = countingEncoder();
-    const memo = new TokenMemo(long.encode, 100, 3);
+    const memo = new TokenMemo(long.encode, 1000, 3);
     memo.ids('abcd');
     memo.ids('abcd');
     expect(long.calls).toEqual(['abcd', 'abcd']);
@@ -55,10 +55,10 @@ describe('TokenMemo', () => {
 
   it('makes room for a large text by evicting several small ones', () => {
     const { calls, encode } = countingEncoder();
-    const memo = new TokenMemo(encode, 10);
-    for (const t of ['a', 'b', 'c', 'd', 'e']) memo.ids(t); // 10 units
-    memo.ids('wxyz'); // 8 units: a, b, c and d go
-    expect(memo.sizeUnits).toBe(10);
+    const memo = new TokenMemo(encode, 50);
+    for (const t of ['a', 'b', 'c', 'd', 'e']) memo.ids(t); // 50 bytes
+    memo.ids('wxyz'); // 8 + 32 bytes: a, b, c and d go
+    expect(memo.bytes).toBe(50);
     memo.ids('e');
     memo.ids('a');
     expect(calls).toEqual(['a', 'b', 'c', 'd', 'e', 'wxyz', 'a']);
