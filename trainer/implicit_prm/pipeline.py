@@ -121,6 +121,9 @@ def build(preset: Preset, work: str, out_dir: Optional[str], golden_out: Optiona
         if ran or name not in times:
             times[name] = time.time() - t0
         _save_json(times_path, times)
+
+    def wall_seconds() -> dict:
+        return {**times, "total": sum(times.values())}
     tok = CharTokenizer(model_max_length=preset.max_sequence_length)
     domain = DomainConfig()
     test, val, roll = splits(preset, domain)
@@ -212,20 +215,16 @@ def build(preset: Preset, work: str, out_dir: Optional[str], golden_out: Optiona
         write_bundle(out_dir, preset.name, policies["ce"], ref, tok, graph=preset.graph, beta=preset.beta,
                      max_sequence_length=preset.max_sequence_length, provenance=prov)
         stage_done("export", t, True)
-        times.pop("total", None)
-        times["total"] = sum(times.values())
-        summary["setup"]["wall_seconds"] = times
+        summary["setup"]["wall_seconds"] = wall_seconds()
         with open(os.path.join(out_dir, "eval.json"), "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2)
             f.write("\n")
-        write_report(summary, out_dir, report_meta(preset, summary, times))
+        write_report(summary, out_dir, report_meta(preset, summary, wall_seconds()))
         if golden_out:
             from .golden import write_golden
             write_golden(out_dir, golden_out, bundle_dir_rel or out_dir)
-    times.pop("total", None)
-    times["total"] = sum(times.values())
-    log(f"done in {times['total']:.0f} s: {stage_times_md(times)}")
-    summary["setup"]["wall_seconds"] = times
+    wall = summary["setup"]["wall_seconds"] = wall_seconds()
+    log(f"done in {wall['total']:.0f} s: {stage_times_md(wall)}")
     return summary
 
 
