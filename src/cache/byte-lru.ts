@@ -2,6 +2,8 @@
  * A least-recently-used map bounded by the bytes its values hold, not by entry count: cache
  * entries here range from a few bytes (one step's log-probs) to megabytes (a long prefix's KV).
  * Map iteration order is insertion order, so re-inserting on access makes the first key the LRU.
+ * `onRemove` sees every value that leaves (evicted, replaced, deleted or cleared), so values that
+ * own resources elsewhere (tier-2 KV handles) can give them back.
  */
 export class ByteLru<V> {
   private readonly map = new Map<string, { value: V; bytes: number }>();
@@ -10,7 +12,7 @@ export class ByteLru<V> {
   constructor(
     private readonly maxBytes: number,
     private readonly sizeOf: (value: V) => number,
-    private readonly onEvict?: (key: string, value: V) => void,
+    private readonly onRemove?: (key: string, value: V) => void,
   ) {}
 
   get bytes(): number {
@@ -50,7 +52,7 @@ export class ByteLru<V> {
       const entry = this.map.get(oldest)!;
       this.map.delete(oldest);
       this.used -= entry.bytes;
-      this.onEvict?.(oldest, entry.value);
+      this.onRemove?.(oldest, entry.value);
     }
     return true;
   }
@@ -60,11 +62,19 @@ export class ByteLru<V> {
     if (entry === undefined) return false;
     this.map.delete(key);
     this.used -= entry.bytes;
+    this.onRemove?.(key, entry.value);
     return true;
   }
 
+  /** Deletes every entry whose value matches. */
+  deleteWhere(match: (value: V) => boolean): void {
+    for (const [key, entry] of [...this.map]) if (match(entry.value)) this.delete(key);
+  }
+
   clear(): void {
+    const entries = [...this.map];
     this.map.clear();
     this.used = 0;
+    for (const [key, entry] of entries) this.onRemove?.(key, entry.value);
   }
 }

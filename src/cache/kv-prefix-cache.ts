@@ -1,70 +1,97 @@
 /**
- * Tier 2 of the cache: past key/values of recent prefixes, in process, bounded by bytes.
+ * Tier 2 of the cache: past key/values of recent prefixes, bounded by bytes.
  *
- * The entry under h_k (segment-keys.ts) holds the KV of every token of segments 0..k except the
+ * The entry under h_k (segment-keys.ts) names the KV of every token of segments 0..k except the
  * last one. Feeding that last token again with this past gives the log-prob of the first new token
  * without storing any logits, so extending a cached prefix costs only the new tokens (+1).
- * A KV state of n positions also serves any shorter prefix: causal attention makes its first m
- * positions exactly the KV of the first m tokens (see sliceKv).
+ *
+ * The arrays live with the models (a worker thread's store, engine/types.ts KvHandle); an entry
+ * holds a shared handle pair and the number of positions it stands for. A KV of n positions serves
+ * any shorter prefix (causal attention: its first m positions are exactly the KV of the first m
+ * tokens), so the prompt's entry and a trace's entry can share one KV without a copy. Handles are
+ * reference-counted (SharedKv): entries and rows waiting to run hold them, and the models free the
+ * memory when the last holder lets go. The byte bound charges each entry its whole handle, so two
+ * entries on one KV are counted twice: the bound errs on the side of using less memory.
  */
-import { kvBytes, type KvState } from '../engine/types.js';
+import type { ModelPair } from '../core/compute-logprobs.js';
+import type { KvHandle } from '../engine/types.js';
 import { metrics } from '../metrics.js';
 import { ByteLru } from './byte-lru.js';
 import type { SegmentHash } from './segment-keys.js';
 
+/** The policy's and reference's KV of one sequence, freed when its last holder releases it. */
+export class SharedKv {
+  private refs = 1;
+
+  /** Starts with one reference, owned by whoever computed it. */
+  constructor(
+    readonly models: ModelPair,
+    readonly policy: KvHandle,
+    /** null for reference-free bundles. */
+    readonly reference: KvHandle | null,
+  ) {}
+
+  /** Positions covered (policy and reference always cover the same tokens). */
+  get length(): number {
+    return this.policy.length;
+  }
+
+  get bytes(): number {
+    return this.policy.bytes + (this.reference?.bytes ?? 0);
+  }
+
+  retain(): this {
+    if (this.refs <= 0) throw new Error('retain of key/values already released');
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (this.refs <= 0) throw new Error('key/values released more often than retained');
+    if (--this.refs > 0) return;
+    this.models.policy.releaseKv(this.policy);
+    if (this.reference !== null) this.models.reference?.releaseKv(this.reference);
+  }
+}
+
+/** The first `length` positions of a shared KV. */
 export interface PrefixKv {
-  policy: KvState;
-  /** null for reference-free bundles. */
-  reference: KvState | null;
+  kv: SharedKv;
+  length: number;
 }
 
 export interface KvHit {
   /** Index k of the segment whose prefix matched (0 = prompt only). */
   segment: number;
-  kv: PrefixKv;
-}
-
-function prefixBytes(p: PrefixKv): number {
-  return kvBytes(p.policy) + (p.reference ? kvBytes(p.reference) : 0);
-}
-
-/**
- * The first `length` positions of a KV state whose layers are [numHeads, kv.length, headDim].
- * Returns a copy, so the cached entry can be evicted while the slice is in use.
- */
-export function sliceKv(kv: KvState, length: number, numHeads: number): KvState {
-  if (length === kv.length) return kv;
-  if (length > kv.length || length < 0) throw new RangeError(`cannot slice KV of ${kv.length} positions to ${length}`);
-  const cut = (a: Float32Array): Float32Array => {
-    const headDim = a.length / (numHeads * kv.length);
-    const res = new Float32Array(numHeads * length * headDim);
-    for (let h = 0; h < numHeads; h++) {
-      const from = h * kv.length * headDim;
-      res.set(a.subarray(from, from + length * headDim), h * length * headDim);
-    }
-    return res;
-  };
-  return { length, keys: kv.keys.map(cut), values: kv.values.map(cut) };
+  /** Retained for the caller, who must release `prefix.kv` when done with it. */
+  prefix: PrefixKv;
 }
 
 export class KvPrefixCache {
   private readonly lru: ByteLru<PrefixKv>;
 
   constructor(maxBytes: number) {
-    this.lru = new ByteLru(maxBytes, prefixBytes);
+    this.lru = new ByteLru(maxBytes, (p) => p.kv.bytes, (_key, p) => p.kv.release());
   }
 
   get bytes(): number {
     return this.lru.bytes;
   }
 
-  /** Longest k (searching from the end of the chain) with a stored prefix. */
+  get entries(): number {
+    return this.lru.size;
+  }
+
+  /**
+   * Longest k (searching from the end of the chain) with a stored prefix. The hit is retained for
+   * the caller, so an eviction while it waits for its batch cannot free it.
+   */
   longest(chain: readonly SegmentHash[], maxSegment = chain.length - 1): KvHit | null {
     for (let k = Math.min(maxSegment, chain.length - 1); k >= 0; k--) {
-      const kv = this.lru.get(chain[k].toString('base64url'));
-      if (kv) {
+      const p = this.lru.get(chain[k].toString('base64url'));
+      if (p) {
         metrics.cacheHits.inc({ tier: 'tier2' });
-        return { segment: k, kv };
+        return { segment: k, prefix: { kv: p.kv.retain(), length: p.length } };
       }
     }
     metrics.cacheMisses.inc({ tier: 'tier2' });
@@ -75,12 +102,22 @@ export class KvPrefixCache {
     return this.lru.has(hk.toString('base64url'));
   }
 
-  set(hk: SegmentHash, kv: PrefixKv): void {
-    this.lru.set(hk.toString('base64url'), kv);
+  /** Stores the first `length` positions of `kv` under h_k; the cache takes its own reference. */
+  set(hk: SegmentHash, kv: SharedKv, length: number): void {
+    if (length > kv.length) throw new RangeError(`a prefix of ${length} positions does not fit a KV of ${kv.length}`);
+    kv.retain();
+    if (!this.lru.set(hk.toString('base64url'), { kv, length })) kv.release();
+    metrics.cacheBytes.set({ tier: 'tier2' }, this.lru.bytes);
+  }
+
+  /** Drops every entry computed by `models` (their bundle is being replaced). */
+  dropModels(models: ModelPair): void {
+    this.lru.deleteWhere((p) => p.kv.models.policy === models.policy);
     metrics.cacheBytes.set({ tier: 'tier2' }, this.lru.bytes);
   }
 
   clear(): void {
     this.lru.clear();
+    metrics.cacheBytes.set({ tier: 'tier2' }, 0);
   }
 }

@@ -59,11 +59,15 @@ export async function runForward(
   throwIfAborted(signal);
   const end = metrics.inferDuration.startTimer();
   try {
-    const [policy, reference] = await Promise.all([
+    const [policy, reference] = await Promise.allSettled([
       models.policy.forward(rows, signal),
       models.reference ? models.reference.forward(referenceRows, signal) : Promise.resolve(null),
     ]);
-    return { policy, reference };
+    if (policy.status === 'fulfilled' && reference.status === 'fulfilled') return { policy: policy.value, reference: reference.value };
+    // One side failed: the KV the other side kept would have no owner, so it is freed here.
+    if (policy.status === 'fulfilled') for (const r of policy.value) if (r.kv) models.policy.releaseKv(r.kv);
+    if (reference.status === 'fulfilled' && reference.value) for (const r of reference.value) if (r.kv) models.reference!.releaseKv(r.kv);
+    throw policy.status === 'rejected' ? policy.reason : (reference as PromiseRejectedResult).reason;
   } finally {
     end();
   }

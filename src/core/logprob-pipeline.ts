@@ -4,7 +4,8 @@
  *  1. tier 1 (log-probs per segment, hash-chain keys): one lookup for all items; an item whose
  *     whole chain hits never reaches the engine;
  *  2. tier 2 (KV of prefixes): the row starts at the longest prefix whose past key/values are in
- *     memory, so extending a cached trace by one step feeds only that step (+1 token);
+ *     memory, so extending a cached trace by one step feeds only that step (+1 token); the KV
+ *     stays with the models (a handle, engine/types.ts), held by reference counts (SharedKv);
  *  3. shared prompts: when several items of a request share a prompt with no KV yet, the prompt
  *     is run once and its KV becomes every item's past (also for concurrent requests: the
  *     in-flight computation is awaited, not repeated);
@@ -14,10 +15,9 @@
  * and fresh results are identical whatever path produced them.
  */
 import { Batcher, type BatcherOptions } from '../batching/batcher.js';
-import { sliceKv, type KvPrefixCache, type PrefixKv } from '../cache/kv-prefix-cache.js';
+import { SharedKv, type KvPrefixCache, type PrefixKv } from '../cache/kv-prefix-cache.js';
 import type { LogprobCache, SegmentLogprobs } from '../cache/logprob-cache.js';
 import { hashChain, logprobKey, type SegmentHash } from '../cache/segment-keys.js';
-import type { ForwardResult } from '../engine/types.js';
 import { metrics } from '../metrics.js';
 import { runForward, type ItemLogprobs, type ModelPair } from './compute-logprobs.js';
 
@@ -40,15 +40,24 @@ export interface PipelineOptions {
 interface RowJob {
   tokens: Int32Array;
   targets: Int32Array;
+  /** Held (retained) by the submitter until the row's result arrives. */
   past: PrefixKv | null;
   keepKv: boolean;
 }
 
 interface RowResult {
-  policy: ForwardResult;
-  reference: ForwardResult | null;
+  policy: Float32Array;
+  reference: Float32Array | null;
+  /** KV of past + tokens when kept: one reference, owned by the submitter, who must release it. */
+  kv: SharedKv | null;
   /** performance.now() when its batch started: queue time = startedAt − submit time. */
   startedAt: number;
+}
+
+interface InflightPrompt {
+  promise: Promise<PrefixKv>;
+  /** Callers waiting for it; each gets its own reference. */
+  claims: number;
 }
 
 export interface PipelineResult {
@@ -76,50 +85,62 @@ function concat(segments: readonly ArrayLike<number>[], total: number): Int32Arr
 
 export class LogprobPipeline {
   readonly batcher: Batcher<RowJob, RowResult>;
-  private readonly inflightPrompts = new Map<string, Promise<PrefixKv>>();
+  private readonly inflightPrompts = new Map<string, InflightPrompt>();
 
   constructor(private readonly o: PipelineOptions) {
     this.batcher = new Batcher<RowJob, RowResult>((jobs) => this.runBatch(jobs), (j) => j.tokens.length, o.batcher);
   }
 
-  private sliceBoth(kv: PrefixKv, length: number): PrefixKv {
-    return {
-      policy: sliceKv(kv.policy, length, this.o.models.policy.shape.numHeads),
-      reference:
-        kv.reference && this.o.models.reference ? sliceKv(kv.reference, length, this.o.models.reference.shape.numHeads) : null,
-    };
-  }
-
   /** The engine call of one batch (runForward: policy and reference, timed). */
   private async runBatch(jobs: RowJob[]): Promise<RowResult[]> {
     const startedAt = performance.now();
-    const hasRef = this.o.models.reference !== null;
-    const out = await runForward(
-      this.o.models,
-      jobs.map((j) => ({ tokens: j.tokens, targets: j.targets, past: j.past?.policy, keepKv: j.keepKv })),
-      undefined,
-      hasRef ? jobs.map((j) => ({ tokens: j.tokens, targets: j.targets, past: j.past?.reference ?? undefined, keepKv: j.keepKv })) : undefined,
-    );
-    return jobs.map((_, i) => ({ policy: out.policy[i], reference: out.reference ? out.reference[i] : null, startedAt }));
+    const { models } = this.o;
+    const rows = (role: 'policy' | 'reference') =>
+      jobs.map((j) => ({
+        tokens: j.tokens,
+        targets: j.targets,
+        past: j.past === null ? undefined : (role === 'policy' ? j.past.kv.policy : j.past.kv.reference!),
+        pastLength: j.past?.length,
+        keepKv: j.keepKv,
+      }));
+    const out = await runForward(models, rows('policy'), undefined, models.reference ? rows('reference') : undefined);
+    return jobs.map((j, i) => ({
+      policy: out.policy[i].logprobs,
+      reference: out.reference ? out.reference[i].logprobs : null,
+      kv: j.keepKv ? new SharedKv(models, out.policy[i].kv!, out.reference ? out.reference[i].kv! : null) : null,
+      startedAt,
+    }));
   }
 
-  /** KV of all prompt tokens but the last, computed once however many items/requests want it. */
+  /**
+   * KV of all prompt tokens but the last, computed once however many items/requests want it.
+   * Each caller gets its own reference and must release it.
+   */
   private promptKv(h0: SegmentHash, prompt: ArrayLike<number>, signal?: AbortSignal): Promise<PrefixKv> {
     const key = h0.toString('base64url');
-    let p = this.inflightPrompts.get(key);
-    if (!p) {
+    let entry = this.inflightPrompts.get(key);
+    if (!entry) {
       const tokens = Int32Array.from({ length: prompt.length - 1 }, (_, i) => prompt[i]);
-      p = this.batcher
-        .submit({ tokens, targets: new Int32Array(tokens.length).fill(-1), past: null, keepKv: true }, signal)
-        .then((r) => {
-          const kv: PrefixKv = { policy: r.policy.kv!, reference: r.reference?.kv ?? null };
-          this.o.tier2?.set(h0, kv);
-          return kv;
-        })
-        .finally(() => this.inflightPrompts.delete(key));
-      this.inflightPrompts.set(key, p);
+      const e: InflightPrompt = { claims: 0, promise: Promise.resolve(null as never) };
+      e.promise = this.batcher.submit({ tokens, targets: new Int32Array(tokens.length).fill(-1), past: null, keepKv: true }, signal).then(
+        (r) => {
+          // Removed in the same tick as the claims are counted: a later caller finds it in tier 2.
+          this.inflightPrompts.delete(key);
+          const kv = r.kv!;
+          this.o.tier2?.set(h0, kv, kv.length);
+          for (let c = 1; c < e.claims; c++) kv.retain();
+          return { kv, length: kv.length };
+        },
+        (err: unknown) => {
+          this.inflightPrompts.delete(key);
+          throw err;
+        },
+      );
+      this.inflightPrompts.set(key, e);
+      entry = e;
     }
-    return p;
+    entry.claims++;
+    return entry.promise;
   }
 
   async compute(items: readonly PipelineItem[], signal?: AbortSignal): Promise<PipelineResult> {
@@ -182,36 +203,45 @@ export class LogprobPipeline {
         let past: PrefixKv | null = null;
         const hit = kvHits[i];
         const h0key = chains[i][0].toString('base64url');
-        if (hit) {
-          from = Math.min(hit.kv.policy.length, need - 1);
-          past = this.sliceBoth(hit.kv, from);
-        } else if (tier2 && ((promptUsers.get(h0key) ?? 0) > 1 || this.inflightPrompts.has(h0key))) {
-          past = await this.promptKv(chains[i][0], segs[0], signal);
-          from = past.policy.length;
-        }
-        const full = concat(segs, total);
-        const tokens = full.subarray(from);
-        const targets = new Int32Array(tokens.length).fill(-1);
-        for (let p = Math.max(from, need - 1); p < total - 1; p++) targets[p - from] = full[p + 1];
-        const row = await this.batcher.submit({ tokens, targets, past, keepKv: tier2 !== null }, signal);
-        queueMs = Math.max(queueMs, row.startedAt - submittedAt);
-        for (let t = need; t < total; t++) {
-          policy[t - off[1]] = row.policy.logprobs[t - 1 - from];
-          if (reference) reference[t - off[1]] = row.reference!.logprobs[t - 1 - from];
-        }
+        try {
+          if (hit) {
+            from = Math.min(hit.prefix.length, need - 1);
+            past = { kv: hit.prefix.kv, length: from };
+          } else if (tier2 && ((promptUsers.get(h0key) ?? 0) > 1 || this.inflightPrompts.has(h0key))) {
+            past = await this.promptKv(chains[i][0], segs[0], signal);
+            from = past.length;
+          }
+          const full = concat(segs, total);
+          const tokens = full.subarray(from);
+          const targets = new Int32Array(tokens.length).fill(-1);
+          for (let p = Math.max(from, need - 1); p < total - 1; p++) targets[p - from] = full[p + 1];
+          const row = await this.batcher.submit({ tokens, targets, past, keepKv: tier2 !== null }, signal);
+          try {
+            queueMs = Math.max(queueMs, row.startedAt - submittedAt);
+            for (let t = need; t < total; t++) {
+              policy[t - off[1]] = row.policy[t - 1 - from];
+              if (reference) reference[t - off[1]] = row.reference![t - 1 - from];
+            }
 
-        const fresh: [string, SegmentLogprobs][] = [];
-        for (let k = c + 1; k < segs.length; k++) {
-          const a = off[k] - off[1];
-          const b = off[k + 1] - off[1];
-          fresh.push([keys[i][k - 1], { policy: policy.slice(a, b), reference: reference ? reference.slice(a, b) : null }]);
-        }
-        tier1.setMany(fresh);
-        if (tier2 && row.policy.kv) {
-          const kv: PrefixKv = { policy: row.policy.kv, reference: row.reference?.kv ?? null };
-          // All tokens but the last: the next extension re-feeds that token (module comment).
-          tier2.set(chains[i][segs.length - 1], this.sliceBoth(kv, total - 1));
-          if (!tier2.has(chains[i][0]) && segs[0].length > 1) tier2.set(chains[i][0], this.sliceBoth(kv, segs[0].length - 1));
+            const fresh: [string, SegmentLogprobs][] = [];
+            for (let k = c + 1; k < segs.length; k++) {
+              const a = off[k] - off[1];
+              const b = off[k + 1] - off[1];
+              fresh.push([keys[i][k - 1], { policy: policy.slice(a, b), reference: reference ? reference.slice(a, b) : null }]);
+            }
+            tier1.setMany(fresh);
+            if (tier2 && row.kv) {
+              // All tokens but the last: the next extension re-feeds that token (module comment).
+              tier2.set(chains[i][segs.length - 1], row.kv, total - 1);
+              if (!tier2.has(chains[i][0]) && segs[0].length > 1) tier2.set(chains[i][0], row.kv, segs[0].length - 1);
+            }
+          } finally {
+            row.kv?.release();
+          }
+        } finally {
+          // The hit (retained by the lookup) or the prompt's KV (retained for this caller).
+          past?.kv.release();
+          if (hit && past === null) hit.prefix.kv.release();
         }
         return { policy, reference, cachedTokens };
       }),

@@ -163,10 +163,13 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     // A replaced version's queue is closed once no request uses it; rows still running finish.
     beforeDispose: async (bundle) => {
       const p = pipelines.get(bundle);
-      if (!p) return;
-      pipelines.delete(bundle);
-      p.close();
-      await p.drain();
+      if (p) {
+        pipelines.delete(bundle);
+        p.close();
+        await p.drain();
+      }
+      // Its KV lives in the models about to be released: such entries could never serve again.
+      tier2?.dropModels(bundle);
     },
   });
   // Loading never rejects (failures are recorded per bundle), but keep a stray rejection visible.

@@ -38,7 +38,12 @@ async function checkModel(model: LogprobModel, label: string, row: ForwardRow): 
   if (first.kv === undefined || first.kv.length !== m) {
     throw new Error(`${label}: warm-up asked for the KV of ${m} tokens and got ${first.kv?.length ?? 'none'}`);
   }
-  const [rest] = await model.forward([{ tokens: slice(row.tokens, m, n), targets: slice(row.targets, m, n), past: first.kv }]);
+  let rest;
+  try {
+    [rest] = await model.forward([{ tokens: slice(row.tokens, m, n), targets: slice(row.targets, m, n), past: first.kv }]);
+  } finally {
+    model.releaseKv(first.kv);
+  }
   const split = [...first.logprobs, ...rest.logprobs];
   for (let i = 0; i < n; i++) {
     if (row.targets[i] === -1) continue;

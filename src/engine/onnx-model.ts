@@ -10,8 +10,8 @@ import { throwIfAborted } from './abort.js';
 import { createSession, type SessionOptions } from './execution-provider.js';
 import { checkGraphInterface, type GraphInterface, type ModelSpec } from './graph-interface.js';
 import { logSoftmaxAt } from './log-softmax.js';
-import { emptyKv, packRows, unpackKv, type PackedBatch } from './pack-batch.js';
-import type { ForwardResult, ForwardRow, LogprobModel, ModelShape } from './types.js';
+import { emptyKv, packRows, pastLengthOf, unpackKv, type PackedBatch } from './pack-batch.js';
+import { asKvState, makeKv, type ForwardResult, type ForwardRow, type KvHandle, type KvState, type LogprobModel, type ModelShape } from './types.js';
 
 type Feeds = Record<string, Tensor>;
 
@@ -53,7 +53,7 @@ export class OnnxLogprobModel implements LogprobModel {
     const live: number[] = [];
     rows.forEach((r, i) => {
       if (r.tokens.length > 0) live.push(i);
-      else results[i] = { logprobs: new Float32Array(0), kv: r.keepKv ? (r.past ?? emptyKv(this.shape.numLayers)) : undefined };
+      else results[i] = { logprobs: new Float32Array(0), kv: r.keepKv ? this.pastOnly(r) : undefined };
     });
     if (live.length === 0) return results;
     const liveRows = live.map((i) => rows[i]);
@@ -82,6 +82,28 @@ export class OnnxLogprobModel implements LogprobModel {
     } finally {
       for (const t of Object.values(out)) t.dispose();
     }
+  }
+
+  /** The KV of a row that feeds no tokens: its past (cut to pastLength), or none. */
+  private pastOnly(r: ForwardRow): KvState {
+    if (r.past === undefined) return emptyKv(this.shape.numLayers);
+    const kv = asKvState(r.past);
+    const n = pastLengthOf(r);
+    if (n === kv.length) return kv;
+    const { numHeads: H, headDim: D } = this.shape;
+    const cut = (a: Float32Array): Float32Array => {
+      const out = new Float32Array(H * n * D);
+      for (let h = 0; h < H; h++) out.set(a.subarray(h * kv.length * D, (h * kv.length + n) * D), h * n * D);
+      return out;
+    };
+    return makeKv(n, kv.keys.map(cut), kv.values.map(cut));
+  }
+
+  /** In-thread handles are the arrays themselves: the garbage collector frees them. */
+  releaseKv(_kv: KvHandle): void {}
+
+  async readKv(kv: KvHandle): Promise<KvState> {
+    return asKvState(kv);
   }
 
   /** The one onnxruntime call; input tensors are released as soon as it returns. */

@@ -2,7 +2,8 @@
  * Packs forward rows into the padded arrays of one onnxruntime call, and unpacks each row's KV
  * from the `present.*` outputs. Pure array code, no onnxruntime, so the layout is testable alone.
  *
- * Layout for B rows, S = longest new-token run, P = longest past (ARCHITECTURE.md §2):
+ * Layout for B rows, S = longest new-token run, P = longest past fed (past_b = a row's pastLength,
+ * else its past's length; ARCHITECTURE.md §2):
  *   input_ids[b, s]       row b's tokens, right-padded with id 0
  *   attention_mask[b, j]  j < P: 1 for the row's real past (left-aligned), 0 for past padding;
  *                         j = P + s: 1 for the row's real new tokens, 0 for padding
@@ -15,7 +16,7 @@
  * present.{l} = concat(past, new) on the length axis, so row b's real KV sits at j < past_b and at
  * P ≤ j < P + len_b; unpackKv copies exactly those positions into a compact KvState.
  */
-import type { ForwardRow, KvState, ModelShape } from './types.js';
+import { asKvState, makeKv, type ForwardRow, type KvState, type ModelShape } from './types.js';
 
 export interface PackedBatch {
   batch: number;
@@ -38,10 +39,26 @@ function checkId(id: number, vocab: number, what: string): void {
   }
 }
 
-/** Copies a [H, len, D] per-layer array into row b of a [B, H, P, D] array. */
-function copyPastIn(dst: Float32Array, src: Float32Array, b: number, H: number, P: number, len: number, D: number): void {
+/** Positions of a row's past that are fed (pastLength, else all), checked against the past. */
+export function pastLengthOf(r: ForwardRow): number {
+  if (r.past === undefined) {
+    if (r.pastLength !== undefined && r.pastLength !== 0) throw new RangeError(`a row has pastLength ${r.pastLength} but no past`);
+    return 0;
+  }
+  const n = r.pastLength ?? r.past.length;
+  if (!Number.isInteger(n) || n < 0 || n > r.past.length) {
+    throw new RangeError(`a row's pastLength ${n} is outside its past of ${r.past.length} positions`);
+  }
+  return n;
+}
+
+/**
+ * Copies the first `len` positions of a [H, srcLen, D] per-layer array into row b of a
+ * [B, H, P, D] array.
+ */
+function copyPastIn(dst: Float32Array, src: Float32Array, b: number, H: number, P: number, srcLen: number, len: number, D: number): void {
   for (let h = 0; h < H; h++) {
-    const from = h * len * D;
+    const from = h * srcLen * D;
     dst.set(src.subarray(from, from + len * D), ((b * H + h) * P) * D);
   }
 }
@@ -56,11 +73,12 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape): Packed
     if (r.targets.length !== r.tokens.length) {
       throw new RangeError(`a row has ${r.tokens.length} tokens but ${r.targets.length} targets`);
     }
-    if (r.past !== undefined && (r.past.keys.length !== L || r.past.values.length !== L)) {
-      throw new RangeError(`a row's past has ${r.past.keys.length} layers; the model has ${L}`);
+    if (r.past !== undefined) {
+      const kv = asKvState(r.past);
+      if (kv.keys.length !== L || kv.values.length !== L) throw new RangeError(`a row's past has ${kv.keys.length} layers; the model has ${L}`);
     }
     S = Math.max(S, r.tokens.length);
-    P = Math.max(P, r.past?.length ?? 0);
+    P = Math.max(P, pastLengthOf(r));
     realTokens += r.tokens.length;
   }
   const T = P + S;
@@ -72,7 +90,7 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape): Packed
   const pastValues = Array.from({ length: L }, () => new Float32Array(B * H * P * D));
 
   rows.forEach((r, b) => {
-    const pastLen = r.past?.length ?? 0;
+    const pastLen = pastLengthOf(r);
     for (let j = 0; j < pastLen; j++) attentionMask[b * T + j] = 1n;
     for (let s = 0; s < r.tokens.length; s++) {
       const tok = r.tokens[s];
@@ -85,13 +103,14 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape): Packed
       attentionMask[b * T + P + s] = 1n;
     }
     if (r.past !== undefined && pastLen > 0) {
-      const expect = H * pastLen * D;
+      const kv = r.past as KvState;
+      const expect = H * kv.length * D;
       for (let l = 0; l < L; l++) {
-        if (r.past.keys[l].length !== expect || r.past.values[l].length !== expect) {
-          throw new RangeError(`a row's past layer ${l} has the wrong size for [${H}, ${pastLen}, ${D}]`);
+        if (kv.keys[l].length !== expect || kv.values[l].length !== expect) {
+          throw new RangeError(`a row's past layer ${l} has the wrong size for [${H}, ${kv.length}, ${D}]`);
         }
-        copyPastIn(pastKeys[l], r.past.keys[l], b, H, P, pastLen, D);
-        copyPastIn(pastValues[l], r.past.values[l], b, H, P, pastLen, D);
+        copyPastIn(pastKeys[l], kv.keys[l], b, H, P, kv.length, pastLen, D);
+        copyPastIn(pastValues[l], kv.values[l], b, H, P, kv.length, pastLen, D);
       }
     }
   });
@@ -124,20 +143,20 @@ export function unpackKv(
   row: ForwardRow,
 ): KvState {
   const { numHeads: H, headDim: D } = shape;
-  const pastLen = row.past?.length ?? 0;
+  const pastLen = pastLengthOf(row);
   const newLen = row.tokens.length;
-  return {
-    length: pastLen + newLen,
-    keys: presentKeys.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, newLen)),
-    values: presentValues.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, newLen)),
-  };
+  return makeKv(
+    pastLen + newLen,
+    presentKeys.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, newLen)),
+    presentValues.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, newLen)),
+  );
 }
 
 /** KV of zero positions (a row that starts at position 0 and is asked for its KV with no tokens). */
 export function emptyKv(numLayers: number): KvState {
-  return {
-    length: 0,
-    keys: Array.from({ length: numLayers }, () => new Float32Array(0)),
-    values: Array.from({ length: numLayers }, () => new Float32Array(0)),
-  };
+  return makeKv(
+    0,
+    Array.from({ length: numLayers }, () => new Float32Array(0)),
+    Array.from({ length: numLayers }, () => new Float32Array(0)),
+  );
 }

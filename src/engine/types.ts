@@ -3,20 +3,39 @@
  * tested without onnxruntime and a second backend can be added without touching them.
  */
 
-/** Past key/values of one sequence: per layer, a [heads, length, headDim] row-major array. */
-export interface KvState {
+/**
+ * Past key/values of one sequence as held by the model that computed them. Callers see only its
+ * length and size and hand it back as a row's past to the same model: a model running in a worker
+ * thread keeps the arrays there (worker-model.ts), so a cached prefix never crosses threads.
+ * Every handle a model returns must be given back with `releaseKv` once no longer needed.
+ */
+export interface KvHandle {
   /** Number of token positions covered. */
   readonly length: number;
+  /** Bytes the model holds for it (bounds the tier-2 cache). */
+  readonly bytes: number;
+}
+
+/** The arrays behind a handle: per layer, a [heads, length, headDim] row-major array. */
+export interface KvState extends KvHandle {
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
 }
 
-/** Bytes held by a KV state (used to bound the tier-2 cache). */
-export function kvBytes(kv: KvState): number {
-  let n = 0;
-  for (const k of kv.keys) n += k.byteLength;
-  for (const v of kv.values) n += v.byteLength;
-  return n;
+export function makeKv(length: number, keys: Float32Array[], values: Float32Array[]): KvState {
+  let bytes = 0;
+  for (const k of keys) bytes += k.byteLength;
+  for (const v of values) bytes += v.byteLength;
+  return { length, bytes, keys, values };
+}
+
+/** The arrays of a handle passed to an in-thread model; anything else is a caller's mistake. */
+export function asKvState(h: KvHandle): KvState {
+  const kv = h as Partial<KvState>;
+  if (!Array.isArray(kv.keys) || !Array.isArray(kv.values)) {
+    throw new RangeError('a row\'s past is not key/value arrays of this model (a handle of another model?)');
+  }
+  return h as KvState;
 }
 
 /** One row of a forward pass. */
@@ -29,7 +48,13 @@ export interface ForwardRow {
    */
   readonly targets: ArrayLike<number>;
   /** KV of the tokens before `tokens`; absent means the row starts at position 0. */
-  readonly past?: KvState;
+  readonly past?: KvHandle;
+  /**
+   * Use only the first `pastLength` positions of `past` (default: all of it). Causal attention
+   * makes the first m positions of a longer past exactly the KV of its first m tokens, so a cached
+   * trace serves every shorter prefix without a copy.
+   */
+  readonly pastLength?: number;
   /** Return the KV of past + tokens (for the tier-2 cache). */
   readonly keepKv?: boolean;
 }
@@ -37,7 +62,7 @@ export interface ForwardRow {
 export interface ForwardResult {
   /** log P(targets[i] | everything up to and including tokens[i]); NaN where targets[i] = -1. */
   readonly logprobs: Float32Array;
-  readonly kv?: KvState;
+  readonly kv?: KvHandle;
 }
 
 export interface ModelShape {
@@ -53,5 +78,9 @@ export interface LogprobModel {
   readonly executionProvider: string;
   /** Runs all rows as one padded batch (or as few as the backend needs); results in row order. */
   forward(rows: readonly ForwardRow[], signal?: AbortSignal): Promise<ForwardResult[]>;
+  /** Frees a handle's memory; the handle must not be used again. No-op once the model is disposed. */
+  releaseKv(kv: KvHandle): void;
+  /** A copy of a handle's arrays (tests, diagnostics). */
+  readKv(kv: KvHandle): Promise<KvState>;
   dispose(): Promise<void>;
 }

@@ -6,7 +6,9 @@
  * which split concurrent traffic into many small batches. Here the main thread only posts rows and
  * receives results; the worker (worker/onnx-worker.ts) runs the same OnnxLogprobModel code.
  *
- * - Rows are copied into the message (the caller may cache their past KV); results are transferred.
+ * - Key/values stay in the worker: a row's past and a result's KV are numbered handles (RemoteKv),
+ *   released with a message when the caller lets go (protocol.ts, worker/kv-store.ts).
+ * - Token ids are copied into the message; log-probs come back transferred.
  * - A request whose signal is already aborted is not sent; one aborted while its pass runs gets
  *   the abort error when the pass ends, as in-thread.
  * - On the CPU execution provider passes take one process-wide lane (worker/cpu-lane.ts).
@@ -18,10 +20,10 @@ import { throwIfAborted } from './abort.js';
 import type { SessionOptions } from './execution-provider.js';
 import type { ModelSpec } from './graph-interface.js';
 import type { Logger } from './logger.js';
-import type { ForwardResult, ForwardRow, LogprobModel, ModelShape } from './types.js';
+import type { ForwardResult, ForwardRow, KvHandle, KvState, LogprobModel, ModelShape } from './types.js';
 import { cpuLane } from './worker/cpu-lane.js';
 import { workerSourceScript } from './worker/source-script.js';
-import { copyRowsForTransfer, fromWireError, type FromWorker, type ToWorker, type WorkerInit } from './worker/protocol.js';
+import { fromWireError, wireRows, type FromWorker, type KvStats, type ToWorker, type WireKv, type WorkerInit } from './worker/protocol.js';
 
 /**
  * Starts the worker thread: from dist/ (the image) the compiled onnx-worker.js beside this file;
@@ -34,8 +36,20 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
 }
 
 interface Pending {
-  resolve(results: ForwardResult[]): void;
+  resolve(value: never): void;
   reject(err: unknown): void;
+}
+
+/** A KV held by a worker: only its number crosses (see the module comment). */
+class RemoteKv implements KvHandle {
+  readonly id: number;
+  readonly length: number;
+  readonly bytes: number;
+  constructor(readonly owner: WorkerLogprobModel, w: WireKv) {
+    this.id = w.id;
+    this.length = w.length;
+    this.bytes = w.bytes;
+  }
 }
 
 export class WorkerLogprobModel implements LogprobModel {
@@ -49,6 +63,8 @@ export class WorkerLogprobModel implements LogprobModel {
   private stopped: Error | null = null;
   private lastError: Error | undefined;
   private onClosed: (() => void) | null = null;
+  /** Handles released since the last flush; sent as one message at the end of the tick. */
+  private releasing: number[] = [];
 
   private constructor(
     private readonly worker: Worker,
@@ -127,21 +143,65 @@ export class WorkerLogprobModel implements LogprobModel {
     return results;
   }
 
-  private call(rows: readonly ForwardRow[]): Promise<ForwardResult[]> {
+  /** The number of a past this worker holds; anything else is a caller's mistake. */
+  private pastId(kv: KvHandle): number {
+    if (!(kv instanceof RemoteKv) || kv.owner !== this) {
+      throw new RangeError(`${this.label}: a row's past was not computed by this model`);
+    }
+    return kv.id;
+  }
+
+  private async call(rows: readonly ForwardRow[]): Promise<ForwardResult[]> {
+    const { rows: wire, transfer } = wireRows(rows, (kv) => this.pastId(kv));
+    const results = await this.request<{ logprobs: Float32Array; kv?: WireKv }[]>((id) => ({ type: 'forward', id, rows: wire }), transfer);
+    return results.map((r) => (r.kv === undefined ? { logprobs: r.logprobs } : { logprobs: r.logprobs, kv: new RemoteKv(this, r.kv) }));
+  }
+
+  /** Posts a numbered request and waits for its answer (result, kv or failed). */
+  private request<T>(message: (id: number) => ToWorker, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.stopped !== null) return Promise.reject(new Error(this.stopped.message, { cause: this.stopped }));
     if (this.disposed) return Promise.reject(new Error('forward on a disposed model'));
     const id = this.nextId++;
-    const { rows: copies, transfer } = copyRowsForTransfer(rows);
-    return new Promise<ForwardResult[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: never) => void, reject });
       if (this.pending.size === 1) this.worker.ref();
       try {
-        this.post({ type: 'forward', id, rows: copies }, transfer);
+        this.post(message(id), transfer);
       } catch (err) {
         this.settle(id);
         reject(err);
       }
     });
+  }
+
+  releaseKv(kv: KvHandle): void {
+    if (this.disposed || this.stopped !== null) return;
+    this.pastId(kv);
+    this.releasing.push((kv as RemoteKv).id);
+    if (this.releasing.length === 1) queueMicrotask(() => this.flushReleases());
+  }
+
+  /** How many KV handles (and bytes) the worker holds now, releases posted so far included. */
+  heldKv(): Promise<KvStats> {
+    this.flushReleases();
+    return this.request<KvStats>((id) => ({ type: 'kv-stats', id }));
+  }
+
+  private flushReleases(): void {
+    const kvs = this.releasing;
+    this.releasing = [];
+    if (kvs.length === 0 || this.disposed || this.stopped !== null) return;
+    this.post({ type: 'release', kvs });
+  }
+
+  readKv(kv: KvHandle): Promise<KvState> {
+    let n: number;
+    try {
+      n = this.pastId(kv);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.request<KvState>((id) => ({ type: 'read-kv', id, kv: n }));
   }
 
   private post(msg: ToWorker, transfer: ArrayBuffer[] = []): void {
@@ -162,7 +222,13 @@ export class WorkerLogprobModel implements LogprobModel {
         this.logger[m.level](m.obj, m.msg);
         return;
       case 'result':
-        this.settle(m.id)?.resolve(m.results);
+        this.settle(m.id)?.resolve(m.results as never);
+        return;
+      case 'kv':
+        this.settle(m.id)?.resolve(m.kv as never);
+        return;
+      case 'kv-stats':
+        this.settle(m.id)?.resolve(m.stats as never);
         return;
       case 'failed':
         this.settle(m.id)?.reject(fromWireError(m.error));
@@ -197,7 +263,7 @@ export class WorkerLogprobModel implements LogprobModel {
     return this.pending.size;
   }
 
-  /** Calls posted to the worker so far (a cancelled call must never count here). */
+  /** Requests (forward passes, KV reads) posted to the worker so far (a cancelled call must never count here). */
   get callsSent(): number {
     return this.nextId - 1;
   }

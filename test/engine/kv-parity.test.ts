@@ -65,9 +65,29 @@ describe.each(['tiny-logprobs', 'tiny-logits'])('KV reuse on %s', (name) => {
     const [first] = await bundle.policy.forward([row(ids, 0, 5, { keepKv: true })]);
     const [rest] = await bundle.policy.forward([row(ids, 5, n, { past: first.kv, keepKv: true })]);
     expect(rest.kv!.length).toBe(n);
-    for (let l = 0; l < full.kv!.keys.length; l++) {
-      expectClose(rest.kv!.keys[l], full.kv!.keys[l], `key ${l}`);
-      expectClose(rest.kv!.values[l], full.kv!.values[l], `value ${l}`);
+    const [want, got] = [await bundle.policy.readKv(full.kv!), await bundle.policy.readKv(rest.kv!)];
+    for (let l = 0; l < want.keys.length; l++) {
+      expectClose(got.keys[l], want.keys[l], `key ${l}`);
+      expectClose(got.values[l], want.values[l], `value ${l}`);
+    }
+    for (const kv of [full.kv!, first.kv!, rest.kv!]) bundle.policy.releaseKv(kv);
+  });
+
+  it('the first m positions of a longer past (pastLength) serve as the past of m tokens', async () => {
+    const ids = sequence(bundle, '5-2', ['5-2=3', 'so the result is 3', 'Answer: 3']);
+    const n = ids.length - 1;
+    for (const [role, model] of models) {
+      const [full] = await model.forward([row(ids, 0, n)]);
+      const [long] = await model.forward([row(ids, 0, n - 2, { keepKv: true })]);
+      // Two rows cutting the same past at different lengths, in one batch, plus its whole length.
+      const cuts = [3, 11, n - 2];
+      const out = await model.forward(cuts.map((m) => row(ids, m, n, { past: long.kv, pastLength: m, keepKv: true })));
+      cuts.forEach((m, i) => {
+        expectClose(out[i].logprobs, full.logprobs.subarray(m), `${role} cut ${m}`);
+        expect(out[i].kv!.length, `${role} cut ${m}: kept KV covers past + tokens`).toBe(n);
+      });
+      await expect(model.forward([row(ids, n - 1, n, { past: long.kv, pastLength: n - 1 })])).rejects.toThrow(/pastLength/);
+      for (const r of [long, ...out]) model.releaseKv(r.kv!);
     }
   });
 
@@ -90,8 +110,9 @@ describe.each(['tiny-logprobs', 'tiny-logits'])('KV reuse on %s', (name) => {
         expectClose(batched[i].logprobs, alone.logprobs, `${role} row ${i} log-probs`);
         if (alone.kv) {
           expect(batched[i].kv!.length).toBe(alone.kv.length);
-          alone.kv.keys.forEach((k, l) => expectClose(batched[i].kv!.keys[l], k, `${role} row ${i} key ${l}`));
-          alone.kv.values.forEach((v, l) => expectClose(batched[i].kv!.values[l], v, `${role} row ${i} value ${l}`));
+          const [want, got] = [await model.readKv(alone.kv), await model.readKv(batched[i].kv!)];
+          want.keys.forEach((k, l) => expectClose(got.keys[l], k, `${role} row ${i} key ${l}`));
+          want.values.forEach((v, l) => expectClose(got.values[l], v, `${role} row ${i} value ${l}`));
         }
       }
     }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/engine/logger.js';
 import { OnnxLogprobModel } from '../../src/engine/onnx-model.js';
-import type { ForwardRow, KvState } from '../../src/engine/types.js';
+import { makeKv, type ForwardRow, type KvState } from '../../src/engine/types.js';
 import { BUNDLES_DIR, V, bigram, bigramLogprob, kvKey, kvValue, type Flavour } from '../fixtures/analytic/closed-form.js';
 
 const H = bigram.heads;
@@ -44,11 +44,11 @@ function expectedKv(tokens: number[]): KvState {
     }
     return a;
   };
-  return {
-    length: tokens.length,
-    keys: Array.from({ length: L }, (_, l) => mk(kvKey, l)),
-    values: Array.from({ length: L }, (_, l) => mk(kvValue, l)),
-  };
+  return makeKv(
+    tokens.length,
+    Array.from({ length: L }, (_, l) => mk(kvKey, l)),
+    Array.from({ length: L }, (_, l) => mk(kvValue, l)),
+  );
 }
 
 describe.each(['logprobs', 'logits'] as const)('OnnxLogprobModel (%s flavour)', (flavour) => {
@@ -110,6 +110,22 @@ describe.each(['logprobs', 'logits'] as const)('OnnxLogprobModel (%s flavour)', 
     expect(out[0].logprobs.length).toBe(0);
     expect(out[0].kv).toBe(past);
     expectClose(out[1].logprobs, expected(flavour, [6], [7], 0));
+  });
+
+  it('feeds only the first pastLength positions of a past, in the graph and in the kept KV', async () => {
+    const full = [4, 9, 2, 7, 7, 1, 3];
+    const past = expectedKv(full.slice(0, 6));
+    const out = await model.forward([
+      { tokens: full.slice(2, 5), targets: full.slice(3, 6), past, pastLength: 2, keepKv: true },
+      { tokens: full.slice(6), targets: [-1], past, keepKv: true },
+      { tokens: [], targets: [], past, pastLength: 4, keepKv: true },
+    ]);
+    expectClose(out[0].logprobs, expected(flavour, full.slice(2, 5), full.slice(3, 6), 2));
+    expect(out[0].kv).toEqual(expectedKv(full.slice(0, 5)));
+    expect(out[1].kv).toEqual(expectedKv(full));
+    expect(out[2].kv).toEqual(expectedKv(full.slice(0, 4)));
+    await expect(model.forward([{ tokens: [1], targets: [2], past, pastLength: 7 }])).rejects.toThrow(/pastLength 7/);
+    await expect(model.forward([{ tokens: [1], targets: [2], pastLength: 1 }])).rejects.toThrow(/no past/);
   });
 
   it('rejects ids outside the vocabulary before calling onnxruntime', async () => {

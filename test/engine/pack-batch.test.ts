@@ -1,7 +1,7 @@
 /** The padded batch layout of ARCHITECTURE.md §2, checked cell by cell on a small example. */
 import { describe, expect, it } from 'vitest';
 import { packRows, unpackKv } from '../../src/engine/pack-batch.js';
-import type { KvState } from '../../src/engine/types.js';
+import { makeKv, type KvState } from '../../src/engine/types.js';
 
 const shape = { numLayers: 1, numHeads: 2, headDim: 1, vocabSize: 10 };
 
@@ -9,7 +9,7 @@ const shape = { numLayers: 1, numHeads: 2, headDim: 1, vocabSize: 10 };
 function past(len: number, offset: number): KvState {
   const a = new Float32Array(2 * len);
   for (let h = 0; h < 2; h++) for (let j = 0; j < len; j++) a[h * len + j] = 10 * h + j + offset;
-  return { length: len, keys: [a], values: [a.map((x) => -x)] };
+  return makeKv(len, [a], [a.map((x) => -x)]);
 }
 
 describe('packRows', () => {
@@ -33,6 +33,22 @@ describe('packRows', () => {
     expect(Array.from(p.pastValues[0])).toEqual([-100, 0, -110, 0, -200, -201, -210, -211, 0, 0, 0, 0]);
   });
 
+  it('packs only the first pastLength positions of a longer past', () => {
+    const p = packRows(
+      [
+        { tokens: [1], targets: [2], past: past(3, 100), pastLength: 1 },
+        { tokens: [4], targets: [5], past: past(3, 200), pastLength: 2 },
+      ],
+      shape,
+    );
+    expect(p.past).toBe(2);
+    expect(Array.from(p.positionIds, Number)).toEqual([1, 2]);
+    expect(Array.from(p.attentionMask, Number)).toEqual([1, 0, 1, 1, 1, 1]);
+    // Row 0 keeps position 0 of each head (100, 110), row 1 positions 0–1 (200, 201 | 210, 211).
+    expect(Array.from(p.pastKeys[0])).toEqual([100, 0, 110, 0, 200, 201, 210, 211]);
+    expect(() => packRows([{ tokens: [1], targets: [2], past: past(3, 0), pastLength: 4 }], shape)).toThrow(/pastLength 4/);
+  });
+
   it('gives past length 0 dims [B, H, 0, D] when no row has a past', () => {
     const p = packRows([{ tokens: [1], targets: [2] }], shape);
     expect(p.past).toBe(0);
@@ -41,7 +57,8 @@ describe('packRows', () => {
 
   it('rejects rows whose targets or past do not fit', () => {
     expect(() => packRows([{ tokens: [1, 2], targets: [2] }], shape)).toThrow(/targets/);
-    expect(() => packRows([{ tokens: [1], targets: [2], past: { length: 2, keys: [new Float32Array(3)], values: [new Float32Array(3)] } }], shape)).toThrow(/wrong size/);
+    expect(() => packRows([{ tokens: [1], targets: [2], past: makeKv(2, [new Float32Array(3)], [new Float32Array(3)]) }], shape)).toThrow(/wrong size/);
+    expect(() => packRows([{ tokens: [1], targets: [2], past: { length: 1, bytes: 8 } }], shape)).toThrow(/another model/);
     expect(() => packRows([{ tokens: [1.5], targets: [2] }], shape)).toThrow(/outside the model vocabulary/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * PRM_ENGINE_THREADS=worker against the in-thread engine on the trainer's tiny transformer bundles:
- * identical bits for every output (log-probs, NaN where no target is wanted, kept KV), the
- * caller's arrays left intact, and the same errors, logs and abort behaviour.
+ * identical bits for every output (log-probs, NaN where no target is wanted, kept KV), KV held in
+ * the worker by handle until released, and the same errors, logs and abort behaviour.
  */
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,12 +37,14 @@ function expectSameKv(a: KvState | undefined, b: KvState | undefined, what: stri
   a.values.forEach((v, l) => expectSameBits(v, b.values[l], `${what}: values[${l}]`));
 }
 
-function expectSameResults(a: ForwardResult[], b: ForwardResult[], what: string): void {
+/** Results of two models on the same rows; KV compared by reading it back from each model. */
+async function expectSameResults(a: ForwardResult[], ma: LogprobModel, b: ForwardResult[], mb: LogprobModel, what: string): Promise<void> {
   expect(a.length).toBe(b.length);
-  a.forEach((r, i) => {
-    expectSameBits(r.logprobs, b[i].logprobs, `${what} row ${i} logprobs`);
-    expectSameKv(r.kv, b[i].kv, `${what} row ${i}`);
-  });
+  for (let i = 0; i < a.length; i++) {
+    expectSameBits(a[i].logprobs, b[i].logprobs, `${what} row ${i} logprobs`);
+    const [ka, kb] = [a[i].kv && (await ma.readKv(a[i].kv!)), b[i].kv && (await mb.readKv(b[i].kv!))];
+    expectSameKv(ka, kb, `${what} row ${i}`);
+  }
 }
 
 function ids(bundle: LoadedBundle, prompt: string, steps: string[]): number[] {
@@ -84,21 +86,20 @@ describe.each(['tiny-logprobs', 'tiny-logits', 'tiny-ref-free'])('worker mode eq
     for (const [role, m, w] of pairs) {
       const first = [row(a, 0, 9, { keepKv: true }, 3), row(b, 0, b.length - 1, { keepKv: true }), row(a, 0, a.length - 1)];
       const [fm, fw] = [await m.forward(first), await w.forward(first)];
-      expectSameResults(fw, fm, `${role} first pass`);
+      await expectSameResults(fw, w, fm, m, `${role} first pass`);
 
-      // Continue from the worker's own KV (as the tier-2 cache would), mixed with a fresh row and
-      // a row that only asks for its KV back.
-      const pastA = fw[0].kv!;
-      const pastB = fw[1].kv!;
-      const snapshot = pastA.keys.map((k) => Float32Array.from(k));
-      const cont = [
-        row(a, 9, a.length - 1, { past: pastA, keepKv: true }),
-        row(b, b.length - 1, b.length - 1, { past: pastB, keepKv: true }),
+      // Continue from each model's own KV (as the tier-2 cache would), mixed with a fresh row, a
+      // row that only asks for its KV back and one that cuts its past short (pastLength).
+      const cont = (f: ForwardResult[]) => [
+        row(a, 9, a.length - 1, { past: f[0].kv, keepKv: true }),
+        row(b, b.length - 1, b.length - 1, { past: f[1].kv, keepKv: true }),
         row(b, 0, 5, {}, 2),
+        row(b, 4, b.length - 1, { past: f[1].kv, pastLength: 4, keepKv: true }),
+        row(b, b.length - 1, b.length - 1, { past: f[1].kv, pastLength: 3, keepKv: true }),
       ];
-      expectSameResults(await w.forward(cont), await m.forward(cont), `${role} continuation`);
-      // The past sent to the worker was copied, not transferred: the caller's arrays are intact.
-      pastA.keys.forEach((k, l) => expectSameBits(k, snapshot[l], `${role} caller's past keys[${l}] after the call`));
+      const [cw, cm] = [await w.forward(cont(fw)), await m.forward(cont(fm))];
+      await expectSameResults(cw, w, cm, m, `${role} continuation`);
+      for (const r of [...fw, ...cw]) if (r.kv) w.releaseKv(r.kv);
     }
   });
 });
@@ -122,6 +123,27 @@ describe('WorkerLogprobModel semantics', () => {
     throw new Error('expected a rejection');
   }
 
+  it('keeps KV in the worker until released, and refuses pasts it does not hold', async () => {
+    const seq = Array.from({ length: 12 }, (_, i) => 3 + i);
+    const [kept] = await model.forward([row(seq, 0, 6, { keepKv: true })]);
+    expect(kept.kv!.length).toBe(6);
+    // Only the handle crossed: it carries the size but none of the arrays.
+    expect(Object.values(kept.kv!).some((v) => v instanceof Float32Array || Array.isArray(v))).toBe(false);
+    const [want] = await inThread.forward([row(seq, 0, 6, { keepKv: true })]);
+    expect(kept.kv!.bytes).toBe(want.kv!.bytes);
+    expectSameKv(await model.readKv(kept.kv!), await inThread.readKv(want.kv!), 'read back');
+
+    const inThreadPast = await failure(model.forward([row(seq, 6, 8, { past: want.kv })]));
+    expect(inThreadPast).toBeInstanceOf(RangeError);
+    expect(inThreadPast.message).toMatch(/not computed by this model/);
+
+    model.releaseKv(kept.kv!);
+    const released = await failure(model.forward([row(seq, 6, 8, { past: kept.kv })]));
+    expect(released).toBeInstanceOf(RangeError);
+    expect(released.message).toMatch(/not held by this model/);
+    await expect(model.readKv(kept.kv!)).rejects.toThrow(/not held/);
+  });
+
   it('a graph that does not fit the manifest fails to open with the in-thread message', async () => {
     const bad: ModelSpec = { ...SPEC, numLayers: 3 };
     const want = await failure(OnnxLogprobModel.open(POLICY, 'm/policy.onnx', bad, CPU));
@@ -140,7 +162,7 @@ describe('WorkerLogprobModel semantics', () => {
     expect(got).toBeInstanceOf(RangeError);
     expect(got.message).toBe(want.message);
     const ok = [{ tokens: [1, 2, 3], targets: [2, 3, 4] }];
-    expectSameResults(await model.forward(ok), await inThread.forward(ok), 'after a failure');
+    await expectSameResults(await model.forward(ok), model, await inThread.forward(ok), inThread, 'after a failure');
   });
 
   it('a request already cancelled is never sent; one cancelled while queued is dropped at its turn', async () => {

@@ -5,12 +5,18 @@
  * thread is this worker, so the service's event loop keeps running during a forward pass.
  *
  * Messages are handled strictly one after the other: a `close` must not release the session while
- * an earlier forward pass still uses it.
+ * an earlier forward pass still uses it, and a `release` must not free a past a pass still reads.
+ * Key/values stay here, in the store, and cross only by number (protocol.ts).
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import { OnnxLogprobModel } from '../onnx-model.js';
-import { resultTransferList, toWireError, type FromWorker, type LogLevel, type ToWorker, type WorkerInit } from './protocol.js';
+import type { ForwardRow, KvState } from '../types.js';
+import { WorkerKvStore } from './kv-store.js';
+import {
+  kvTransferList, resultTransferList, toWireError,
+  type FromWorker, type LogLevel, type ToWorker, type WireResult, type WireRow, type WorkerInit,
+} from './protocol.js';
 
 if (parentPort === null) throw new Error('onnx-worker runs only as a worker thread');
 const port: MessagePort = parentPort;
@@ -32,6 +38,11 @@ function logAt(level: LogLevel) {
   };
 }
 const logger: Logger = { info: logAt('info'), warn: logAt('warn'), error: logAt('error') };
+const store = new WorkerKvStore();
+
+function engineRow(r: WireRow): ForwardRow {
+  return { tokens: r.tokens, targets: r.targets, past: r.past === undefined ? undefined : store.get(r.past), pastLength: r.pastLength, keepKv: r.keepKv };
+}
 
 async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
   if (m.type === 'close') {
@@ -44,8 +55,23 @@ async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
     port.close();
     return;
   }
+  if (m.type === 'release') {
+    store.release(m.kvs);
+    return;
+  }
+  if (m.type === 'kv-stats') {
+    post({ type: 'kv-stats', id: m.id, stats: { handles: store.size, bytes: store.bytes } });
+    return;
+  }
   try {
-    const results = await model.forward(m.rows);
+    if (m.type === 'read-kv') {
+      const kv = store.get(m.kv);
+      const copy = { length: kv.length, bytes: kv.bytes, keys: kv.keys.map((a) => a.slice()), values: kv.values.map((a) => a.slice()) };
+      post({ type: 'kv', id: m.id, kv: copy }, kvTransferList(copy));
+      return;
+    }
+    const out = await model.forward(m.rows.map(engineRow));
+    const results = out.map((r): WireResult => (r.kv === undefined ? { logprobs: r.logprobs } : { logprobs: r.logprobs, kv: store.hold(r.kv as KvState) }));
     post({ type: 'result', id: m.id, results }, resultTransferList(results));
   } catch (err) {
     post({ type: 'failed', id: m.id, error: toWireError(err) });

@@ -2,10 +2,12 @@
  * The messages between a WorkerLogprobModel (main thread) and its onnx-worker (one worker thread
  * per model), and the copying rules for what crosses:
  *
- * - Rows going in are copied into fresh buffers that are transferred: a row's past KV may be held
- *   by the tier-2 cache (or be a view into a larger buffer), so the caller's arrays must never be
- *   detached, and a structured clone of a view would copy its whole underlying buffer.
- * - Results coming back are created by the worker for this call only, so their buffers are
+ * - Key/values never cross: the worker keeps every KV it computed in its store (kv-store.ts) and
+ *   sends back a numbered handle; a row names its past by that number. Moving a long prefix's KV
+ *   (tens of MB per row and pass for a 30M model) through messages cost more than the pass.
+ * - Token ids going in are copied into fresh buffers that are transferred: the caller's arrays
+ *   must never be detached, and a structured clone of a view would copy its whole buffer.
+ * - Log-probs coming back are created by the worker for this call only, so their buffers are
  *   transferred without a copy.
  * - Errors cross as plain fields and are rebuilt with the same class and message, so callers see
  *   the same PrmError / RangeError / Error as from the in-thread engine.
@@ -13,7 +15,7 @@
 import { ErrorCode, PrmError } from '../../errors.js';
 import type { SessionOptions } from '../execution-provider.js';
 import type { ModelSpec } from '../graph-interface.js';
-import type { ForwardResult, ForwardRow, KvState } from '../types.js';
+import type { ForwardRow, KvHandle, KvState } from '../types.js';
 
 /** What the worker needs to open its session (workerData). The logger stays on the main thread. */
 export interface WorkerInit {
@@ -25,13 +27,47 @@ export interface WorkerInit {
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
-export type ToWorker = { type: 'forward'; id: number; rows: ForwardRow[] } | { type: 'close' };
+/** A forward row as posted: its past is the number of a KV held by the worker. */
+export interface WireRow {
+  tokens: ArrayLike<number>;
+  targets: ArrayLike<number>;
+  past?: number;
+  pastLength?: number;
+  keepKv?: boolean;
+}
+
+/** What a worker's KV store holds (diagnostics, leak tests). */
+export interface KvStats {
+  handles: number;
+  bytes: number;
+}
+
+/** A KV the worker holds, as the main thread knows it. */
+export interface WireKv {
+  id: number;
+  length: number;
+  bytes: number;
+}
+
+export interface WireResult {
+  logprobs: Float32Array;
+  kv?: WireKv;
+}
+
+export type ToWorker =
+  | { type: 'forward'; id: number; rows: WireRow[] }
+  | { type: 'release'; kvs: number[] }
+  | { type: 'read-kv'; id: number; kv: number }
+  | { type: 'kv-stats'; id: number }
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'log'; level: LogLevel; obj: Record<string, unknown>; msg: string }
   | { type: 'ready'; executionProvider: string }
   | { type: 'open-failed'; error: WireError }
-  | { type: 'result'; id: number; results: ForwardResult[] }
+  | { type: 'result'; id: number; results: WireResult[] }
+  | { type: 'kv'; id: number; kv: KvState }
+  | { type: 'kv-stats'; id: number; stats: KvStats }
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'closed' };
 
@@ -73,44 +109,37 @@ function copyIds(a: ArrayLike<number>): ArrayLike<number> {
   return Float64Array.from(a);
 }
 
-function copyKv(kv: KvState): KvState {
-  return { length: kv.length, keys: kv.keys.map((k) => k.slice()), values: kv.values.map((v) => v.slice()) };
-}
-
 function addBuffer(set: Set<ArrayBuffer>, a: ArrayLike<number> | undefined): void {
   if (a !== undefined && ArrayBuffer.isView(a) && a.buffer instanceof ArrayBuffer) set.add(a.buffer);
 }
 
-function addKv(set: Set<ArrayBuffer>, kv: KvState | undefined): void {
-  if (kv === undefined) return;
-  for (const k of kv.keys) addBuffer(set, k);
-  for (const v of kv.values) addBuffer(set, v);
-}
-
-/** Rows as copies the caller never sees again, and the buffers to transfer with them. */
-export function copyRowsForTransfer(rows: readonly ForwardRow[]): { rows: ForwardRow[]; transfer: ArrayBuffer[] } {
+/**
+ * Rows as the worker receives them: token ids copied (the caller never sees them again), each
+ * past replaced by its number (`pastId` throws for a handle this worker does not hold).
+ */
+export function wireRows(rows: readonly ForwardRow[], pastId: (kv: KvHandle) => number): { rows: WireRow[]; transfer: ArrayBuffer[] } {
   const buffers = new Set<ArrayBuffer>();
-  const out = rows.map((r): ForwardRow => {
-    const row: ForwardRow = {
-      tokens: copyIds(r.tokens),
-      targets: copyIds(r.targets),
-      past: r.past === undefined ? undefined : copyKv(r.past),
-      keepKv: r.keepKv,
-    };
+  const out = rows.map((r): WireRow => {
+    const row: WireRow = { tokens: copyIds(r.tokens), targets: copyIds(r.targets), keepKv: r.keepKv };
+    if (r.past !== undefined) row.past = pastId(r.past);
+    if (r.pastLength !== undefined) row.pastLength = r.pastLength;
     addBuffer(buffers, row.tokens);
     addBuffer(buffers, row.targets);
-    addKv(buffers, row.past);
     return row;
   });
   return { rows: out, transfer: [...buffers] };
 }
 
 /** The buffers of results made for one call (each listed once: a buffer cannot be transferred twice). */
-export function resultTransferList(results: readonly ForwardResult[]): ArrayBuffer[] {
+export function resultTransferList(results: readonly WireResult[]): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
-  for (const r of results) {
-    addBuffer(buffers, r.logprobs);
-    addKv(buffers, r.kv);
-  }
+  for (const r of results) addBuffer(buffers, r.logprobs);
+  return [...buffers];
+}
+
+/** The buffers of a KV copy sent to the main thread. */
+export function kvTransferList(kv: KvState): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const a of [...kv.keys, ...kv.values]) addBuffer(buffers, a);
   return [...buffers];
 }

@@ -1,0 +1,95 @@
+/**
+ * Lifetime of tier-2 KV through the pipeline, with the models in worker threads (tiny-logprobs):
+ * rollouts sharing a prompt, traces extended step by step, duplicates in flight, cancelled
+ * requests, and a tier 2 so small that entries are evicted while rows that use them still wait.
+ * Results must equal uncached scoring, and once tier 2 is cleared the workers must hold no KV at
+ * all: a handle nobody releases would be memory lost for the life of the process.
+ */
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
+import { KvPrefixCache } from '../../src/cache/kv-prefix-cache.js';
+import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
+import { computeLogprobs } from '../../src/core/compute-logprobs.js';
+import { LogprobPipeline, type PipelineItem } from '../../src/core/logprob-pipeline.js';
+import { silentLogger } from '../../src/engine/logger.js';
+import { WorkerLogprobModel } from '../../src/engine/worker-model.js';
+import { trace } from '../helpers/traces.js';
+
+const BUNDLE = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles'), 'tiny-logprobs');
+
+let bundle: LoadedBundle;
+beforeAll(async () => {
+  bundle = await loadBundle(BUNDLE, { device: 'cpu', intraOpThreads: 1, logger: silentLogger, engineThreads: 'worker' });
+});
+afterAll(async () => {
+  await bundle?.dispose();
+});
+
+function item(prompt: string, steps: string[]): PipelineItem {
+  const seg = bundle.segmenter.segment(prompt, steps);
+  return { segments: [seg.prompt, ...seg.steps] };
+}
+
+async function held(): Promise<number[]> {
+  const models = [bundle.policy, bundle.reference!] as WorkerLogprobModel[];
+  return Promise.all(models.map(async (m) => (await m.heldKv()).handles));
+}
+
+function pipeline(tier2: KvPrefixCache): LogprobPipeline {
+  return new LogprobPipeline({
+    modelName: 'tiny',
+    fingerprint: `fp-${Math.random()}`,
+    models: bundle,
+    // No tier 1: every request goes through tier 2 and the engine.
+    tier1: new MemoryLogprobCache(0),
+    tier2,
+    batcher: { maxBatchTokens: 512, maxRows: 8, maxWaitMs: 2, maxQueueRows: 1000 },
+  });
+}
+
+async function expectUncached(items: PipelineItem[], got: Float32Array[]): Promise<void> {
+  const want = await computeLogprobs(bundle, items);
+  want.forEach((w, i) => {
+    expect(got[i].length).toBe(w.policy.length);
+    w.policy.forEach((v, t) => expect(Math.abs(got[i][t] - v), `item ${i} token ${t}`).toBeLessThan(1e-5));
+  });
+}
+
+describe.each([
+  ['roomy', 64 * 1024 * 1024],
+  ['tiny (evicting while rows wait)', 40 * 1024],
+])('tier-2 KV lifetime with a %s tier 2', (_label, bytes) => {
+  it('equals uncached scoring and leaves no KV behind in the workers', async () => {
+    const tier2 = new KvPrefixCache(bytes);
+    const p = pipeline(tier2);
+    // 6 rollouts of one prompt, sent twice at once (the second waits for the first's prompt KV).
+    const prompt = trace(1).prompt;
+    const rollouts = Array.from({ length: 6 }, (_, r) => item(prompt, trace(10 + r, 2 + (r % 3)).steps));
+    const [first, second] = await Promise.all([p.compute(rollouts), p.compute(rollouts)]);
+    await expectUncached(rollouts, first.items.map((x) => x.policy));
+    await expectUncached(rollouts, second.items.map((x) => x.policy));
+
+    // Three traces extended one step per round, all traces of a round in flight together.
+    const traces = [trace(3, 5), trace(4, 4), trace(5, 5)];
+    for (let k = 1; k <= 5; k++) {
+      const round = traces.filter((t) => t.steps.length >= k).map((t) => item(t.prompt, t.steps.slice(0, k)));
+      const out = await Promise.all(round.map((it) => p.compute([it])));
+      await expectUncached(round, out.map((o) => o.items[0].policy));
+    }
+
+    // A request cancelled before its rows run, beside one that completes.
+    const gone = new AbortController();
+    const cancelled = p.compute([item(trace(7).prompt, trace(7, 3).steps)], gone.signal);
+    gone.abort();
+    await expect(cancelled).rejects.toThrow();
+    await p.compute([item(trace(8).prompt, trace(8, 3).steps)]);
+
+    await p.drain();
+    expect(tier2.entries).toBeGreaterThan(0);
+    tier2.clear();
+    expect(await held()).toEqual([0, 0]);
+    p.close();
+  });
+});
