@@ -9,7 +9,7 @@ import type { PreparedBundle } from './bundles.js';
 import { crossCheck, emptyCheck, type CrossCheck } from './crosscheck.js';
 import { flopsPerToken, readBundle, sequenceFlops, type BundleFacts } from './flops.js';
 import {
-  batchingEfficiency, measurePass, rlRequests, treePhases, withServer, type BatchingReport, type PassOutcome, type PassReport,
+  batchingEfficiency, measurePass, rlRequests, treePhases, treeServerEnv, withServer, type BatchingReport, type PassOutcome, type PassReport,
 } from './service-side.js';
 import { quantile } from './http-load.js';
 import type { ServerOptions } from './server-process.js';
@@ -44,7 +44,7 @@ export interface ModelReport {
   bundle: { params: number; matmul_params: number; models: number; max_sequence_length: number; flops_per_token: number; mean_sequence_tokens: number };
   rl: WorkloadReport & { by_concurrency: PassReport[]; stats: WorkloadStats };
   dup: { service: PassReport; cache_hit_speedup: number; cached_p50_ms: number | null; ratio_vs_torch: number | null };
-  tree: WorkloadReport & { rounds: number; stats: TreeStats };
+  tree: WorkloadReport & { rounds: number; kv_cache_max_bytes: number; stats: TreeStats };
   batching: BatchingReport;
   crosscheck: CrossCheck | null;
 }
@@ -134,7 +134,8 @@ export async function runModel(p: PreparedBundle, args: BenchArgs, repoRoot: str
   if (!first || !dupPass) throw new Error('no rl pass at the highest concurrency');
 
   log(`  service tree: ${traces.length} traces, ${tree.phases.length} rounds`);
-  const treeOut = await withServer(server, warm, (s) => measurePass(s, 'tree', args.treePerRequest, tree.phases));
+  const treeEnv = treeServerEnv(b, traces, args.serverEnv);
+  const treeOut = await withServer({ ...server, env: treeEnv }, warm, (s) => measurePass(s, 'tree', args.treePerRequest, tree.phases));
   log(`  service batching: ${batchItems.length} items × ${args.batchingRepeats}`);
   const batching = await withServer({ ...server, env: { ...server.env, CACHE_MAX_BYTES: '0', KV_CACHE_MAX_BYTES: '0' } }, warm,
     async (s) => ({ report: await batchingEfficiency(s, batchItems, args.batchingRepeats) }));
@@ -176,6 +177,7 @@ export async function runModel(p: PreparedBundle, args: BenchArgs, repoRoot: str
     tree: {
       ...workload(treeItems, treeService, torchTree ? { items: treeItems.length, ...torchFigures(torchTree, treeItems, b, peakFlops) } : null),
       rounds: tree.phases.length,
+      kv_cache_max_bytes: Number(treeEnv.KV_CACHE_MAX_BYTES),
       stats: treeStats(treeItems, traces, b.template, args.torchBatchSize),
     },
     batching: batching.report,

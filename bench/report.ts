@@ -10,6 +10,11 @@ import type { ModelReport } from './model-run.js';
 export interface Machine {
   cpus: number;
   cpu_model: string;
+  /**
+   * The CPU's vector extensions that decide matmul speed (avx2, fma, avx512f, avx512_vnni, ...):
+   * the ratios to PyTorch depend on them, because onnxruntime and PyTorch's BLAS use them differently.
+   */
+  cpu_features: string[];
   load_avg_at_start: number[];
   node: string;
   torch: string | null;
@@ -134,7 +139,8 @@ function modelSection(m: ModelReport): string {
     `(mean ${f(rs.response_tokens.mean, 0)}); PyTorch batches pad ${pct(rs.torch_padding_waste)}; shared prompts save ×${f(rs.prompt_share_factor, 2)}. ` +
     `Tree: ${ts.items} scored prefixes, prefix reuse bound ×${f(ts.prefix_reuse_factor, 2)}.`);
   lines.push(`Cache-hit speedup (dup over first rl pass): ${f(m.dup.cache_hit_speedup, 2)}×; fully cached request, server p50: ${f(m.dup.cached_p50_ms, 3)} ms. ` +
-    `Tree: ${m.tree.rounds} rounds, ${m.tree.service.cached_tokens} of ${m.tree.service.response_tokens} response tokens from cache.`);
+    `Tree: ${m.tree.rounds} rounds, ${m.tree.service.cached_tokens} of ${m.tree.service.response_tokens} response tokens from cache ` +
+    `(tier 2 sized for the traces: KV_CACHE_MAX_BYTES=${m.tree.kv_cache_max_bytes}).`);
   lines.push(`Batching efficiency: ${m.batching.items} concurrent one-item requests ${f(m.batching.concurrent_tokens_per_s)} tok/s vs one ` +
     `${m.batching.items}-item request ${f(m.batching.one_request_tokens_per_s)} tok/s → ${f(m.batching.efficiency, 2)} (caches off, median of ${m.batching.repeats}; ` +
     `${f(m.batching.concurrent_batches)} vs ${f(m.batching.one_request_batches)} forward passes).`);
@@ -147,7 +153,7 @@ export function renderMarkdown(r: BenchReport, command: string): string {
   const lines: string[] = [];
   lines.push(`# implicit-prm benchmark (${r.mode})`, '');
   lines.push(`Produced by \`${command}\` on ${r.created_at} in ${f(r.duration_s, 0)} s. ` +
-    `Machine: ${r.machine.cpus} × ${r.machine.cpu_model}, load average at start ${r.machine.load_avg_at_start.map((x) => x.toFixed(2)).join(' ')}; ` +
+    `Machine: ${r.machine.cpus} × ${r.machine.cpu_model} (${r.machine.cpu_features.join(', ') || 'no vector extensions listed'}), load average at start ${r.machine.load_avg_at_start.map((x) => x.toFixed(2)).join(' ')}; ` +
     `Node ${r.machine.node}, torch ${r.machine.torch ?? '–'}; ${r.machine.threads} threads on each side.`, '');
   lines.push(`Matmul peak (${r.matmul_peak.size}² float32): torch ${gflops(r.matmul_peak.torch_flops)} GFLOP/s, onnxruntime ${gflops(r.matmul_peak.onnxruntime_flops)} GFLOP/s.`, '');
   lines.push(`## Targets (headline model: ${r.headline_model})`, '', '| figure | value | target | met |', '|---|---|---|---|');

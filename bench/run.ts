@@ -5,7 +5,7 @@
  * means and the report's shape. Exits 1 when the service's rewards differ from PyTorch's.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,16 @@ function torchVersion(): string | null {
   }
 }
 
+/** The vector extensions of /proc/cpuinfo that matter for float32 matmul speed ([] elsewhere). */
+function cpuFeatures(): string[] {
+  try {
+    const flags = /^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
+    return flags.filter((f) => /^(avx|avx2|fma|f16c|avx512\w*|amx\w*|avx_vnni)$/.test(f)).sort();
+  } catch {
+    return [];
+  }
+}
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv);
@@ -39,6 +49,7 @@ async function main(): Promise<number> {
   const machine: Machine = {
     cpus: cpus().length,
     cpu_model: cpus()[0]?.model ?? 'unknown',
+    cpu_features: cpuFeatures(),
     load_avg_at_start: loadavg(),
     node: process.version,
     torch: torchVersion(),

@@ -3,7 +3,8 @@
  * text (first-run allocations are not what we measure), then the timed passes. Engine and cache
  * counters are read from /metrics before and after every pass, so warm-up work never leaks in.
  */
-import { chunk, responseTokens, treeRound, type Item, type TreeTrace } from './workloads.js';
+import type { BundleFacts } from './flops.js';
+import { chunk, promptTokens, responseTokens, treeRound, type Item, type TreeTrace } from './workloads.js';
 import { quantile, runLoad, type LoadResult, type ResultOut, type ScoreRequest } from './http-load.js';
 import { metricSum, startServer, type RunningServer, type ServerOptions } from './server-process.js';
 
@@ -146,6 +147,22 @@ export function treePhases(traces: TreeTrace[], perRequest: number): { phases: S
     ]);
   }
   return { phases, finals, partials };
+}
+
+/**
+ * Tier-2 size for the tree pass, by the rule of docs/deploy.md: every live trace's KV at its final
+ * length (layers × 2 × d_model × 4 B per token and model), doubled for the superseded entries
+ * of the previous round that the LRU has not evicted yet. Rounded up to MiB.
+ */
+export function treeKvCacheBytes(b: BundleFacts, traces: readonly TreeTrace[]): number {
+  const perToken = b.models * b.layers * 2 * b.dModel * 4;
+  const tokens = traces.reduce((n, t) => n + promptTokens(b.template, t.prompt) + responseTokens(t.steps), 0);
+  return Math.ceil((2 * tokens * perToken) / 2 ** 20) * 2 ** 20;
+}
+
+/** The tree pass's server settings: tier 2 sized for the traces unless the caller set it. */
+export function treeServerEnv(b: BundleFacts, traces: readonly TreeTrace[], env: Record<string, string> = {}): Record<string, string> {
+  return { KV_CACHE_MAX_BYTES: String(treeKvCacheBytes(b, traces)), ...env };
 }
 
 export interface BatchingReport {

@@ -8,10 +8,11 @@
  * The arrays live with the models (a worker thread's store, engine/types.ts KvHandle); an entry
  * holds a shared handle pair and the number of positions it stands for. A KV of n positions serves
  * any shorter prefix (causal attention: its first m positions are exactly the KV of the first m
- * tokens), so the prompt's entry and a trace's entry can share one KV without a copy. Handles are
- * reference-counted (SharedKv): entries and rows waiting to run hold them, and the models free the
- * memory when the last holder lets go. The byte bound charges each entry its whole handle, so two
- * entries on one KV are counted twice: the bound errs on the side of using less memory.
+ * tokens), so a row can start from a cached trace cut short. Handles are reference-counted
+ * (SharedKv): entries and rows waiting to run hold them, and the models free the memory when the
+ * last holder lets go. The byte bound charges each entry its whole handle. Entries therefore get
+ * KV of their own size: the prompt's entry is a compact copy (ForwardRow.keepKvPrefix), since one
+ * pointing into a trace's KV would pin, and be charged, the whole trace.
  */
 import type { ModelPair } from '../core/compute-logprobs.js';
 import type { KvHandle } from '../engine/types.js';

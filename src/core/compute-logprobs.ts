@@ -65,8 +65,11 @@ export async function runForward(
     ]);
     if (policy.status === 'fulfilled' && reference.status === 'fulfilled') return { policy: policy.value, reference: reference.value };
     // One side failed: the KV the other side kept would have no owner, so it is freed here.
-    if (policy.status === 'fulfilled') for (const r of policy.value) if (r.kv) models.policy.releaseKv(r.kv);
-    if (reference.status === 'fulfilled' && reference.value) for (const r of reference.value) if (r.kv) models.reference!.releaseKv(r.kv);
+    const free = (model: LogprobModel, results: ForwardResult[]) => {
+      for (const r of results) for (const kv of [r.kv, r.prefixKv]) if (kv) model.releaseKv(kv);
+    };
+    if (policy.status === 'fulfilled') free(models.policy, policy.value);
+    if (reference.status === 'fulfilled' && reference.value) free(models.reference!, reference.value);
     throw policy.status === 'rejected' ? policy.reason : (reference as PromiseRejectedResult).reason;
   } finally {
     end();

@@ -43,6 +43,8 @@ interface RowJob {
   /** Held (retained) by the submitter until the row's result arrives. */
   past: PrefixKv | null;
   keepKv: boolean;
+  /** Also keep the KV of this many first positions on its own (the prompt's tier-2 entry). */
+  keepKvPrefix?: number;
 }
 
 interface RowResult {
@@ -50,6 +52,8 @@ interface RowResult {
   reference: Float32Array | null;
   /** KV of past + tokens when kept: one reference, owned by the submitter, who must release it. */
   kv: SharedKv | null;
+  /** With keepKvPrefix: that prefix's KV, also owned by the submitter. */
+  prefixKv: SharedKv | null;
   /** performance.now() when its batch started: queue time = startedAt − submit time. */
   startedAt: number;
 }
@@ -102,12 +106,16 @@ export class LogprobPipeline {
         past: j.past === null ? undefined : (role === 'policy' ? j.past.kv.policy : j.past.kv.reference!),
         pastLength: j.past?.length,
         keepKv: j.keepKv,
+        keepKvPrefix: j.keepKvPrefix,
       }));
     const out = await runForward(models, rows('policy'), undefined, models.reference ? rows('reference') : undefined);
+    const shared = (i: number, which: 'kv' | 'prefixKv') =>
+      new SharedKv(models, out.policy[i][which]!, out.reference ? out.reference[i][which]! : null);
     return jobs.map((j, i) => ({
       policy: out.policy[i].logprobs,
       reference: out.reference ? out.reference[i].logprobs : null,
-      kv: j.keepKv ? new SharedKv(models, out.policy[i].kv!, out.reference ? out.reference[i].kv! : null) : null,
+      kv: j.keepKv ? shared(i, 'kv') : null,
+      prefixKv: j.keepKvPrefix !== undefined ? shared(i, 'prefixKv') : null,
       startedAt,
     }));
   }
@@ -215,7 +223,9 @@ export class LogprobPipeline {
           const tokens = full.subarray(from);
           const targets = new Int32Array(tokens.length).fill(-1);
           for (let p = Math.max(from, need - 1); p < total - 1; p++) targets[p - from] = full[p + 1];
-          const row = await this.batcher.submit({ tokens, targets, past, keepKv: tier2 !== null }, signal);
+          // The prompt's own entry, when missing: a compact copy, so it never pins the whole trace.
+          const keepKvPrefix = tier2 && segs[0].length > 1 && !tier2.has(chains[i][0]) ? segs[0].length - 1 : undefined;
+          const row = await this.batcher.submit({ tokens, targets, past, keepKv: tier2 !== null, keepKvPrefix }, signal);
           try {
             queueMs = Math.max(queueMs, row.startedAt - submittedAt);
             for (let t = need; t < total; t++) {
@@ -233,10 +243,11 @@ export class LogprobPipeline {
             if (tier2 && row.kv) {
               // All tokens but the last: the next extension re-feeds that token (module comment).
               tier2.set(chains[i][segs.length - 1], row.kv, total - 1);
-              if (!tier2.has(chains[i][0]) && segs[0].length > 1) tier2.set(chains[i][0], row.kv, segs[0].length - 1);
+              if (row.prefixKv && !tier2.has(chains[i][0])) tier2.set(chains[i][0], row.prefixKv, row.prefixKv.length);
             }
           } finally {
             row.kv?.release();
+            row.prefixKv?.release();
           }
         } finally {
           // The hit (retained by the lookup) or the prompt's KV (retained for this caller).

@@ -51,14 +51,20 @@ export class OnnxLogprobModel implements LogprobModel {
     const results: ForwardResult[] = new Array(rows.length);
     // A row with no new tokens needs no compute (and an all-padding row could only add NaNs).
     const live: number[] = [];
+    for (const r of rows) {
+      const n = r.keepKvPrefix;
+      if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > pastLengthOf(r) + r.tokens.length)) {
+        throw new RangeError(`keepKvPrefix ${n} is outside the row's ${pastLengthOf(r) + r.tokens.length} positions`);
+      }
+    }
     rows.forEach((r, i) => {
       if (r.tokens.length > 0) live.push(i);
-      else results[i] = { logprobs: new Float32Array(0), kv: r.keepKv ? this.pastOnly(r) : undefined };
+      else results[i] = this.withPrefix(r, { logprobs: new Float32Array(0), kv: r.keepKv ? this.pastOnly(r) : undefined });
     });
     if (live.length === 0) return results;
     const liveRows = live.map((i) => rows[i]);
     const packed = packRows(liveRows, this.shape);
-    const wantKv = liveRows.some((r) => r.keepKv);
+    const wantKv = liveRows.some((r) => r.keepKv || r.keepKvPrefix !== undefined);
     const out = await this.run(packed, wantKv);
     try {
       throwIfAborted(signal);
@@ -73,10 +79,10 @@ export class OnnxLogprobModel implements LogprobModel {
       }
       this.checkScoreDims(out[this.graph.scoreOutput], packed);
       liveRows.forEach((row, b) => {
-        results[live[b]] = {
+        results[live[b]] = this.withPrefix(row, {
           logprobs: this.readLogprobs(scores, packed, b, row),
-          kv: row.keepKv ? unpackKv(presentKeys, presentValues, packed, this.shape, b, row) : undefined,
-        };
+          kv: row.keepKv || row.keepKvPrefix !== undefined ? unpackKv(presentKeys, presentValues, packed, this.shape, b, row) : undefined,
+        });
       });
       return results;
     } finally {
@@ -87,8 +93,11 @@ export class OnnxLogprobModel implements LogprobModel {
   /** The KV of a row that feeds no tokens: its past (cut to pastLength), or none. */
   private pastOnly(r: ForwardRow): KvState {
     if (r.past === undefined) return emptyKv(this.shape.numLayers);
-    const kv = asKvState(r.past);
-    const n = pastLengthOf(r);
+    return this.firstPositions(asKvState(r.past), pastLengthOf(r));
+  }
+
+  /** A compact copy of the first n positions of a KV (the KV itself when n covers it all). */
+  private firstPositions(kv: KvState, n: number): KvState {
     if (n === kv.length) return kv;
     const { numHeads: H, headDim: D } = this.shape;
     const cut = (a: Float32Array): Float32Array => {
@@ -97,6 +106,14 @@ export class OnnxLogprobModel implements LogprobModel {
       return out;
     };
     return makeKv(n, kv.keys.map(cut), kv.values.map(cut));
+  }
+
+  /** Adds `prefixKv` where the row asks for it; the full KV is dropped unless kept too. */
+  private withPrefix(row: ForwardRow, r: { logprobs: Float32Array; kv?: KvState }): ForwardResult {
+    if (row.keepKvPrefix === undefined) return r;
+    const full = r.kv ?? this.pastOnly(row);
+    // (bounds checked before the pass, in forward)
+    return { logprobs: r.logprobs, kv: row.keepKv ? full : undefined, prefixKv: this.firstPositions(full, row.keepKvPrefix) };
   }
 
   /** In-thread handles are the arrays themselves: the garbage collector frees them. */

@@ -57,12 +57,19 @@ export interface ForwardRow {
   readonly pastLength?: number;
   /** Return the KV of past + tokens (for the tier-2 cache). */
   readonly keepKv?: boolean;
+  /**
+   * Also return the first `keepKvPrefix` positions (past included) as a compact KV of their own
+   * (`prefixKv`): a prompt's entry then holds only the prompt, not the whole trace it came with.
+   */
+  readonly keepKvPrefix?: number;
 }
 
 export interface ForwardResult {
   /** log P(targets[i] | everything up to and including tokens[i]); NaN where targets[i] = -1. */
   readonly logprobs: Float32Array;
   readonly kv?: KvHandle;
+  /** With `keepKvPrefix`: the KV of that many first positions. */
+  readonly prefixKv?: KvHandle;
 }
 
 export interface ModelShape {

@@ -23,7 +23,7 @@ import type { Logger } from './logger.js';
 import type { ForwardResult, ForwardRow, KvHandle, KvState, LogprobModel, ModelShape } from './types.js';
 import { cpuLane } from './worker/cpu-lane.js';
 import { workerSourceScript } from './worker/source-script.js';
-import { fromWireError, wireRows, type FromWorker, type KvStats, type ToWorker, type WireKv, type WorkerInit } from './worker/protocol.js';
+import { fromWireError, wireRows, type FromWorker, type KvStats, type ToWorker, type WireKv, type WireResult, type WorkerInit } from './worker/protocol.js';
 
 /**
  * Starts the worker thread: from dist/ (the image) the compiled onnx-worker.js beside this file;
@@ -153,8 +153,13 @@ export class WorkerLogprobModel implements LogprobModel {
 
   private async call(rows: readonly ForwardRow[]): Promise<ForwardResult[]> {
     const { rows: wire, transfer } = wireRows(rows, (kv) => this.pastId(kv));
-    const results = await this.request<{ logprobs: Float32Array; kv?: WireKv }[]>((id) => ({ type: 'forward', id, rows: wire }), transfer);
-    return results.map((r) => (r.kv === undefined ? { logprobs: r.logprobs } : { logprobs: r.logprobs, kv: new RemoteKv(this, r.kv) }));
+    const results = await this.request<WireResult[]>((id) => ({ type: 'forward', id, rows: wire }), transfer);
+    return results.map((r) => {
+      const out: { logprobs: Float32Array; kv?: KvHandle; prefixKv?: KvHandle } = { logprobs: r.logprobs };
+      if (r.kv !== undefined) out.kv = new RemoteKv(this, r.kv);
+      if (r.prefixKv !== undefined) out.prefixKv = new RemoteKv(this, r.prefixKv);
+      return out;
+    });
   }
 
   /** Posts a numbered request and waits for its answer (result, kv or failed). */

@@ -125,6 +125,24 @@ describe.each(['logprobs', 'logits'] as const)('OnnxLogprobModel (%s flavour)', 
     expect(out[1].kv).toEqual(expectedKv(full));
     expect(out[2].kv).toEqual(expectedKv(full.slice(0, 4)));
     await expect(model.forward([{ tokens: [1], targets: [2], past, pastLength: 7 }])).rejects.toThrow(/pastLength 7/);
+  });
+
+  it('returns a compact KV of the first keepKvPrefix positions, past included', async () => {
+    const full = [4, 9, 2, 7, 7, 1, 3];
+    const past = expectedKv(full.slice(0, 4));
+    const out = await model.forward([
+      { tokens: full.slice(4), targets: [1, 3, -1], past, keepKv: true, keepKvPrefix: 2 },
+      { tokens: full.slice(2, 5), targets: [-1, -1, -1], keepKvPrefix: 3 },
+      { tokens: [], targets: [], past, keepKvPrefix: 4 },
+    ]);
+    expect(out[0].kv).toEqual(expectedKv(full));
+    expect(out[0].prefixKv).toEqual(expectedKv(full.slice(0, 2)));
+    // Without keepKv only the prefix comes back.
+    expect(out[1].kv).toBeUndefined();
+    expect(out[1].prefixKv).toEqual(expectedKv(full.slice(2, 5)));
+    expect(out[2].prefixKv).toEqual(past);
+    // Checked before anything runs.
+    await expect(model.forward([{ tokens: [1, 2], targets: [2, 3], keepKvPrefix: 3 }])).rejects.toThrow(/keepKvPrefix 3 is outside/);
     await expect(model.forward([{ tokens: [1], targets: [2], pastLength: 1 }])).rejects.toThrow(/no past/);
   });
 

@@ -42,8 +42,10 @@ async function expectSameResults(a: ForwardResult[], ma: LogprobModel, b: Forwar
   expect(a.length).toBe(b.length);
   for (let i = 0; i < a.length; i++) {
     expectSameBits(a[i].logprobs, b[i].logprobs, `${what} row ${i} logprobs`);
-    const [ka, kb] = [a[i].kv && (await ma.readKv(a[i].kv!)), b[i].kv && (await mb.readKv(b[i].kv!))];
-    expectSameKv(ka, kb, `${what} row ${i}`);
+    for (const which of ['kv', 'prefixKv'] as const) {
+      const [ka, kb] = [a[i][which] && (await ma.readKv(a[i][which]!)), b[i][which] && (await mb.readKv(b[i][which]!))];
+      expectSameKv(ka, kb, `${what} row ${i} ${which}`);
+    }
   }
 }
 
@@ -94,12 +96,12 @@ describe.each(['tiny-logprobs', 'tiny-logits', 'tiny-ref-free'])('worker mode eq
         row(a, 9, a.length - 1, { past: f[0].kv, keepKv: true }),
         row(b, b.length - 1, b.length - 1, { past: f[1].kv, keepKv: true }),
         row(b, 0, 5, {}, 2),
-        row(b, 4, b.length - 1, { past: f[1].kv, pastLength: 4, keepKv: true }),
+        row(b, 4, b.length - 1, { past: f[1].kv, pastLength: 4, keepKv: true, keepKvPrefix: 3 }),
         row(b, b.length - 1, b.length - 1, { past: f[1].kv, pastLength: 3, keepKv: true }),
       ];
       const [cw, cm] = [await w.forward(cont(fw)), await m.forward(cont(fm))];
       await expectSameResults(cw, w, cm, m, `${role} continuation`);
-      for (const r of [...fw, ...cw]) if (r.kv) w.releaseKv(r.kv);
+      for (const r of [...fw, ...cw]) for (const kv of [r.kv, r.prefixKv]) if (kv) w.releaseKv(kv);
     }
   });
 });

@@ -41,7 +41,8 @@ const logger: Logger = { info: logAt('info'), warn: logAt('warn'), error: logAt(
 const store = new WorkerKvStore();
 
 function engineRow(r: WireRow): ForwardRow {
-  return { tokens: r.tokens, targets: r.targets, past: r.past === undefined ? undefined : store.get(r.past), pastLength: r.pastLength, keepKv: r.keepKv };
+  const past = r.past === undefined ? undefined : store.get(r.past);
+  return { tokens: r.tokens, targets: r.targets, past, pastLength: r.pastLength, keepKv: r.keepKv, keepKvPrefix: r.keepKvPrefix };
 }
 
 async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
@@ -71,7 +72,12 @@ async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
       return;
     }
     const out = await model.forward(m.rows.map(engineRow));
-    const results = out.map((r): WireResult => (r.kv === undefined ? { logprobs: r.logprobs } : { logprobs: r.logprobs, kv: store.hold(r.kv as KvState) }));
+    const results = out.map((r): WireResult => {
+      const w: WireResult = { logprobs: r.logprobs };
+      if (r.kv !== undefined) w.kv = store.hold(r.kv as KvState);
+      if (r.prefixKv !== undefined) w.prefixKv = store.hold(r.prefixKv as KvState);
+      return w;
+    });
     post({ type: 'result', id: m.id, results }, resultTransferList(results));
   } catch (err) {
     post({ type: 'failed', id: m.id, error: toWireError(err) });

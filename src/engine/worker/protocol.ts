@@ -34,6 +34,7 @@ export interface WireRow {
   past?: number;
   pastLength?: number;
   keepKv?: boolean;
+  keepKvPrefix?: number;
 }
 
 /** What a worker's KV store holds (diagnostics, leak tests). */
@@ -52,6 +53,7 @@ export interface WireKv {
 export interface WireResult {
   logprobs: Float32Array;
   kv?: WireKv;
+  prefixKv?: WireKv;
 }
 
 export type ToWorker =
@@ -123,6 +125,7 @@ export function wireRows(rows: readonly ForwardRow[], pastId: (kv: KvHandle) => 
     const row: WireRow = { tokens: copyIds(r.tokens), targets: copyIds(r.targets), keepKv: r.keepKv };
     if (r.past !== undefined) row.past = pastId(r.past);
     if (r.pastLength !== undefined) row.pastLength = r.pastLength;
+    if (r.keepKvPrefix !== undefined) row.keepKvPrefix = r.keepKvPrefix;
     addBuffer(buffers, row.tokens);
     addBuffer(buffers, row.targets);
     return row;
