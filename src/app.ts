@@ -9,7 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { createCaches } from './cache/create-caches.js';
-import type { Config } from './config.js';
+import { batcherOptionsOf, type Config } from './config.js';
 import { packageInfo } from './package-info.js';
 import { createScoringService, type LoadingScoringService } from './core/scoring-service.js';
 import type { ScoringService } from './core/types.js';
@@ -46,13 +46,7 @@ export function scoringServiceFor(
 ): LoadingScoringService {
   return createScoringService({
     ...createCaches(config, logger),
-    batching: {
-      maxBatchTokens: config.maxBatchTokens,
-      maxRows: 256,
-      maxPaddingFraction: config.maxBatchPaddingPercent / 100,
-      maxWaitMs: config.maxBatchWaitMs,
-      maxQueueRows: config.maxQueueRows,
-    },
+    batching: batcherOptionsOf(config),
     maxConcurrentRequests: config.maxConcurrentRequests,
     maxTokensPerItem: config.maxTokensPerItem,
     maxTokensPerRequest: config.maxTokensPerRequest,

@@ -11,6 +11,8 @@
 
 const MiB = 1024 * 1024;
 
+import type { BatcherOptions } from './batching/batcher.js';
+
 export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
 export type Device = (typeof DEVICES)[number];
 
@@ -164,6 +166,17 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/** The batcher's settings (rows per batch are bounded by tokens; 256 only caps pathological queues). */
+export function batcherOptionsOf(config: Config): BatcherOptions {
+  return {
+    maxBatchTokens: config.maxBatchTokens,
+    maxRows: 256,
+    maxPaddingFraction: config.maxBatchPaddingPercent / 100,
+    maxWaitMs: config.maxBatchWaitMs,
+    maxQueueRows: config.maxQueueRows,
+  };
 }
 
 /** Reads every setting; throws ConfigError naming each bad variable. */

@@ -8,6 +8,7 @@
  * maxConcurrentRequests calls in flight, counted until the call's work has really stopped, so the
  * memory held by scoring is bounded) and token limits checked right after tokenization.
  */
+import { batcherOptionsOf, loadConfig } from '../config.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import type { Device, EngineThreads } from '../engine/execution-provider.js';
 import type { Logger } from '../engine/logger.js';
@@ -45,9 +46,9 @@ export interface ScoringServiceOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   logger: Logger;
-  /** Tier 1 (log-probs per segment); default: an in-process LRU of 256 MiB. */
+  /** Tier 1 (log-probs per segment); default: an in-process LRU of CACHE_MAX_BYTES's default size. */
   tier1?: LogprobCache;
-  /** Tier 2 (KV of prefixes), shared by all bundles; null disables it; default: 512 MiB. */
+  /** Tier 2 (KV of prefixes), shared by all bundles; null disables it; default: KV_CACHE_MAX_BYTES's default size. */
   tier2?: KvPrefixCache | null;
   batching?: BatcherOptions;
   /** Scoring calls in flight before new ones get OVERLOADED; default: no limit. */
@@ -77,8 +78,8 @@ export function checkTokenLimits(
   }
 }
 
-const MiB = 1024 * 1024;
-export const DEFAULT_BATCHING: BatcherOptions = { maxBatchTokens: 16384, maxRows: 256, maxPaddingFraction: 0.1, maxWaitMs: 2, maxQueueRows: 4096 };
+/** Settings of a service built without a config (tests, embedding): the config's own defaults. */
+const DEFAULTS = loadConfig({});
 
 export interface ResolvedOptions {
   aggregate: Aggregate;
@@ -175,8 +176,8 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
   // Loading never rejects (failures are recorded per bundle), but keep a stray rejection visible.
   registry.loaded.catch((err: unknown) => opts.logger.error({ err }, 'bundle loading stopped unexpectedly'));
 
-  const tier1 = opts.tier1 ?? new MemoryLogprobCache(256 * MiB);
-  const tier2 = opts.tier2 === undefined ? new KvPrefixCache(512 * MiB) : opts.tier2;
+  const tier1 = opts.tier1 ?? new MemoryLogprobCache(DEFAULTS.cacheMaxBytes);
+  const tier2 = opts.tier2 === undefined ? new KvPrefixCache(DEFAULTS.kvCacheMaxBytes) : opts.tier2;
   // One pipeline (queue + batcher) per loaded bundle object: a reloaded bundle gets a new one.
   const pipelines = new Map<LoadedBundle, LogprobPipeline>();
   function pipelineOf(bundle: LoadedBundle): LogprobPipeline {
@@ -188,7 +189,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
         models: bundle,
         tier1,
         tier2,
-        batcher: opts.batching ?? DEFAULT_BATCHING,
+        batcher: opts.batching ?? batcherOptionsOf(DEFAULTS),
       });
       pipelines.set(bundle, p);
     }
