@@ -65,6 +65,12 @@ export const metrics = {
     labelNames: ['tier'] as const,
     registers: [registry],
   }),
+  engineKvBytes: new Gauge({
+    name: 'prm_engine_kv_bytes',
+    help: 'Key/value bytes held by engine worker threads (tier-2 entries and rows in flight), by model file',
+    labelNames: ['model'] as const,
+    registers: [registry],
+  }),
   queueDepth: new Gauge({
     name: 'prm_queue_depth',
     help: 'Rows waiting for a batch',

@@ -20,6 +20,7 @@ import { throwIfAborted } from './abort.js';
 import type { SessionOptions } from './execution-provider.js';
 import type { ModelSpec } from './graph-interface.js';
 import type { Logger } from './logger.js';
+import { metrics } from '../metrics.js';
 import type { ForwardResult, ForwardRow, KvHandle, KvState, LogprobModel, ModelShape } from './types.js';
 import { cpuLane } from './worker/cpu-lane.js';
 import { workerSourceScript } from './worker/source-script.js';
@@ -45,6 +46,8 @@ class RemoteKv implements KvHandle {
   readonly id: number;
   readonly length: number;
   readonly bytes: number;
+  /** Set by releaseKv: a second release must not count twice. */
+  released = false;
   constructor(readonly owner: WorkerLogprobModel, w: WireKv) {
     this.id = w.id;
     this.length = w.length;
@@ -65,6 +68,8 @@ export class WorkerLogprobModel implements LogprobModel {
   private onClosed: (() => void) | null = null;
   /** Handles released since the last flush; sent as one message at the end of the tick. */
   private releasing: number[] = [];
+  /** Bytes of the handles given out and not released (prm_engine_kv_bytes). */
+  private heldBytes = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -156,8 +161,8 @@ export class WorkerLogprobModel implements LogprobModel {
     const results = await this.request<WireResult[]>((id) => ({ type: 'forward', id, rows: wire }), transfer);
     return results.map((r) => {
       const out: { logprobs: Float32Array; kv?: KvHandle; prefixKv?: KvHandle } = { logprobs: r.logprobs };
-      if (r.kv !== undefined) out.kv = new RemoteKv(this, r.kv);
-      if (r.prefixKv !== undefined) out.prefixKv = new RemoteKv(this, r.prefixKv);
+      if (r.kv !== undefined) out.kv = this.handle(r.kv);
+      if (r.prefixKv !== undefined) out.prefixKv = this.handle(r.prefixKv);
       return out;
     });
   }
@@ -179,10 +184,25 @@ export class WorkerLogprobModel implements LogprobModel {
     });
   }
 
+  private handle(w: WireKv): RemoteKv {
+    this.countHeld(w.bytes);
+    return new RemoteKv(this, w);
+  }
+
+  /** Held bytes, also as a gauge summed over every model of the same file (old and new versions). */
+  private countHeld(delta: number): void {
+    this.heldBytes += delta;
+    metrics.engineKvBytes.inc({ model: this.label }, delta);
+  }
+
   releaseKv(kv: KvHandle): void {
     if (this.disposed || this.stopped !== null) return;
     this.pastId(kv);
-    this.releasing.push((kv as RemoteKv).id);
+    const remote = kv as RemoteKv;
+    if (remote.released) return;
+    remote.released = true;
+    this.countHeld(-remote.bytes);
+    this.releasing.push(remote.id);
     if (this.releasing.length === 1) queueMicrotask(() => this.flushReleases());
   }
 
@@ -247,6 +267,8 @@ export class WorkerLogprobModel implements LogprobModel {
   }
 
   private onExit(code: number): void {
+    // The thread's memory, KV included, is gone with it.
+    this.countHeld(-this.heldBytes);
     const expected = this.disposed;
     const why = this.lastError ? `: ${this.lastError.message}` : '';
     this.stopped = expected

@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../../src/engine/logger.js';
 import { OnnxLogprobModel } from '../../src/engine/onnx-model.js';
 import type { ForwardResult, ForwardRow, KvState, LogprobModel } from '../../src/engine/types.js';
 import { WorkerLogprobModel } from '../../src/engine/worker-model.js';
+import { metrics } from '../../src/metrics.js';
 
 const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
 const POLICY = join(BUNDLES, 'tiny-logprobs', 'policy.onnx');
@@ -126,9 +127,15 @@ describe('WorkerLogprobModel semantics', () => {
   }
 
   it('keeps KV in the worker until released, and refuses pasts it does not hold', async () => {
+    const gauge = async (): Promise<number> =>
+      (await metrics.engineKvBytes.get()).values.find((v) => v.labels.model === 'm/policy.onnx')?.value ?? 0;
+    const before = await gauge();
     const seq = Array.from({ length: 12 }, (_, i) => 3 + i);
     const [kept] = await model.forward([row(seq, 0, 6, { keepKv: true })]);
     expect(kept.kv!.length).toBe(6);
+    // prm_engine_kv_bytes counts it, and agrees with what the worker reports holding.
+    expect(await gauge()).toBe(before + kept.kv!.bytes);
+    expect((await model.heldKv()).bytes).toBe(await gauge());
     // Only the handle crossed: it carries the size but none of the arrays.
     expect(Object.values(kept.kv!).some((v) => v instanceof Float32Array || Array.isArray(v))).toBe(false);
     const [want] = await inThread.forward([row(seq, 0, 6, { keepKv: true })]);
@@ -140,6 +147,9 @@ describe('WorkerLogprobModel semantics', () => {
     expect(inThreadPast.message).toMatch(/not computed by this model/);
 
     model.releaseKv(kept.kv!);
+    model.releaseKv(kept.kv!);
+    expect(await gauge(), 'released once, counted once').toBe(before);
+    expect((await model.heldKv()).bytes).toBe(before);
     const released = await failure(model.forward([row(seq, 6, 8, { past: kept.kv })]));
     expect(released).toBeInstanceOf(RangeError);
     expect(released.message).toMatch(/not held by this model/);
