@@ -86,16 +86,25 @@ function workload(items: Item[], service: WorkloadReport['service'], torch: Work
   };
 }
 
+/** The seeded inputs of every workload for one bundle (bench/tree-pass.ts runs the same tree). */
+export function workloadInputs(b: BundleFacts, args: BenchArgs) {
+  const ctx = { template: b.template, maxSequence: b.maxSequence };
+  const traces = treeTraces(args.seed + 1000, args.treeTraces, ctx);
+  return {
+    rl: rlItems(args.seed, args.rlPrompts, args.rollouts, ctx),
+    traces,
+    tree: treePhases(traces, args.treePerRequest),
+    batchItems: rlItems(args.seed + 2000, args.batchingItems, 1, ctx),
+    /** Unrelated text each fresh server is warmed up on. */
+    warm: rlItems(args.seed + 3000, 2, 2, ctx),
+  };
+}
+
 export async function runModel(p: PreparedBundle, args: BenchArgs, repoRoot: string, workDir: string, peakFlops: number, log: (s: string) => void): Promise<ModelReport> {
   const b = readBundle(p.bundleDir);
-  const ctx = { template: b.template, maxSequence: b.maxSequence };
-  const rl = rlItems(args.seed, args.rlPrompts, args.rollouts, ctx);
-  const traces = treeTraces(args.seed + 1000, args.treeTraces, ctx);
-  const tree = treePhases(traces, args.treePerRequest);
+  const { rl, traces, tree, batchItems, warm } = workloadInputs(b, args);
   const treeItems = [...tree.partials, ...tree.finals];
   const torchRlItems = args.torchRlPrompts > 0 ? rl.slice(0, args.torchRlPrompts * args.rollouts) : rl;
-  const batchItems = rlItems(args.seed + 2000, args.batchingItems, 1, ctx);
-  const warm = rlItems(args.seed + 3000, 2, 2, ctx);
   const meanLen = rl.reduce((n, it) => n + seqLen(b, it), 0) / rl.length;
   const server: ServerOptions = { repoRoot, modelsDir: p.modelsDir, threads: args.threads, env: args.serverEnv };
 

@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from './args.js';
 import { prepareBundle } from './bundles.js';
 import { readBundle } from './flops.js';
-import { measurePass, treePhases, treeServerEnv, withServer } from './service-side.js';
-import { rlItems, treeTraces } from './workloads.js';
+import { workloadInputs } from './model-run.js';
+import { measurePass, treeServerEnv, withServer } from './service-side.js';
 
 const benchRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const workDir = resolve(benchRoot, 'bench', 'work');
@@ -27,10 +27,7 @@ async function main(): Promise<void> {
   const key = argv.includes('--models') ? args.models[0] : 'random-30m';
   const bundle = await prepareBundle(key, benchRoot, workDir, args.threads, args.randomParams);
   const b = readBundle(bundle.bundleDir);
-  const ctx = { template: b.template, maxSequence: b.maxSequence };
-  const traces = treeTraces(args.seed + 1000, args.treeTraces, ctx);
-  const tree = treePhases(traces, args.treePerRequest);
-  const warm = rlItems(args.seed + 3000, 2, 2, ctx);
+  const { traces, tree, warm } = workloadInputs(b, args);
   const server = { repoRoot: serverRoot, modelsDir: bundle.modelsDir, threads: args.threads, env: treeServerEnv(b, traces, args.serverEnv) };
   const out = await withServer(server, warm, (s) => measurePass(s, 'tree', args.treePerRequest, tree.phases));
   const r = out.report;

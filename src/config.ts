@@ -8,10 +8,9 @@
  * setting cannot exist in one place and not the other. An empty variable (`REDIS_URL=`) counts as
  * unset, which is what docker-compose files and shell scripts usually mean by it.
  */
+import type { BatcherOptions } from './batching/batcher.js';
 
 const MiB = 1024 * 1024;
-
-import type { BatcherOptions } from './batching/batcher.js';
 
 export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
 export type Device = (typeof DEVICES)[number];

@@ -4,21 +4,17 @@
  * replacement free exactly the handles nobody holds any more; a hit handed to a caller survives
  * eviction until the caller releases it. "Freed" is read from the workers' own stores.
  */
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
+import type { LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { hashChain } from '../../src/cache/segment-keys.js';
 import { KvPrefixCache, SharedKv } from '../../src/cache/kv-prefix-cache.js';
-import { silentLogger } from '../../src/engine/logger.js';
 import { WorkerLogprobModel } from '../../src/engine/worker-model.js';
-
-const BUNDLE = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles'), 'tiny-logprobs');
+import { heldKvHandles, openWorkerBundle } from '../helpers/worker-bundle.js';
 
 let bundle: LoadedBundle;
 
 beforeAll(async () => {
-  bundle = await loadBundle(BUNDLE, { device: 'cpu', intraOpThreads: 1, logger: silentLogger, engineThreads: 'worker' });
+  bundle = await openWorkerBundle();
 });
 afterAll(async () => {
   await bundle?.dispose();
@@ -32,11 +28,7 @@ async function computeKv(n: number, first = 5): Promise<SharedKv> {
   return new SharedKv(bundle, p.kv!, r.kv!);
 }
 
-/** Handles held by the policy's and the reference's workers. */
-async function held(): Promise<[number, number]> {
-  const [p, r] = await Promise.all([(bundle.policy as WorkerLogprobModel).heldKv(), (bundle.reference as WorkerLogprobModel).heldKv()]);
-  return [p.handles, r.handles];
-}
+const held = () => heldKvHandles(bundle);
 
 const key = (name: string) => hashChain('fingerprint', [[1, 2, 3], Array.from(name, (c) => c.charCodeAt(0))]);
 

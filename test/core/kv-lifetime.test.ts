@@ -5,23 +5,18 @@
  * Results must equal uncached scoring, and once tier 2 is cleared the workers must hold no KV at
  * all: a handle nobody releases would be memory lost for the life of the process.
  */
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
+import type { LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { KvPrefixCache } from '../../src/cache/kv-prefix-cache.js';
 import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
 import { computeLogprobs } from '../../src/core/compute-logprobs.js';
 import { LogprobPipeline, type PipelineItem } from '../../src/core/logprob-pipeline.js';
-import { silentLogger } from '../../src/engine/logger.js';
-import { WorkerLogprobModel } from '../../src/engine/worker-model.js';
 import { trace } from '../helpers/traces.js';
-
-const BUNDLE = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles'), 'tiny-logprobs');
+import { heldKvHandles, openWorkerBundle } from '../helpers/worker-bundle.js';
 
 let bundle: LoadedBundle;
 beforeAll(async () => {
-  bundle = await loadBundle(BUNDLE, { device: 'cpu', intraOpThreads: 1, logger: silentLogger, engineThreads: 'worker' });
+  bundle = await openWorkerBundle();
 });
 afterAll(async () => {
   await bundle?.dispose();
@@ -32,10 +27,6 @@ function item(prompt: string, steps: string[]): PipelineItem {
   return { segments: [seg.prompt, ...seg.steps] };
 }
 
-async function held(): Promise<number[]> {
-  const models = [bundle.policy, bundle.reference!] as WorkerLogprobModel[];
-  return Promise.all(models.map(async (m) => (await m.heldKv()).handles));
-}
 
 function pipeline(tier2: KvPrefixCache): LogprobPipeline {
   return new LogprobPipeline({
@@ -89,7 +80,7 @@ describe.each([
     await p.drain();
     expect(tier2.entries).toBeGreaterThan(0);
     tier2.clear();
-    expect(await held()).toEqual([0, 0]);
+    expect(await heldKvHandles(bundle)).toEqual([0, 0]);
     p.close();
   });
 });

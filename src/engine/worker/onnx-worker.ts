@@ -11,7 +11,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import { OnnxLogprobModel } from '../onnx-model.js';
-import type { ForwardRow, KvState } from '../types.js';
+import { makeKv, type ForwardRow, type KvState } from '../types.js';
 import { WorkerKvStore } from './kv-store.js';
 import {
   kvTransferList, resultTransferList, toWireError,
@@ -67,7 +67,7 @@ async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
   try {
     if (m.type === 'read-kv') {
       const kv = store.get(m.kv);
-      const copy = { length: kv.length, bytes: kv.bytes, keys: kv.keys.map((a) => a.slice()), values: kv.values.map((a) => a.slice()) };
+      const copy = makeKv(kv.length, kv.keys.map((a) => a.slice()), kv.values.map((a) => a.slice()));
       post({ type: 'kv', id: m.id, kv: copy }, kvTransferList(copy));
       return;
     }
