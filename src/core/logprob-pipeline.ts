@@ -24,8 +24,13 @@ import { runForward, type ItemLogprobs, type ModelPair } from './compute-logprob
 export interface PipelineItem {
   /** [prompt segment, step 1, ..., step n] token ids. */
   readonly segments: readonly ArrayLike<number>[];
+  /**
+   * The trace will be extended (a `partial` request), so the KV of its tokens goes to tier 2.
+   * A finished trace's KV is not kept: no later request can start from it (its last segment ends
+   * the trace), and fetching and storing it costs a fifth of a forward pass or more.
+   */
+  readonly continues?: boolean;
 }
-
 
 export interface PipelineOptions {
   modelName: string;
@@ -225,7 +230,8 @@ export class LogprobPipeline {
           for (let p = Math.max(from, need - 1); p < total - 1; p++) targets[p - from] = full[p + 1];
           // The prompt's own entry, when missing: a compact copy, so it never pins the whole trace.
           const keepKvPrefix = tier2 && segs[0].length > 1 && !tier2.has(chains[i][0]) ? segs[0].length - 1 : undefined;
-          const row = await this.batcher.submit({ tokens, targets, past, keepKv: tier2 !== null, keepKvPrefix }, signal);
+          const keepKv = tier2 !== null && it.continues === true;
+          const row = await this.batcher.submit({ tokens, targets, past, keepKv, keepKvPrefix }, signal);
           try {
             queueMs = Math.max(queueMs, row.startedAt - submittedAt);
             for (let t = need; t < total; t++) {
@@ -240,11 +246,9 @@ export class LogprobPipeline {
               fresh.push([keys[i][k - 1], { policy: policy.slice(a, b), reference: reference ? reference.slice(a, b) : null }]);
             }
             tier1.setMany(fresh);
-            if (tier2 && row.kv) {
-              // All tokens but the last: the next extension re-feeds that token (module comment).
-              tier2.set(chains[i][segs.length - 1], row.kv, total - 1);
-              if (row.prefixKv && !tier2.has(chains[i][0])) tier2.set(chains[i][0], row.prefixKv, row.prefixKv.length);
-            }
+            // All tokens but the last: the next extension re-feeds that token (module comment).
+            if (tier2 && row.kv) tier2.set(chains[i][segs.length - 1], row.kv, total - 1);
+            if (tier2 && row.prefixKv && !tier2.has(chains[i][0])) tier2.set(chains[i][0], row.prefixKv, row.prefixKv.length);
           } finally {
             row.kv?.release();
             row.prefixKv?.release();

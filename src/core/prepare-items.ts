@@ -15,6 +15,8 @@ export interface PreparedItem {
   /** Token count of each step segment (separator and EOS included). */
   stepTokens: number[];
   responseTokens: number;
+  /** The trace will be extended (a `partial` request): its KV is worth keeping in tier 2. */
+  continues: boolean;
 }
 
 export interface PrepareOptions {
@@ -35,6 +37,7 @@ export function prepareItems(segmenter: Segmenter, items: readonly ScoreItemInpu
         promptTokens: seg.prompt.length,
         stepTokens,
         responseTokens: stepTokens.reduce((a, b) => a + b, 0),
+        continues: opts.partial === true,
       };
     } catch (err) {
       if (err instanceof PrmError) {

@@ -59,7 +59,7 @@ export class OnnxLogprobModel implements LogprobModel {
     }
     rows.forEach((r, i) => {
       if (r.tokens.length > 0) live.push(i);
-      else results[i] = this.withPrefix(r, { logprobs: new Float32Array(0), kv: r.keepKv ? this.pastOnly(r) : undefined });
+      else results[i] = this.pastOnlyResult(r);
     });
     if (live.length === 0) return results;
     const liveRows = live.map((i) => rows[i]);
@@ -79,10 +79,13 @@ export class OnnxLogprobModel implements LogprobModel {
       }
       this.checkScoreDims(out[this.graph.scoreOutput], packed);
       liveRows.forEach((row, b) => {
-        results[live[b]] = this.withPrefix(row, {
-          logprobs: this.readLogprobs(scores, packed, b, row),
-          kv: row.keepKv || row.keepKvPrefix !== undefined ? unpackKv(presentKeys, presentValues, packed, this.shape, b, row) : undefined,
-        });
+        const logprobs = this.readLogprobs(scores, packed, b, row);
+        const kv = row.keepKv ? unpackKv(presentKeys, presentValues, packed, this.shape, b, row) : undefined;
+        // The prefix comes from the kept KV when there is one; else only the prefix is unpacked.
+        const n = row.keepKvPrefix;
+        const prefixKv = n === undefined ? undefined
+          : kv !== undefined ? this.firstPositions(kv, n) : unpackKv(presentKeys, presentValues, packed, this.shape, b, row, n);
+        results[live[b]] = prefixKv === undefined ? { logprobs, kv } : { logprobs, kv, prefixKv };
       });
       return results;
     } finally {
@@ -108,12 +111,12 @@ export class OnnxLogprobModel implements LogprobModel {
     return makeKv(n, kv.keys.map(cut), kv.values.map(cut));
   }
 
-  /** Adds `prefixKv` where the row asks for it; the full KV is dropped unless kept too. */
-  private withPrefix(row: ForwardRow, r: { logprobs: Float32Array; kv?: KvState }): ForwardResult {
-    if (row.keepKvPrefix === undefined) return r;
-    const full = r.kv ?? this.pastOnly(row);
-    // (bounds checked before the pass, in forward)
-    return { logprobs: r.logprobs, kv: row.keepKv ? full : undefined, prefixKv: this.firstPositions(full, row.keepKvPrefix) };
+  /** A row without new tokens: no log-probs; its KV (and prefix) come from its past alone. */
+  private pastOnlyResult(row: ForwardRow): ForwardResult {
+    const full = row.keepKv || row.keepKvPrefix !== undefined ? this.pastOnly(row) : undefined;
+    const logprobs = new Float32Array(0);
+    const kv = row.keepKv ? full : undefined;
+    return row.keepKvPrefix === undefined ? { logprobs, kv } : { logprobs, kv, prefixKv: this.firstPositions(full!, row.keepKvPrefix) };
   }
 
   /** In-thread handles are the arrays themselves: the garbage collector frees them. */

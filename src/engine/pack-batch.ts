@@ -117,23 +117,29 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape): Packed
   return { batch: B, seq: S, past: P, inputIds, attentionMask, positionIds, targetIds, pastKeys, pastValues, realTokens };
 }
 
-/** Row b's real positions of one present tensor [B, H, P + S, D] as a compact [H, past_b + len_b, D]. */
+/**
+ * The first `len` real positions of row b in one present tensor [B, H, P + S, D], as a compact
+ * [H, len, D]: the row's past sits at j < past_b, its new tokens at P ≤ j < P + len_b.
+ */
 function unpackLayer(
-  present: Float32Array, b: number, H: number, P: number, S: number, D: number, pastLen: number, newLen: number,
+  present: Float32Array, b: number, H: number, P: number, S: number, D: number, pastLen: number, len: number,
 ): Float32Array {
   const T = P + S;
-  const len = pastLen + newLen;
+  const fromPast = Math.min(len, pastLen);
   const out = new Float32Array(H * len * D);
   for (let h = 0; h < H; h++) {
     const base = (b * H + h) * T * D;
     const dst = h * len * D;
-    out.set(present.subarray(base, base + pastLen * D), dst);
-    out.set(present.subarray(base + P * D, base + (P + newLen) * D), dst + pastLen * D);
+    out.set(present.subarray(base, base + fromPast * D), dst);
+    out.set(present.subarray(base + P * D, base + (P + len - fromPast) * D), dst + fromPast * D);
   }
   return out;
 }
 
-/** The compact KV of row b (its past + its new tokens) from the present outputs of one call. */
+/**
+ * The compact KV of row b (its past + its new tokens) from the present outputs of one call, or of
+ * its first `upTo` positions only (a prefix kept without the whole row).
+ */
 export function unpackKv(
   presentKeys: readonly Float32Array[],
   presentValues: readonly Float32Array[],
@@ -141,14 +147,17 @@ export function unpackKv(
   shape: ModelShape,
   b: number,
   row: ForwardRow,
+  upTo?: number,
 ): KvState {
   const { numHeads: H, headDim: D } = shape;
   const pastLen = pastLengthOf(row);
-  const newLen = row.tokens.length;
+  const all = pastLen + row.tokens.length;
+  const len = upTo ?? all;
+  if (!Number.isInteger(len) || len < 0 || len > all) throw new RangeError(`cannot unpack ${len} of a row's ${all} positions`);
   return makeKv(
-    pastLen + newLen,
-    presentKeys.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, newLen)),
-    presentValues.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, newLen)),
+    len,
+    presentKeys.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, len)),
+    presentValues.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, len)),
   );
 }
 

@@ -11,6 +11,7 @@ import { KvPrefixCache } from '../../src/cache/kv-prefix-cache.js';
 import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
 import { computeLogprobs } from '../../src/core/compute-logprobs.js';
 import { LogprobPipeline, type PipelineItem } from '../../src/core/logprob-pipeline.js';
+import { metrics } from '../../src/metrics.js';
 import { trace } from '../helpers/traces.js';
 import { heldKvHandles, openWorkerBundle } from '../helpers/worker-bundle.js';
 
@@ -22,11 +23,15 @@ afterAll(async () => {
   await bundle?.dispose();
 });
 
-function item(prompt: string, steps: string[]): PipelineItem {
-  const seg = bundle.segmenter.segment(prompt, steps);
-  return { segments: [seg.prompt, ...seg.steps] };
+/** A trace as the pipeline gets it; `partial`: it continues (a tree-search request). */
+function item(prompt: string, steps: string[], partial = false): PipelineItem {
+  const seg = bundle.segmenter.segment(prompt, steps, { partial });
+  return { segments: [seg.prompt, ...seg.steps], continues: partial };
 }
 
+async function tier2Hits(): Promise<number> {
+  return (await metrics.cacheHits.get()).values.find((v) => v.labels.tier === 'tier2')?.value ?? 0;
+}
 
 function pipeline(tier2: KvPrefixCache): LogprobPipeline {
   return new LogprobPipeline({
@@ -62,10 +67,11 @@ describe.each([
     await expectUncached(rollouts, first.items.map((x) => x.policy));
     await expectUncached(rollouts, second.items.map((x) => x.policy));
 
-    // Three traces extended one step per round, all traces of a round in flight together.
+    // Three traces extended one step per round (partial until their last step), all traces of a
+    // round in flight together.
     const traces = [trace(3, 5), trace(4, 4), trace(5, 5)];
     for (let k = 1; k <= 5; k++) {
-      const round = traces.filter((t) => t.steps.length >= k).map((t) => item(t.prompt, t.steps.slice(0, k)));
+      const round = traces.filter((t) => t.steps.length >= k).map((t) => item(t.prompt, t.steps.slice(0, k), k < t.steps.length));
       const out = await Promise.all(round.map((it) => p.compute([it])));
       await expectUncached(round, out.map((o) => o.items[0].policy));
     }
@@ -79,6 +85,42 @@ describe.each([
 
     await p.drain();
     expect(tier2.entries).toBeGreaterThan(0);
+    tier2.clear();
+    expect(await heldKvHandles(bundle)).toEqual([0, 0]);
+    p.close();
+  });
+});
+
+describe('what tier 2 keeps', () => {
+  it('keeps a finished trace\'s prompt but not the trace; a partial trace is kept and extended from', async () => {
+    const tier2 = new KvPrefixCache(64 * 1024 * 1024);
+    const p = pipeline(tier2);
+    const t = trace(21, 3);
+    const finished = item(t.prompt, t.steps);
+    await expectUncached([finished], (await p.compute([finished])).items.map((x) => x.policy));
+    // Only the prompt's entry: a finished trace cannot be continued, so its KV is not kept.
+    expect(tier2.entries).toBe(1);
+    expect(await heldKvHandles(bundle)).toEqual([1, 1]);
+
+    // Another rollout of the same prompt starts from the prompt's KV (made without the trace's).
+    const before = await tier2Hits();
+    const sibling = item(t.prompt, trace(22, 2).steps);
+    await expectUncached([sibling], (await p.compute([sibling])).items.map((x) => x.policy));
+    expect(await tier2Hits()).toBe(before + 1);
+    expect(tier2.entries).toBe(1);
+
+    // A partial trace is kept whole, and its extension by one step starts from it.
+    const u = trace(23, 3);
+    const partial = item(u.prompt, u.steps.slice(0, 2), true);
+    await p.compute([partial]);
+    expect(tier2.entries).toBe(3);
+    const hits = await tier2Hits();
+    const extended = item(u.prompt, u.steps);
+    const out = await p.compute([extended]);
+    await expectUncached([extended], out.items.map((x) => x.policy));
+    expect(await tier2Hits()).toBe(hits + 1);
+
+    await p.drain();
     tier2.clear();
     expect(await heldKvHandles(bundle)).toEqual([0, 0]);
     p.close();

@@ -134,6 +134,8 @@ describe.each(['logprobs', 'logits'] as const)('OnnxLogprobModel (%s flavour)', 
       { tokens: full.slice(4), targets: [1, 3, -1], past, keepKv: true, keepKvPrefix: 2 },
       { tokens: full.slice(2, 5), targets: [-1, -1, -1], keepKvPrefix: 3 },
       { tokens: [], targets: [], past, keepKvPrefix: 4 },
+      { tokens: full.slice(4), targets: [-1, -1, -1], past, keepKvPrefix: 5 },
+      { tokens: full.slice(4), targets: [-1, -1, -1], past, keepKvPrefix: 2 },
     ]);
     expect(out[0].kv).toEqual(expectedKv(full));
     expect(out[0].prefixKv).toEqual(expectedKv(full.slice(0, 2)));
@@ -141,6 +143,10 @@ describe.each(['logprobs', 'logits'] as const)('OnnxLogprobModel (%s flavour)', 
     expect(out[1].kv).toBeUndefined();
     expect(out[1].prefixKv).toEqual(expectedKv(full.slice(2, 5)));
     expect(out[2].prefixKv).toEqual(past);
+    // A prefix reaching into the new tokens, and one inside the past, without the row's KV.
+    expect(out[3].kv).toBeUndefined();
+    expect(out[3].prefixKv).toEqual(expectedKv(full.slice(0, 5)));
+    expect(out[4].prefixKv).toEqual(expectedKv(full.slice(0, 2)));
     // Checked before anything runs.
     await expect(model.forward([{ tokens: [1, 2], targets: [2, 3], keepKvPrefix: 3 }])).rejects.toThrow(/keepKvPrefix 3 is outside/);
     await expect(model.forward([{ tokens: [1], targets: [2], pastLength: 1 }])).rejects.toThrow(/no past/);

@@ -83,5 +83,10 @@ describe('unpackKv', () => {
     const kv1 = unpackKv([present], [present], p, shape, 1, rows[1]);
     expect(kv1.length).toBe(3);
     expect(Array.from(kv1.keys[0])).toEqual([200, 201, 150, 210, 211, 160]);
+    // Only the first positions: past first, then new tokens.
+    expect(Array.from(unpackKv([present], [present], p, shape, 0, rows[0], 2).keys[0])).toEqual([100, 50, 110, 60]);
+    expect(Array.from(unpackKv([present], [present], p, shape, 1, rows[1], 1).values[0])).toEqual([200, 210]);
+    expect(unpackKv([present], [present], p, shape, 1, rows[1], 0).length).toBe(0);
+    expect(() => unpackKv([present], [present], p, shape, 1, rows[1], 4)).toThrow(/cannot unpack 4/);
   });
 });
