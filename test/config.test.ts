@@ -23,7 +23,7 @@ describe('loadConfig', () => {
       redisTimeoutMs: 50,
       cacheMaxBytes: 256 * MiB,
       kvCacheMaxBytes: 512 * MiB,
-      maxBatchTokens: 8192,
+      maxBatchTokens: 4096,
       maxBatchWaitMs: 2,
       maxQueueRows: 4096,
       maxConcurrentRequests: 256,
