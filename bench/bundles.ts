@@ -45,7 +45,8 @@ export async function prepareBundle(key: ModelKey, repoRoot: string, workDir: st
   }
   // prompt (~60 tokens) + the longest rl trace (600 response tokens) must fit
   const maxSequence = 1024;
-  const setting = `${randomParams} ${maxSequence}`;
+  // The export form is part of the setting: a bundle cached by an older exporter is exported again.
+  const setting = `${randomParams} ${maxSequence} fused-attention`;
   const marker = join(modelsDir, '.params');
   const current = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : null;
   if (current === setting && existsSync(join(bundleDir, 'prm.json'))) {

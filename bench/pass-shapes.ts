@@ -1,7 +1,8 @@
 /**
- * `npm run bench:shapes [-- --shapes 4x450,16x450,16x50+400 --present --threads 2]`: one model's
- * raw onnxruntime forward pass (the random-30m policy, no service around it) timed by batch shape,
- * to see what a pass size costs on this CPU before choosing `MAX_BATCH_TOKENS`.
+ * `npm run bench:shapes [-- --shapes 4x450,16x450,16x50+400 --present --threads 2 --bundle DIR]`:
+ * one model's raw onnxruntime forward pass (a bundle's policy, default the bench's random-30m; no
+ * service around it) timed by batch shape, to see what a pass size costs on this CPU before
+ * choosing `MAX_BATCH_TOKENS`, or to compare two exports of the same weights.
  *
  * A shape is ROWSxNEW[+PAST]: rows, new tokens per row, past positions per row. `--present` also
  * fetches the `present.*` outputs (what the service does when a row's KV is kept). Same session
@@ -23,6 +24,7 @@ const { values: args } = parseNodeArgs({
     present: { type: 'boolean', default: false },
     threads: { type: 'string', default: '2' },
     repeats: { type: 'string', default: '3' },
+    bundle: { type: 'string' },
   },
 });
 
@@ -39,12 +41,14 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const threads = Number(args.threads);
   const repeats = Math.max(1, Number(args.repeats));
-  const bundle = await prepareBundle('random-30m', benchRoot, join(benchRoot, 'bench', 'work'), threads, '30M');
-  const manifest = JSON.parse(readFileSync(join(bundle.bundleDir, 'prm.json'), 'utf8')) as {
+  const bundleDir = args.bundle !== undefined
+    ? resolve(args.bundle)
+    : (await prepareBundle('random-30m', benchRoot, join(benchRoot, 'bench', 'work'), threads, '30M')).bundleDir;
+  const manifest = JSON.parse(readFileSync(join(bundleDir, 'prm.json'), 'utf8')) as {
     policy: { onnx: string; num_layers: number; num_heads: number; head_dim: number };
   };
   const { num_layers: L, num_heads: H, head_dim: D } = manifest.policy;
-  const session = await InferenceSession.create(join(bundle.bundleDir, manifest.policy.onnx), {
+  const session = await InferenceSession.create(join(bundleDir, manifest.policy.onnx), {
     graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: threads, interOpNumThreads: 1,
   });
   const fetches = session.outputNames.filter((n) => args.present || !n.startsWith('present.'));
@@ -77,7 +81,7 @@ async function main(): Promise<void> {
     results.push({ shape: `${B}x${S}${P ? `+${P}` : ''}`, rows: B, new_tokens: S, past: P, ms: Number(ms.toFixed(1)), tokens_per_s: Math.round((B * S) / (ms / 1000)) });
   }
   await session.release();
-  console.log(JSON.stringify({ model: 'random-30m/policy', threads, present: args.present, repeats, results }, null, 2));
+  console.log(JSON.stringify({ bundle: bundleDir, threads, present: args.present, repeats, results }, null, 2));
 }
 
 main().catch((err: unknown) => {

@@ -39,7 +39,7 @@ describe('prm serve', () => {
   it('serves the models folder with the flags applied', async () => {
     const models = await new PrmClient({ baseUrl: url }).models();
     expect(models.default_model).toBe('tiny-ref-free');
-    expect(models.models.map((m) => m.name).sort()).toEqual(['tiny-logits', 'tiny-logprobs', 'tiny-ref-free']);
+    expect(models.models.map((m) => m.name).sort()).toEqual(['tiny-logits', 'tiny-logprobs', 'tiny-logprobs-fused', 'tiny-ref-free']);
     expect((await fetch(`${url}/playground`)).status).toBe(200);
   });
 });

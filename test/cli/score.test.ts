@@ -155,7 +155,7 @@ describe('prm score', () => {
     expect(down.stderr).toContain('cannot reach the service at http://127.0.0.1:9');
     const unknown = await runCli(['score', '--url', server.url, '--model', 'nope'], { input });
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain("unknown model 'nope'; loaded models: tiny-logits, tiny-logprobs, tiny-ref-free");
+    expect(unknown.stderr).toContain("unknown model 'nope'; loaded models: tiny-logits, tiny-logprobs, tiny-logprobs-fused, tiny-ref-free");
     const usage = await runCli(['score', '--concurrency', '0'], { input });
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("Run 'prm score --help' for usage.");

@@ -31,7 +31,7 @@ function row(ids: number[], from: number, to: number, extra: Partial<ForwardRow>
   return { tokens: ids.slice(from, to), targets: ids.slice(from + 1, to + 1), ...extra };
 }
 
-describe.each(['tiny-logprobs', 'tiny-logits'])('KV reuse on %s', (name) => {
+describe.each(['tiny-logprobs', 'tiny-logits', 'tiny-logprobs-fused'])('KV reuse on %s', (name) => {
   let bundle: LoadedBundle;
   let models: [string, LogprobModel][];
   beforeAll(async () => {

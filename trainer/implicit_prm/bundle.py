@@ -37,16 +37,17 @@ def output_names(n_layers: int, graph: str) -> List[str]:
 
 
 class ExportWrapper(nn.Module):
-    def __init__(self, model: GPT, graph: str):
+    def __init__(self, model: GPT, graph: str, fused_attention: bool):
         super().__init__()
         assert graph in GRAPHS
         self.model = model
         self.graph = graph
+        self.fused_attention = fused_attention
 
     def forward(self, input_ids, attention_mask, position_ids, *rest):
         L = self.model.cfg.n_layers
         past = [(rest[2 * i], rest[2 * i + 1]) for i in range(L)]
-        logits, presents = self.model(input_ids, attention_mask, position_ids, past)
+        logits, presents = self.model(input_ids, attention_mask, position_ids, past, fused_attention=self.fused_attention)
         if self.graph == "logits":
             first = logits
         else:
@@ -59,8 +60,9 @@ class ExportWrapper(nn.Module):
         return tuple(out)
 
 
-def export_onnx(model: GPT, path: str, graph: str) -> None:
-    """Exports with KV-cache inputs/outputs and dynamic batch / sequence / past axes; checks it."""
+def export_onnx(model: GPT, path: str, graph: str, fused_attention: bool = True) -> None:
+    """Exports with KV-cache inputs/outputs and dynamic batch / sequence / past axes; checks it.
+    `fused_attention`: one onnxruntime MultiHeadAttention node per layer (fused_attention.py)."""
     import onnx
 
     model = model.eval()
@@ -94,8 +96,9 @@ def export_onnx(model: GPT, path: str, graph: str) -> None:
         warnings.simplefilter("ignore")
         with torch.no_grad():
             torch.onnx.export(
-                ExportWrapper(model, graph), tuple(args), path, input_names=ins, output_names=outs,
+                ExportWrapper(model, graph, fused_attention), tuple(args), path, input_names=ins, output_names=outs,
                 dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True,
+                custom_opsets={"com.microsoft": 1} if fused_attention else None,
             )
     m = onnx.load(path)
     onnx.checker.check_model(m)
@@ -149,15 +152,15 @@ def model_entry(cfg: ModelConfig, onnx_name: str, graph: str) -> dict:
 def write_bundle(
     out_dir: str, name: str, policy: GPT, reference: Optional[GPT], tokenizer: CharTokenizer,
     graph: str = "logprobs", beta: float = C.DEFAULT_BETA, max_sequence_length: int = 512,
-    provenance: Optional[dict] = None,
+    provenance: Optional[dict] = None, fused_attention: bool = True,
 ) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     for stale in ("policy.onnx", "reference.onnx"):
         if os.path.exists(os.path.join(out_dir, stale)):
             os.remove(os.path.join(out_dir, stale))
-    export_onnx(policy, os.path.join(out_dir, "policy.onnx"), graph)
+    export_onnx(policy, os.path.join(out_dir, "policy.onnx"), graph, fused_attention)
     if reference is not None:
-        export_onnx(reference, os.path.join(out_dir, "reference.onnx"), graph)
+        export_onnx(reference, os.path.join(out_dir, "reference.onnx"), graph, fused_attention)
     tokenizer.model_max_length = max_sequence_length
     tokenizer.save(out_dir)
     manifest = {

@@ -38,7 +38,7 @@ def cmd_make_test_bundles(a):
 
     make_test_bundles(a.out)
     if a.golden_out:
-        for name in ("tiny-logprobs", "tiny-logits", "tiny-ref-free"):
+        for name in ("tiny-logprobs", "tiny-logits", "tiny-ref-free", "tiny-logprobs-fused"):
             bdir = os.path.join(a.out, name)
             write_golden(bdir, os.path.join(a.golden_out, f"{name}.json"), rel_to_repo(bdir))
     print(f"wrote test bundles under {a.out}")
@@ -161,7 +161,7 @@ def cmd_export(a):
     ref = None if a.reference_free else load_checkpoint(a.reference)[0]
     prm = pinfo.get("prm", {})
     man = write_bundle(a.out, a.name, pol, ref, CharTokenizer(), graph=a.graph, beta=prm.get("beta", a.beta),
-                       max_sequence_length=a.max_sequence_length,
+                       max_sequence_length=a.max_sequence_length, fused_attention=a.fused_attention,
                        provenance={"training_data": "synthetic multi-step arithmetic", "loss": prm.get("loss", "unknown"),
                                    "steps": prm.get("steps", 0), "seed": 0, "metrics": {}})
     print(json.dumps({"bundle": a.out, "fingerprint": man["fingerprint"]}))
@@ -189,8 +189,15 @@ def cmd_score(a):
 def cmd_export_random(a):
     from .randombundle import export_random
 
-    info = export_random(a.out, a.params, a.graph, a.reference_free, a.max_sequence_length, a.seed, a.name)
+    info = export_random(a.out, a.params, a.graph, a.reference_free, a.max_sequence_length, a.seed, a.name,
+                         fused_attention=a.fused_attention)
     print(json.dumps(info))
+
+
+def add_fused_attention_flag(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--no-fused-attention", dest="fused_attention", action="store_false",
+                   help="plain ONNX attention ops instead of onnxruntime's fused MultiHeadAttention node "
+                        "(for runtimes other than onnxruntime)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--beta", type=float, default=C.DEFAULT_BETA)
     s.add_argument("--max-sequence-length", type=int, default=256)
     s.add_argument("--out", required=True)
+    add_fused_attention_flag(s)
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("make-test-bundles", help="write the small random test bundles (+ golden files)")
@@ -295,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-sequence-length", type=int, default=512)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--name", default=None)
+    add_fused_attention_flag(s)
     s.set_defaults(func=cmd_export_random)
     return p
 

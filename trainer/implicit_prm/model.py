@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .fused_attention import fused_attention as fused_attention_node
+
 NEG = -1e9
 
 
@@ -71,10 +73,16 @@ class Block(nn.Module):
         self.fc1 = Linear(cfg.d_model, cfg.d_ff)
         self.fc2 = Linear(cfg.d_ff, cfg.d_model)
 
-    def forward(self, x, bias, past_k, past_v):
+    def forward(self, x, bias, past_k, past_v, fused_mask=None):
+        """`fused_mask` (the attention_mask, export only): attention as one fused onnxruntime node."""
         B, S = x.shape[0], x.shape[1]
         H, D = self.n_heads, self.head_dim
         h = self.ln1(x)
+        if fused_mask is not None:
+            y, k, v = fused_attention_node(self.qkv(h), fused_mask, past_k, past_v, H)
+            x = x + self.proj(y)
+            x = x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+            return x, k, v
         qkv = self.qkv(h).reshape(B, S, 3, H, D).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # [B,H,S,D]
         if past_k is not None:
@@ -133,8 +141,10 @@ class GPT(nn.Module):
         position_ids: Optional[torch.Tensor] = None,
         past: Optional[List[Tuple[torch.Tensor, torch.Tensor]]] = None,
         use_cache: bool = False,
+        fused_attention: bool = False,
     ):
-        """Returns logits [B,S,V] and (if use_cache or past given) the present KV list."""
+        """Returns logits [B,S,V] and (if use_cache or past given) the present KV list.
+        `fused_attention` (ONNX export only, needs `past`): see fused_attention.py."""
         B, S = input_ids.shape[0], input_ids.shape[1]
         P = past[0][0].shape[2] if past is not None else 0
         if attention_mask is None:
@@ -142,11 +152,11 @@ class GPT(nn.Module):
         if position_ids is None:
             position_ids = (torch.arange(S, device=input_ids.device) + P).unsqueeze(0).expand(B, S)
         x = self.tok_emb(input_ids) + self.pos_emb(position_ids)
-        bias = self.attention_bias(attention_mask, S, P)
+        bias = None if fused_attention else self.attention_bias(attention_mask, S, P)
         presents = []
         for i, blk in enumerate(self.blocks):
             pk, pv = (past[i] if past is not None else (None, None))
-            x, k, v = blk(x, bias, pk, pv)
+            x, k, v = blk(x, bias, pk, pv, attention_mask if fused_attention else None)
             presents.append((k, v))
         logits = self.head(self.ln_f(x))
         if use_cache or past is not None:

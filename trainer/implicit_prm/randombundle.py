@@ -29,7 +29,7 @@ def config_for_params(target: int, vocab_size: int, max_seq_len: int = 512) -> M
 
 
 def export_random(out_dir: str, params: str = "30M", graph: str = "logprobs", reference_free: bool = False,
-                  max_sequence_length: int = 512, seed: int = 0, name: str = None) -> dict:
+                  max_sequence_length: int = 512, seed: int = 0, name: str = None, fused_attention: bool = True) -> dict:
     tok = CharTokenizer(model_max_length=max_sequence_length)
     cfg = config_for_params(parse_params(params), tok.vocab_size, max_sequence_length)
     torch.manual_seed(seed)
@@ -41,7 +41,7 @@ def export_random(out_dir: str, params: str = "30M", graph: str = "logprobs", re
                 p.add_(torch.randn_like(p) * cfg.init_std * 0.3)
     name = name or f"random-{params}"
     man = write_bundle(out_dir, name, pol, None if reference_free else ref, tok, graph=graph,
-                       max_sequence_length=max_sequence_length,
+                       max_sequence_length=max_sequence_length, fused_attention=fused_attention,
                        provenance={"training_data": "none (random initialisation, benchmark bundle)", "loss": "none",
                                    "steps": 0, "seed": seed, "metrics": {"parameters": pol.num_params()}})
     return {"name": name, "parameters": pol.num_params(), "config": cfg.to_dict(), "fingerprint": man["fingerprint"]}

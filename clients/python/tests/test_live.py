@@ -54,7 +54,7 @@ class Client(unittest.TestCase):
     def test_models_and_readiness(self):
         listed = self.prm.models()
         self.assertEqual(listed["default_model"], "tiny-logprobs")
-        self.assertEqual(sorted(m["name"] for m in listed["models"]), ["tiny-logits", "tiny-logprobs", "tiny-ref-free"])
+        self.assertEqual(sorted(m["name"] for m in listed["models"]), ["tiny-logits", "tiny-logprobs", "tiny-logprobs-fused", "tiny-ref-free"])
         self.assertTrue(self.prm.readiness()["ready"])
         self.assertTrue(self.prm.wait_until_ready(timeout=1)["ready"])
 
