@@ -5,8 +5,9 @@ tensors, each written out in full; onnxruntime's fused kernel does the same arit
 (row, head) with the causal and padding masks applied inside (`unidirectional=1`, a
 [B, P + S] key padding mask), and concatenates the past itself. Same inputs, same outputs and the
 same results (equal to the bit on the benchmark model's random inputs); 2–7 % less time per pass
-on a CPU (bench/NOTES.md #15). The node needs onnxruntime (CPU and CUDA both implement it), which is what serves
-bundles; `--no-fused-attention` exports the plain form for other runtimes.
+on a CPU (bench/NOTES.md #15). The node needs onnxruntime, which is what serves bundles
+(its CUDA provider has the op too, but no fused graph has been run on a GPU here);
+`--no-fused-attention` exports the plain form for other runtimes.
 
 In PyTorch (training, the reference scorer) this is never used: `Block.forward` keeps the plain
 form. During export, the autograd function's `forward` gives the tracer the plain form's values and
