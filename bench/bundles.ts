@@ -46,7 +46,7 @@ export async function prepareBundle(key: ModelKey, repoRoot: string, workDir: st
   // prompt (~60 tokens) + the longest rl trace (600 response tokens) must fit
   const maxSequence = 1024;
   // The export form is part of the setting: a bundle cached by an older exporter is exported again.
-  const setting = `${randomParams} ${maxSequence} fused-attention`;
+  const setting = `${randomParams} ${maxSequence} fused-attention new-kv`;
   const marker = join(modelsDir, '.params');
   const current = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : null;
   if (current === setting && existsSync(join(bundleDir, 'prm.json'))) {

@@ -33,6 +33,8 @@ export interface PassReport {
   padding_waste: number | null;
   cache_hits: { tier1: number; tier2: number };
   cache_misses: { tier1: number; tier2: number };
+  /** Engine time by pass stage, summed over every model (prm_engine_seconds_total). */
+  engine_seconds: { pack: number; run: number; unpack: number };
 }
 
 export interface PassOutcome {
@@ -53,6 +55,9 @@ async function counters(s: RunningServer) {
     hit2: metricSum(m, 'prm_cache_hits_total', 'tier2'),
     miss1: metricSum(m, 'prm_cache_misses_total', 'tier1'),
     miss2: metricSum(m, 'prm_cache_misses_total', 'tier2'),
+    pack: metricSum(m, 'prm_engine_seconds_total', 'stage="pack"'),
+    run: metricSum(m, 'prm_engine_seconds_total', 'stage="run"'),
+    unpack: metricSum(m, 'prm_engine_seconds_total', 'stage="unpack"'),
   };
 }
 
@@ -101,6 +106,7 @@ export async function measurePass(
     padding_waste: padded > 0 ? 1 - real / padded : null,
     cache_hits: { tier1: after.hit1 - before.hit1, tier2: after.hit2 - before.hit2 },
     cache_misses: { tier1: after.miss1 - before.miss1, tier2: after.miss2 - before.miss2 },
+    engine_seconds: { pack: after.pack - before.pack, run: after.run - before.run, unpack: after.unpack - before.unpack },
   };
   if (report.server_response_tokens !== report.response_tokens) {
     throw new Error(`${label}: the server counted ${report.server_response_tokens} response tokens, the bench ${report.response_tokens}; ` +

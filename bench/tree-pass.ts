@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     padding_waste: r.padding_waste,
     cache_hits: r.cache_hits,
     cache_misses: r.cache_misses,
+    engine_seconds: r.engine_seconds,
     peak_rss_bytes: out.peak_rss_bytes,
   }, null, 2));
 }

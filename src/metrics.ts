@@ -3,6 +3,7 @@
  * operators' alerts: change them only together.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PassTimes } from './engine/types.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'prm_' });
@@ -63,6 +64,12 @@ export const metrics = {
     name: 'prm_cache_bytes',
     help: 'Bytes held by in-process caches',
     labelNames: ['tier'] as const,
+    registers: [registry],
+  }),
+  engineSeconds: new Counter({
+    name: 'prm_engine_seconds_total',
+    help: 'Engine time by forward-pass stage and model file: pack (rows into padded inputs), run (onnxruntime), unpack (log-probs and kept key/values out)',
+    labelNames: ['model', 'stage'] as const,
     registers: [registry],
   }),
   engineKvBytes: new Gauge({
@@ -128,3 +135,10 @@ export const metrics = {
     registers: [registry],
   }),
 };
+
+/** Adds one pass's stage times to `prm_engine_seconds_total` (main thread; workers send theirs). */
+export function countPassTimes(model: string, t: PassTimes): void {
+  metrics.engineSeconds.inc({ model, stage: 'pack' }, t.packMs / 1000);
+  metrics.engineSeconds.inc({ model, stage: 'run' }, t.runMs / 1000);
+  metrics.engineSeconds.inc({ model, stage: 'unpack' }, t.unpackMs / 1000);
+}

@@ -19,10 +19,17 @@ export interface GraphInterface {
   hasPositionIds: boolean;
   /** The output read for scores: "target_logprobs" or "logits". */
   scoreOutput: string;
+  /**
+   * The graph also outputs `new_key_values.{i}.key|value` [B, H, S, D], the key/values of the fed
+   * tokens alone: a kept row's KV is then its past plus those, and `present` (its past again) is
+   * never fetched. Optional; graphs without it are read from `present`.
+   */
+  newKvOutputs: boolean;
 }
 
 const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
 const PRESENT_RE = /^present\.(\d+)\.(key|value)$/;
+const NEW_KV_RE = /^new_key_values\.(\d+)\.(key|value)$/;
 
 type Meta = InferenceSession.ValueMetadata;
 
@@ -109,6 +116,19 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
   if (presentLayers.size !== pastLayers.size && pastLayers.size === L) {
     errors.push(`the graph has ${pastLayers.size} past layers but ${presentLayers.size} present layers`);
   }
+  // new_key_values: all of them or none (half a set would leave some layers without their KV).
+  const newKvNames = outputs.filter((n) => NEW_KV_RE.test(n));
+  const newKvOutputs = newKvNames.length > 0;
+  if (newKvOutputs) {
+    for (let i = 0; i < L; i++) {
+      for (const kind of ['key', 'value']) {
+        const name = `new_key_values.${i}.${kind}`;
+        if (!outputs.includes(name)) errors.push(`missing output "${name}" (the graph has some new_key_values outputs, so it needs all)`);
+        else checkMeta(outMeta.get(name), 'float32', [null, H, null, D], `output "${name}"`, errors);
+      }
+    }
+    if (newKvNames.length !== 2 * L) errors.push(`the graph has ${newKvNames.length} new_key_values outputs, expected ${2 * L}`);
+  }
 
   for (const name of ['input_ids', 'attention_mask', 'position_ids', 'target_ids']) {
     checkMeta(inMeta.get(name), 'int64', [null, null], `input "${name}"`, errors);
@@ -118,5 +138,5 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
   else checkMeta(outMeta.get(scoreOutput), 'float32', [null, null, V], 'output "logits"', errors);
 
   if (errors.length > 0) throw new Error(`${label}: ${errors.join('; ')}`);
-  return { flavour: spec.flavour, numLayers: L, hasPositionIds, scoreOutput };
+  return { flavour: spec.flavour, numLayers: L, hasPositionIds, scoreOutput, newKvOutputs };
 }

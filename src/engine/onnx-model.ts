@@ -10,8 +10,10 @@ import { throwIfAborted } from './abort.js';
 import { createSession, type SessionOptions } from './execution-provider.js';
 import { checkGraphInterface, type GraphInterface, type ModelSpec } from './graph-interface.js';
 import { logSoftmaxAt } from './log-softmax.js';
-import { emptyKv, packRows, pastLengthOf, unpackKv, type PackedBatch } from './pack-batch.js';
-import { asKvState, makeKv, type ForwardResult, type ForwardRow, type KvHandle, type KvState, type LogprobModel, type ModelShape } from './types.js';
+import { composeKv, emptyKv, packRows, pastLengthOf, unpackKv, type PackedBatch } from './pack-batch.js';
+import {
+  asKvState, makeKv, type ForwardResult, type ForwardRow, type KvHandle, type KvState, type LogprobModel, type ModelShape, type PassTimes,
+} from './types.js';
 
 type Feeds = Record<string, Tensor>;
 
@@ -20,25 +22,30 @@ export class OnnxLogprobModel implements LogprobModel {
   readonly executionProvider: string;
   readonly graph: GraphInterface;
   private readonly session: InferenceSession;
+  private readonly onPass: (t: PassTimes) => void;
   private disposed = false;
 
-  private constructor(session: InferenceSession, graph: GraphInterface, shape: ModelShape, ep: string) {
+  private constructor(session: InferenceSession, graph: GraphInterface, shape: ModelShape, ep: string, onPass: (t: PassTimes) => void) {
     this.session = session;
     this.graph = graph;
     this.shape = shape;
     this.executionProvider = ep;
+    this.onPass = onPass;
   }
 
   /**
    * Opens `modelPath` and checks its graph against `spec`; `label` names the model in logs and
    * errors (e.g. "arith-tiny/policy.onnx"). Throws a descriptive Error when the graph does not fit.
+   * `onPass` gets each pass's stage times (metrics on the main thread; a worker sends them there).
    */
-  static async open(modelPath: string, label: string, spec: ModelSpec, opts: SessionOptions): Promise<OnnxLogprobModel> {
+  static async open(
+    modelPath: string, label: string, spec: ModelSpec, opts: SessionOptions, onPass: (t: PassTimes) => void = () => {},
+  ): Promise<OnnxLogprobModel> {
     const { session, executionProvider } = await createSession(modelPath, label, opts);
     try {
       const graph = checkGraphInterface(session, spec, label);
       const { numLayers, numHeads, headDim, vocabSize } = spec;
-      return new OnnxLogprobModel(session, graph, { numLayers, numHeads, headDim, vocabSize }, executionProvider);
+      return new OnnxLogprobModel(session, graph, { numLayers, numHeads, headDim, vocabSize }, executionProvider, onPass);
     } catch (err) {
       await session.release();
       throw err;
@@ -63,30 +70,36 @@ export class OnnxLogprobModel implements LogprobModel {
     });
     if (live.length === 0) return results;
     const liveRows = live.map((i) => rows[i]);
+    const started = performance.now();
     const packed = packRows(liveRows, this.shape);
     const wantKv = liveRows.some((r) => r.keepKv || r.keepKvPrefix !== undefined);
+    const packedAt = performance.now();
     const out = await this.run(packed, wantKv);
+    const ranAt = performance.now();
     try {
       throwIfAborted(signal);
       const scores = out[this.graph.scoreOutput].data as Float32Array;
-      const presentKeys: Float32Array[] = [];
-      const presentValues: Float32Array[] = [];
+      const kvKeys: Float32Array[] = [];
+      const kvValues: Float32Array[] = [];
       if (wantKv) {
         for (let l = 0; l < this.shape.numLayers; l++) {
-          presentKeys.push(this.presentData(out, `present.${l}.key`, packed));
-          presentValues.push(this.presentData(out, `present.${l}.value`, packed));
+          kvKeys.push(this.kvOutput(out, l, 'key', packed));
+          kvValues.push(this.kvOutput(out, l, 'value', packed));
         }
       }
+      // From the fed tokens' KV plus the row's past, or from `present` (past and new together).
+      const rowKv = this.graph.newKvOutputs ? composeKv : unpackKv;
       this.checkScoreDims(out[this.graph.scoreOutput], packed);
       liveRows.forEach((row, b) => {
         const logprobs = this.readLogprobs(scores, packed, b, row);
-        const kv = row.keepKv ? unpackKv(presentKeys, presentValues, packed, this.shape, b, row) : undefined;
-        // The prefix comes from the kept KV when there is one; else only the prefix is unpacked.
+        const kv = row.keepKv ? rowKv(kvKeys, kvValues, packed, this.shape, b, row) : undefined;
+        // The prefix comes from the kept KV when there is one; else only the prefix is gathered.
         const n = row.keepKvPrefix;
         const prefixKv = n === undefined ? undefined
-          : kv !== undefined ? this.firstPositions(kv, n) : unpackKv(presentKeys, presentValues, packed, this.shape, b, row, n);
+          : kv !== undefined ? this.firstPositions(kv, n) : rowKv(kvKeys, kvValues, packed, this.shape, b, row, n);
         results[live[b]] = prefixKv === undefined ? { logprobs, kv } : { logprobs, kv, prefixKv };
       });
+      this.onPass({ packMs: packedAt - started, runMs: ranAt - packedAt, unpackMs: performance.now() - ranAt });
       return results;
     } finally {
       for (const t of Object.values(out)) t.dispose();
@@ -140,10 +153,11 @@ export class OnnxLogprobModel implements LogprobModel {
       feeds[`past_key_values.${l}.key`] = new Tensor('float32', p.pastKeys[l], [B, H, P, D]);
       feeds[`past_key_values.${l}.value`] = new Tensor('float32', p.pastValues[l], [B, H, P, D]);
     }
-    // Fetch the present tensors only when some row keeps its KV: copying them out is not free.
+    // Fetch KV only when some row keeps it: copying it out is not free. With `new_key_values` the
+    // past, which the caller already holds, is not copied back out at all.
     const fetches = [this.graph.scoreOutput];
     if (wantKv) {
-      for (let l = 0; l < L; l++) fetches.push(`present.${l}.key`, `present.${l}.value`);
+      for (let l = 0; l < L; l++) fetches.push(this.kvOutputName(l, 'key'), this.kvOutputName(l, 'value'));
     }
     try {
       return await this.session.run(feeds, fetches);
@@ -159,9 +173,15 @@ export class OnnxLogprobModel implements LogprobModel {
     }
   }
 
-  private presentData(out: InferenceSession.ReturnType, name: string, p: PackedBatch): Float32Array {
+  private kvOutputName(layer: number, kind: 'key' | 'value'): string {
+    return this.graph.newKvOutputs ? `new_key_values.${layer}.${kind}` : `present.${layer}.${kind}`;
+  }
+
+  /** One layer's KV output, its dims checked: [B, H, S, D] for new_key_values, [B, H, P + S, D] for present. */
+  private kvOutput(out: InferenceSession.ReturnType, layer: number, kind: 'key' | 'value', p: PackedBatch): Float32Array {
+    const name = this.kvOutputName(layer, kind);
     const t = out[name];
-    const want = [p.batch, this.shape.numHeads, p.past + p.seq, this.shape.headDim];
+    const want = [p.batch, this.shape.numHeads, (this.graph.newKvOutputs ? 0 : p.past) + p.seq, this.shape.headDim];
     if (t.dims.length !== 4 || t.dims.some((d, i) => d !== want[i])) {
       throw new Error(`${name} has dims [${t.dims.join(', ')}], expected [${want.join(', ')}]`);
     }

@@ -6,6 +6,7 @@
  *           and as a fallback where worker threads are unwelcome
  * Both run the same OnnxLogprobModel code, so their results are identical.
  */
+import { countPassTimes } from '../metrics.js';
 import type { SessionOptions } from './execution-provider.js';
 import type { ModelSpec } from './graph-interface.js';
 import { OnnxLogprobModel } from './onnx-model.js';
@@ -14,5 +15,7 @@ import { WorkerLogprobModel } from './worker-model.js';
 
 export function openLogprobModel(modelPath: string, label: string, spec: ModelSpec, opts: SessionOptions): Promise<LogprobModel> {
   const threads = opts.engineThreads ?? 'worker';
-  return threads === 'main' ? OnnxLogprobModel.open(modelPath, label, spec, opts) : WorkerLogprobModel.open(modelPath, label, spec, opts);
+  return threads === 'main'
+    ? OnnxLogprobModel.open(modelPath, label, spec, opts, (t) => countPassTimes(label, t))
+    : WorkerLogprobModel.open(modelPath, label, spec, opts);
 }

@@ -14,7 +14,8 @@
  * Graphs without position_ids that derive positions as cumsum(attention_mask) − 1 (some optimum
  * exports) get the same positions for real tokens, because the past padding is masked out.
  * present.{l} = concat(past, new) on the length axis, so row b's real KV sits at j < past_b and at
- * P ≤ j < P + len_b; unpackKv copies exactly those positions into a compact KvState.
+ * P ≤ j < P + len_b; unpackKv copies exactly those positions into a compact KvState (composeKv
+ * builds the same KvState from the row's past and a graph's `new_key_values` outputs instead).
  */
 import { asKvState, makeKv, type ForwardRow, type KvState, type ModelShape } from './types.js';
 
@@ -117,28 +118,40 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape): Packed
   return { batch: B, seq: S, past: P, inputIds, attentionMask, positionIds, targetIds, pastKeys, pastValues, realTokens };
 }
 
+/** Where one layer of a row's KV is read from, per head: an array, and each head's first position. */
+interface Source {
+  array: Float32Array;
+  base: (h: number) => number;
+}
+
 /**
- * The first `len` real positions of row b in one present tensor [B, H, P + S, D], as a compact
- * [H, len, D]: the row's past sits at j < past_b, its new tokens at P ≤ j < P + len_b.
+ * The first `len` positions of a row's KV as a compact [H, len, D] layer: its past's first positions
+ * (up to `pastLen`) from one source, then its new tokens' from another.
  */
-function unpackLayer(
-  present: Float32Array, b: number, H: number, P: number, S: number, D: number, pastLen: number, len: number,
-): Float32Array {
-  const T = P + S;
+function gatherLayer(past: Source | null, fresh: Source, H: number, D: number, pastLen: number, len: number): Float32Array {
   const fromPast = Math.min(len, pastLen);
   const out = new Float32Array(H * len * D);
   for (let h = 0; h < H; h++) {
-    const base = (b * H + h) * T * D;
     const dst = h * len * D;
-    out.set(present.subarray(base, base + fromPast * D), dst);
-    out.set(present.subarray(base + P * D, base + (P + len - fromPast) * D), dst + fromPast * D);
+    if (past !== null && fromPast > 0) out.set(past.array.subarray(past.base(h), past.base(h) + fromPast * D), dst);
+    const at = fresh.base(h);
+    out.set(fresh.array.subarray(at, at + (len - fromPast) * D), dst + fromPast * D);
   }
   return out;
 }
 
+function keptLength(row: ForwardRow, upTo: number | undefined): { pastLen: number; len: number } {
+  const pastLen = pastLengthOf(row);
+  const all = pastLen + row.tokens.length;
+  const len = upTo ?? all;
+  if (!Number.isInteger(len) || len < 0 || len > all) throw new RangeError(`cannot unpack ${len} of a row's ${all} positions`);
+  return { pastLen, len };
+}
+
 /**
  * The compact KV of row b (its past + its new tokens) from the present outputs of one call, or of
- * its first `upTo` positions only (a prefix kept without the whole row).
+ * its first `upTo` positions only (a prefix kept without the whole row). In present [B, H, P + S, D]
+ * the row's past sits at j < past_b and its new tokens at P ≤ j < P + len_b.
  */
 export function unpackKv(
   presentKeys: readonly Float32Array[],
@@ -150,14 +163,43 @@ export function unpackKv(
   upTo?: number,
 ): KvState {
   const { numHeads: H, headDim: D } = shape;
-  const pastLen = pastLengthOf(row);
-  const all = pastLen + row.tokens.length;
-  const len = upTo ?? all;
-  if (!Number.isInteger(len) || len < 0 || len > all) throw new RangeError(`cannot unpack ${len} of a row's ${all} positions`);
+  const { pastLen, len } = keptLength(row, upTo);
+  const T = packed.past + packed.seq;
+  const layer = (present: Float32Array) => {
+    const past = { array: present, base: (h: number) => (b * H + h) * T * D };
+    const fresh = { array: present, base: (h: number) => ((b * H + h) * T + packed.past) * D };
+    return gatherLayer(past, fresh, H, D, pastLen, len);
+  };
+  return makeKv(len, presentKeys.map(layer), presentValues.map(layer));
+}
+
+/**
+ * The same KV from a graph's `new_key_values` outputs [B, H, S, D] (the fed tokens' KV alone): the
+ * past positions come from the row's own past, which the caller still holds, so the pass never
+ * returns the past it was given.
+ */
+export function composeKv(
+  newKeys: readonly Float32Array[],
+  newValues: readonly Float32Array[],
+  packed: Pick<PackedBatch, 'seq'>,
+  shape: ModelShape,
+  b: number,
+  row: ForwardRow,
+  upTo?: number,
+): KvState {
+  const { numHeads: H, headDim: D } = shape;
+  const { pastLen, len } = keptLength(row, upTo);
+  const own = row.past === undefined || pastLen === 0 ? null : (row.past as KvState);
+  const layer = (fresh: Float32Array, past: Float32Array | null) =>
+    gatherLayer(
+      past === null ? null : { array: past, base: (h) => h * own!.length * D },
+      { array: fresh, base: (h) => (b * H + h) * packed.seq * D },
+      H, D, pastLen, len,
+    );
   return makeKv(
     len,
-    presentKeys.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, len)),
-    presentValues.map((t) => unpackLayer(t, b, H, packed.past, packed.seq, D, pastLen, len)),
+    newKeys.map((t, l) => layer(t, own && own.keys[l])),
+    newValues.map((t, l) => layer(t, own && own.values[l])),
   );
 }
 

@@ -72,6 +72,13 @@ export interface ForwardResult {
   readonly prefixKv?: KvHandle;
 }
 
+/** Wall time of one forward pass by stage, ms: rows into padded inputs, onnxruntime, results out. */
+export interface PassTimes {
+  packMs: number;
+  runMs: number;
+  unpackMs: number;
+}
+
 export interface ModelShape {
   readonly numLayers: number;
   readonly numHeads: number;

@@ -20,7 +20,7 @@ import { throwIfAborted } from './abort.js';
 import type { SessionOptions } from './execution-provider.js';
 import type { ModelSpec } from './graph-interface.js';
 import type { Logger } from './logger.js';
-import { metrics } from '../metrics.js';
+import { countPassTimes, metrics } from '../metrics.js';
 import type { ForwardResult, ForwardRow, KvHandle, KvState, LogprobModel, ModelShape } from './types.js';
 import { cpuLane } from './worker/cpu-lane.js';
 import { workerSourceScript } from './worker/source-script.js';
@@ -247,6 +247,7 @@ export class WorkerLogprobModel implements LogprobModel {
         this.logger[m.level](m.obj, m.msg);
         return;
       case 'result':
+        if (m.times !== undefined) countPassTimes(this.label, m.times);
         this.settle(m.id)?.resolve(m.results as never);
         return;
       case 'kv':

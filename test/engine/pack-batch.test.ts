@@ -1,6 +1,6 @@
 /** The padded batch layout of ARCHITECTURE.md §2, checked cell by cell on a small example. */
 import { describe, expect, it } from 'vitest';
-import { packRows, unpackKv } from '../../src/engine/pack-batch.js';
+import { composeKv, packRows, unpackKv } from '../../src/engine/pack-batch.js';
 import { makeKv, type KvState } from '../../src/engine/types.js';
 
 const shape = { numLayers: 1, numHeads: 2, headDim: 1, vocabSize: 10 };
@@ -88,5 +88,29 @@ describe('unpackKv', () => {
     expect(Array.from(unpackKv([present], [present], p, shape, 1, rows[1], 1).values[0])).toEqual([200, 210]);
     expect(unpackKv([present], [present], p, shape, 1, rows[1], 0).length).toBe(0);
     expect(() => unpackKv([present], [present], p, shape, 1, rows[1], 4)).toThrow(/cannot unpack 4/);
+  });
+});
+
+describe('composeKv', () => {
+  it('puts a row\'s own past (first pastLength positions) before its new tokens from new_key_values', () => {
+    const rows = [
+      { tokens: [1, 2], targets: [-1, -1], past: past(3, 100), pastLength: 2 },
+      { tokens: [3], targets: [-1] },
+    ];
+    const p = packRows(rows, shape);
+    // new_key_values [B=2, H=2, S=2, D=1]: 50 + 10h + s + 100b for new token s (row 1's s=1 is padding).
+    const fresh = new Float32Array(2 * 2 * 2);
+    for (let b = 0; b < 2; b++) for (let h = 0; h < 2; h++) for (let s = 0; s < 2; s++) fresh[(b * 2 + h) * 2 + s] = 50 + 10 * h + s + 100 * b;
+    const kv0 = composeKv([fresh], [fresh.map((x) => -x)], p, shape, 0, rows[0]);
+    expect(kv0.length).toBe(4);
+    // head 0: past 100, 101 (not 102: pastLength 2), new 50, 51; head 1: 110, 111, 60, 61
+    expect(Array.from(kv0.keys[0])).toEqual([100, 101, 50, 51, 110, 111, 60, 61]);
+    expect(Array.from(kv0.values[0])).toEqual([-100, -101, -50, -51, -110, -111, -60, -61]);
+    const kv1 = composeKv([fresh], [fresh], p, shape, 1, rows[1]);
+    expect(Array.from(kv1.keys[0])).toEqual([150, 160]);
+    // A prefix inside the past, and one reaching into the new tokens.
+    expect(Array.from(composeKv([fresh], [fresh], p, shape, 0, rows[0], 1).keys[0])).toEqual([100, 110]);
+    expect(Array.from(composeKv([fresh], [fresh], p, shape, 0, rows[0], 3).keys[0])).toEqual([100, 101, 50, 110, 111, 60]);
+    expect(() => composeKv([fresh], [fresh], p, shape, 0, rows[0], 5)).toThrow(/cannot unpack 5/);
   });
 });

@@ -29,20 +29,27 @@ def input_names(n_layers: int, graph: str) -> List[str]:
     return names
 
 
-def output_names(n_layers: int, graph: str) -> List[str]:
+def output_names(n_layers: int, graph: str, new_kv_outputs: bool = False) -> List[str]:
     names = ["logits" if graph == "logits" else "target_logprobs"]
     for i in range(n_layers):
         names += [f"present.{i}.key", f"present.{i}.value"]
+    if new_kv_outputs:
+        for i in range(n_layers):
+            names += [f"new_key_values.{i}.key", f"new_key_values.{i}.value"]
     return names
 
 
 class ExportWrapper(nn.Module):
-    def __init__(self, model: GPT, graph: str, fused_attention: bool):
+    """`new_kv_outputs`: also output the key/values of this pass's tokens alone ([B, H, S, D], the last
+    S positions of `present`), so a caller keeping a row's KV need not fetch its whole past back."""
+
+    def __init__(self, model: GPT, graph: str, fused_attention: bool, new_kv_outputs: bool):
         super().__init__()
         assert graph in GRAPHS
         self.model = model
         self.graph = graph
         self.fused_attention = fused_attention
+        self.new_kv_outputs = new_kv_outputs
 
     def forward(self, input_ids, attention_mask, position_ids, *rest):
         L = self.model.cfg.n_layers
@@ -57,12 +64,17 @@ class ExportWrapper(nn.Module):
         out = [first]
         for k, v in presents:
             out += [k, v]
+        if self.new_kv_outputs:
+            P = past[0][0].shape[2]
+            for k, v in presents:
+                out += [k[:, :, P:, :], v[:, :, P:, :]]
         return tuple(out)
 
 
-def export_onnx(model: GPT, path: str, graph: str, fused_attention: bool = True) -> None:
+def export_onnx(model: GPT, path: str, graph: str, fused_attention: bool = True, new_kv_outputs: bool = True) -> None:
     """Exports with KV-cache inputs/outputs and dynamic batch / sequence / past axes; checks it.
-    `fused_attention`: one onnxruntime MultiHeadAttention node per layer (fused_attention.py)."""
+    `fused_attention`: one onnxruntime MultiHeadAttention node per layer (fused_attention.py);
+    `new_kv_outputs`: the optional `new_key_values.{i}.*` outputs (ExportWrapper)."""
     import onnx
 
     model = model.eval()
@@ -77,7 +89,7 @@ def export_onnx(model: GPT, path: str, graph: str, fused_attention: bool = True)
     args = [ids, mask, pos] + past
     if graph == "logprobs":
         args.append(torch.randint(0, cfg.vocab_size, (B, S)))
-    ins, outs = input_names(cfg.n_layers, graph), output_names(cfg.n_layers, graph)
+    ins, outs = input_names(cfg.n_layers, graph), output_names(cfg.n_layers, graph, new_kv_outputs)
     dyn: Dict[str, Dict[int, str]] = {
         "input_ids": {0: "batch_size", 1: "sequence_length"},
         "attention_mask": {0: "batch_size", 1: "past_sequence_length + sequence_length"},
@@ -87,6 +99,8 @@ def export_onnx(model: GPT, path: str, graph: str, fused_attention: bool = True)
         for kv in ("key", "value"):
             dyn[f"past_key_values.{i}.{kv}"] = {0: "batch_size", 2: "past_sequence_length"}
             dyn[f"present.{i}.{kv}"] = {0: "batch_size", 2: "past_sequence_length + sequence_length"}
+            if new_kv_outputs:
+                dyn[f"new_key_values.{i}.{kv}"] = {0: "batch_size", 2: "sequence_length"}
     if graph == "logprobs":
         dyn["target_ids"] = {0: "batch_size", 1: "sequence_length"}
         dyn["target_logprobs"] = {0: "batch_size", 1: "sequence_length"}
@@ -96,7 +110,7 @@ def export_onnx(model: GPT, path: str, graph: str, fused_attention: bool = True)
         warnings.simplefilter("ignore")
         with torch.no_grad():
             torch.onnx.export(
-                ExportWrapper(model, graph, fused_attention), tuple(args), path, input_names=ins, output_names=outs,
+                ExportWrapper(model, graph, fused_attention, new_kv_outputs), tuple(args), path, input_names=ins, output_names=outs,
                 dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True,
                 custom_opsets={"com.microsoft": 1} if fused_attention else None,
             )
@@ -152,15 +166,15 @@ def model_entry(cfg: ModelConfig, onnx_name: str, graph: str) -> dict:
 def write_bundle(
     out_dir: str, name: str, policy: GPT, reference: Optional[GPT], tokenizer: CharTokenizer,
     graph: str = "logprobs", beta: float = C.DEFAULT_BETA, max_sequence_length: int = 512,
-    provenance: Optional[dict] = None, fused_attention: bool = True,
+    provenance: Optional[dict] = None, fused_attention: bool = True, new_kv_outputs: bool = True,
 ) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     for stale in ("policy.onnx", "reference.onnx"):
         if os.path.exists(os.path.join(out_dir, stale)):
             os.remove(os.path.join(out_dir, stale))
-    export_onnx(policy, os.path.join(out_dir, "policy.onnx"), graph, fused_attention)
+    export_onnx(policy, os.path.join(out_dir, "policy.onnx"), graph, fused_attention, new_kv_outputs)
     if reference is not None:
-        export_onnx(reference, os.path.join(out_dir, "reference.onnx"), graph, fused_attention)
+        export_onnx(reference, os.path.join(out_dir, "reference.onnx"), graph, fused_attention, new_kv_outputs)
     tokenizer.model_max_length = max_sequence_length
     tokenizer.save(out_dir)
     manifest = {

@@ -31,11 +31,11 @@ def make_test_bundles(out_root: str) -> None:
     tok, pol, ref = tiny_models()
     prov = {"training_data": "none (random initialisation, test fixture)", "loss": "none", "steps": 0, "seed": 0,
             "metrics": {}}
-    # The plain ONNX form, as other exporters write it; one bundle with the fused attention node
-    # (fused_attention.py) that the trainer exports by default, on the same weights.
-    plain = dict(max_sequence_length=256, provenance=prov, fused_attention=False)
+    # The plain ONNX form, as other exporters write it (no fused attention node, no new_key_values
+    # outputs); and one bundle as the trainer exports by default, on the same weights.
+    plain = dict(max_sequence_length=256, provenance=prov, fused_attention=False, new_kv_outputs=False)
     write_bundle(os.path.join(out_root, "tiny-logprobs"), "tiny-logprobs", pol, ref, tok, graph="logprobs", **plain)
     write_bundle(os.path.join(out_root, "tiny-logits"), "tiny-logits", pol, ref, tok, graph="logits", **plain)
     write_bundle(os.path.join(out_root, "tiny-ref-free"), "tiny-ref-free", pol, None, tok, graph="logprobs", **plain)
     write_bundle(os.path.join(out_root, "tiny-logprobs-fused"), "tiny-logprobs-fused", pol, ref, tok, graph="logprobs",
-                 max_sequence_length=256, provenance=prov, fused_attention=True)
+                 max_sequence_length=256, provenance=prov, fused_attention=True, new_kv_outputs=True)

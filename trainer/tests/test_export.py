@@ -1,4 +1,5 @@
-"""ONNX export forms: attention fused into onnxruntime's MultiHeadAttention node (default) or plain ops."""
+"""ONNX export forms: attention fused into onnxruntime's MultiHeadAttention node (default) or plain
+ops; with (default) or without the new_key_values outputs."""
 import onnx
 import pytest
 import torch
@@ -13,10 +14,10 @@ def model():
     return GPT(ModelConfig(vocab_size=40, d_model=32, n_layers=3, n_heads=4, d_ff=64, max_seq_len=64, init_std=0.3)).eval()
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_export_form_interface_and_weights(model, fused, tmp_path):
+@pytest.mark.parametrize("fused,new_kv", [(True, True), (False, False), (False, True)])
+def test_export_form_interface_and_weights(model, fused, new_kv, tmp_path):
     path = str(tmp_path / "m.onnx")
-    export_onnx(model, path, "logprobs", fused_attention=fused)
+    export_onnx(model, path, "logprobs", fused_attention=fused, new_kv_outputs=new_kv)
     m = onnx.load(path)
     ops = [(n.domain, n.op_type) for n in m.graph.node]
     mha = ops.count(("com.microsoft", "MultiHeadAttention"))
@@ -28,7 +29,9 @@ def test_export_form_interface_and_weights(model, fused, tmp_path):
     else:
         assert mha == 0 and softmax == 3
     assert [i.name for i in m.graph.input] == input_names(3, "logprobs")
-    assert [o.name for o in m.graph.output] == output_names(3, "logprobs")
+    names = [o.name for o in m.graph.output]
+    assert names == output_names(3, "logprobs", new_kv)
+    assert ("new_key_values.2.value" in names) == new_kv
     # The weights stay named initializers, so the reference scorer rebuilds the same model from either form.
     entry = {"num_layers": 3, "num_heads": 4, "head_dim": 8, "vocab_size": 40,
              "architecture": {"type": "gpt-prenorm-learnedpos", **model.cfg.to_dict()}}

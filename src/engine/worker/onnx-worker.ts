@@ -11,7 +11,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import { OnnxLogprobModel } from '../onnx-model.js';
-import { makeKv, type ForwardRow, type KvState } from '../types.js';
+import { makeKv, type ForwardRow, type KvState, type PassTimes } from '../types.js';
 import { WorkerKvStore } from './kv-store.js';
 import {
   kvTransferList, resultTransferList, toWireError,
@@ -39,6 +39,8 @@ function logAt(level: LogLevel) {
 }
 const logger: Logger = { info: logAt('info'), warn: logAt('warn'), error: logAt('error') };
 const store = new WorkerKvStore();
+/** Stage times of the last pass, sent with its result (metrics live on the main thread). */
+let lastTimes: PassTimes | undefined;
 
 function engineRow(r: WireRow): ForwardRow {
   const past = r.past === undefined ? undefined : store.get(r.past);
@@ -71,6 +73,7 @@ async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
       post({ type: 'kv', id: m.id, kv: copy }, kvTransferList(copy));
       return;
     }
+    lastTimes = undefined;
     const out = await model.forward(m.rows.map(engineRow));
     const results = out.map((r): WireResult => {
       const w: WireResult = { logprobs: r.logprobs };
@@ -78,7 +81,7 @@ async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
       if (r.prefixKv !== undefined) w.prefixKv = store.hold(r.prefixKv as KvState);
       return w;
     });
-    post({ type: 'result', id: m.id, results }, resultTransferList(results));
+    post({ type: 'result', id: m.id, results, times: lastTimes }, resultTransferList(results));
   } catch (err) {
     post({ type: 'failed', id: m.id, error: toWireError(err) });
   }
@@ -86,7 +89,9 @@ async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
 
 async function open(): Promise<OnnxLogprobModel | null> {
   try {
-    return await OnnxLogprobModel.open(init.modelPath, init.label, init.spec, { ...init.session, logger });
+    return await OnnxLogprobModel.open(init.modelPath, init.label, init.spec, { ...init.session, logger }, (t) => {
+      lastTimes = t;
+    });
   } catch (err) {
     // Closing the port lets the thread end; the main thread rejects the open with this error.
     post({ type: 'open-failed', error: toWireError(err) });

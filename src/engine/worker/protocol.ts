@@ -15,7 +15,7 @@
 import { ErrorCode, PrmError } from '../../errors.js';
 import type { SessionOptions } from '../execution-provider.js';
 import type { ModelSpec } from '../graph-interface.js';
-import type { ForwardRow, KvHandle, KvState } from '../types.js';
+import type { ForwardRow, KvHandle, KvState, PassTimes } from '../types.js';
 
 /** What the worker needs to open its session (workerData). The logger stays on the main thread. */
 export interface WorkerInit {
@@ -67,7 +67,7 @@ export type FromWorker =
   | { type: 'log'; level: LogLevel; obj: Record<string, unknown>; msg: string }
   | { type: 'ready'; executionProvider: string }
   | { type: 'open-failed'; error: WireError }
-  | { type: 'result'; id: number; results: WireResult[] }
+  | { type: 'result'; id: number; results: WireResult[]; times?: PassTimes }
   | { type: 'kv'; id: number; kv: KvState }
   | { type: 'kv-stats'; id: number; stats: KvStats }
   | { type: 'failed'; id: number; error: WireError }
