@@ -23,6 +23,9 @@ export class OnnxLogprobModel implements LogprobModel {
   readonly graph: GraphInterface;
   private readonly session: InferenceSession;
   private readonly onPass: (t: PassTimes) => void;
+  /** Reused storage for the padded pasts of a pass (packRows); lent to one pass at a time. */
+  private scratch = new Float32Array(0);
+  private scratchLent = false;
   private disposed = false;
 
   private constructor(session: InferenceSession, graph: GraphInterface, shape: ModelShape, ep: string, onPass: (t: PassTimes) => void) {
@@ -70,11 +73,22 @@ export class OnnxLogprobModel implements LogprobModel {
     });
     if (live.length === 0) return results;
     const liveRows = live.map((i) => rows[i]);
-    const started = performance.now();
-    const packed = packRows(liveRows, this.shape);
     const wantKv = liveRows.some((r) => r.keepKv || r.keepKvPrefix !== undefined);
-    const packedAt = performance.now();
-    const out = await this.run(packed, wantKv);
+    const started = performance.now();
+    // Passes of one model are serial in the service; a concurrent one gets fresh storage.
+    const lend = !this.scratchLent;
+    if (lend) this.scratchLent = true;
+    let out: InferenceSession.ReturnType;
+    let packed: PackedBatch;
+    let packedAt: number;
+    try {
+      packed = packRows(liveRows, this.shape, lend ? (n) => this.scratchOf(n) : undefined);
+      packedAt = performance.now();
+      out = await this.run(packed, wantKv);
+    } finally {
+      // onnxruntime has read the pasts (or failed): the storage can serve the next pass.
+      if (lend) this.scratchLent = false;
+    }
     const ranAt = performance.now();
     try {
       throwIfAborted(signal);
@@ -122,6 +136,15 @@ export class OnnxLogprobModel implements LogprobModel {
       return out;
     };
     return makeKv(n, kv.keys.map(cut), kv.values.map(cut));
+  }
+
+  /**
+   * The scratch storage, grown to at least n floats. It keeps its largest size (the largest pass's
+   * pasts, which onnxruntime's own arena keeps the like of anyway).
+   */
+  private scratchOf(n: number): Float32Array {
+    if (this.scratch.length < n) this.scratch = new Float32Array(Math.ceil(n * 1.25));
+    return this.scratch;
   }
 
   /** A row without new tokens: no log-probs; its KV (and prefix) come from its past alone. */

@@ -55,16 +55,27 @@ export function pastLengthOf(r: ForwardRow): number {
 
 /**
  * Copies the first `len` positions of a [H, srcLen, D] per-layer array into row b of a
- * [B, H, P, D] array.
+ * [B, H, P, D] array, and zeroes the row's padding after them (the array may be reused scratch).
  */
-function copyPastIn(dst: Float32Array, src: Float32Array, b: number, H: number, P: number, srcLen: number, len: number, D: number): void {
+function copyPastIn(dst: Float32Array, src: Float32Array | null, b: number, H: number, P: number, srcLen: number, len: number, D: number): void {
   for (let h = 0; h < H; h++) {
-    const from = h * srcLen * D;
-    dst.set(src.subarray(from, from + len * D), ((b * H + h) * P) * D);
+    const at = (b * H + h) * P * D;
+    if (src !== null && len > 0) dst.set(src.subarray(h * srcLen * D, (h * srcLen + len) * D), at);
+    dst.fill(0, at + len * D, at + P * D);
   }
 }
 
-export function packRows(rows: readonly ForwardRow[], shape: ModelShape): PackedBatch {
+/** Storage for the padded pasts of one pass: at least `floats` floats, any contents. */
+export type PastBuffer = (floats: number) => Float32Array;
+
+const freshPastBuffer: PastBuffer = (floats) => new Float32Array(floats);
+
+/**
+ * `pastBuffer` holds the 2·L padded past arrays of the pass, one after the other: the engine lends
+ * a buffer it reuses from pass to pass, because allocating hundreds of megabytes afresh for every
+ * tree-search pass cost more than copying into them.
+ */
+export function packRows(rows: readonly ForwardRow[], shape: ModelShape, pastBuffer: PastBuffer = freshPastBuffer): PackedBatch {
   const { numLayers: L, numHeads: H, headDim: D, vocabSize: V } = shape;
   const B = rows.length;
   let S = 0;
@@ -87,8 +98,10 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape): Packed
   const attentionMask = new BigInt64Array(B * T);
   const positionIds = new BigInt64Array(B * S);
   const targetIds = new BigInt64Array(B * S);
-  const pastKeys = Array.from({ length: L }, () => new Float32Array(B * H * P * D));
-  const pastValues = Array.from({ length: L }, () => new Float32Array(B * H * P * D));
+  const per = B * H * P * D;
+  const buffer = pastBuffer(2 * L * per);
+  const pastKeys = Array.from({ length: L }, (_, l) => buffer.subarray(2 * l * per, (2 * l + 1) * per));
+  const pastValues = Array.from({ length: L }, (_, l) => buffer.subarray((2 * l + 1) * per, (2 * l + 2) * per));
 
   rows.forEach((r, b) => {
     const pastLen = pastLengthOf(r);
@@ -103,16 +116,13 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape): Packed
       positionIds[b * S + s] = BigInt(pastLen + s);
       attentionMask[b * T + P + s] = 1n;
     }
-    if (r.past !== undefined && pastLen > 0) {
-      const kv = r.past as KvState;
-      const expect = H * kv.length * D;
-      for (let l = 0; l < L; l++) {
-        if (kv.keys[l].length !== expect || kv.values[l].length !== expect) {
-          throw new RangeError(`a row's past layer ${l} has the wrong size for [${H}, ${kv.length}, ${D}]`);
-        }
-        copyPastIn(pastKeys[l], kv.keys[l], b, H, P, kv.length, pastLen, D);
-        copyPastIn(pastValues[l], kv.values[l], b, H, P, kv.length, pastLen, D);
+    const kv = r.past !== undefined && pastLen > 0 ? (r.past as KvState) : null;
+    for (let l = 0; l < L; l++) {
+      if (kv !== null && (kv.keys[l].length !== H * kv.length * D || kv.values[l].length !== H * kv.length * D)) {
+        throw new RangeError(`a row's past layer ${l} has the wrong size for [${H}, ${kv.length}, ${D}]`);
       }
+      copyPastIn(pastKeys[l], kv && kv.keys[l], b, H, P, kv?.length ?? 0, pastLen, D);
+      copyPastIn(pastValues[l], kv && kv.values[l], b, H, P, kv?.length ?? 0, pastLen, D);
     }
   });
   return { batch: B, seq: S, past: P, inputIds, attentionMask, positionIds, targetIds, pastKeys, pastValues, realTokens };
