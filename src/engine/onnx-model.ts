@@ -10,6 +10,7 @@ import { throwIfAborted } from './abort.js';
 import { createSession, type SessionOptions } from './execution-provider.js';
 import { checkGraphInterface, type GraphInterface, type ModelSpec } from './graph-interface.js';
 import { logSoftmaxAt } from './log-softmax.js';
+import { flattenKv } from './kv-chain.js';
 import { composeKv, emptyKv, packRows, pastLengthOf, unpackKv, type PackedBatch } from './pack-batch.js';
 import {
   asKvState, makeKv, type ForwardResult, type ForwardRow, type KvHandle, type KvState, type LogprobModel, type ModelShape, type PassTimes,
@@ -126,16 +127,9 @@ export class OnnxLogprobModel implements LogprobModel {
     return this.firstPositions(asKvState(r.past), pastLengthOf(r));
   }
 
-  /** A compact copy of the first n positions of a KV (the KV itself when n covers it all). */
+  /** A compact copy of the first n positions of a KV (the KV itself when it is compact and n covers it). */
   private firstPositions(kv: KvState, n: number): KvState {
-    if (n === kv.length) return kv;
-    const { numHeads: H, headDim: D } = this.shape;
-    const cut = (a: Float32Array): Float32Array => {
-      const out = new Float32Array(H * n * D);
-      for (let h = 0; h < H; h++) out.set(a.subarray(h * kv.length * D, (h * kv.length + n) * D), h * n * D);
-      return out;
-    };
-    return makeKv(n, kv.keys.map(cut), kv.values.map(cut));
+    return flattenKv(kv, n, this.shape.numHeads, this.shape.headDim);
   }
 
   /**
@@ -159,7 +153,8 @@ export class OnnxLogprobModel implements LogprobModel {
   releaseKv(_kv: KvHandle): void {}
 
   async readKv(kv: KvHandle): Promise<KvState> {
-    return asKvState(kv);
+    const state = asKvState(kv);
+    return flattenKv(state, state.length, this.shape.numHeads, this.shape.headDim);
   }
 
   /** The one onnxruntime call; input tensors are released as soon as it returns. */

@@ -17,6 +17,7 @@
  * P ≤ j < P + len_b; unpackKv copies exactly those positions into a compact KvState (composeKv
  * builds the same KvState from the row's past and a graph's `new_key_values` outputs instead).
  */
+import { depthOf, flattenKv, kvPieces, MAX_DEPTH, type KvPiece } from './kv-chain.js';
 import { asKvState, makeKv, type ForwardRow, type KvState, type ModelShape } from './types.js';
 
 export interface PackedBatch {
@@ -54,14 +55,18 @@ export function pastLengthOf(r: ForwardRow): number {
 }
 
 /**
- * Copies the first `len` positions of a [H, srcLen, D] per-layer array into row b of a
- * [B, H, P, D] array, and zeroes the row's padding after them (the array may be reused scratch).
+ * Copies the pieces of a row's past (kv-chain.ts; one piece for a compact KV) into row b of a
+ * [B, H, P, D] array, one layer, and zeroes the row's padding after them (the array may be reused).
  */
-function copyPastIn(dst: Float32Array, src: Float32Array | null, b: number, H: number, P: number, srcLen: number, len: number, D: number): void {
+function copyPastIn(dst: Float32Array, pieces: readonly KvPiece[], which: 'keys' | 'values', l: number, b: number, H: number, P: number, D: number): void {
   for (let h = 0; h < H; h++) {
-    const at = (b * H + h) * P * D;
-    if (src !== null && len > 0) dst.set(src.subarray(h * srcLen * D, (h * srcLen + len) * D), at);
-    dst.fill(0, at + len * D, at + P * D);
+    let at = (b * H + h) * P * D;
+    for (const p of pieces) {
+      const from = h * p.stride * D;
+      dst.set(p[which][l].subarray(from, from + p.count * D), at);
+      at += p.count * D;
+    }
+    dst.fill(0, at, (b * H + h + 1) * P * D);
   }
 }
 
@@ -116,13 +121,17 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape, pastBuf
       positionIds[b * S + s] = BigInt(pastLen + s);
       attentionMask[b * T + P + s] = 1n;
     }
-    const kv = r.past !== undefined && pastLen > 0 ? (r.past as KvState) : null;
-    for (let l = 0; l < L; l++) {
-      if (kv !== null && (kv.keys[l].length !== H * kv.length * D || kv.values[l].length !== H * kv.length * D)) {
-        throw new RangeError(`a row's past layer ${l} has the wrong size for [${H}, ${kv.length}, ${D}]`);
+    const pieces = r.past !== undefined && pastLen > 0 ? kvPieces(r.past as KvState, pastLen) : [];
+    for (const p of pieces) {
+      for (let l = 0; l < L; l++) {
+        if (p.keys[l].length !== H * p.stride * D || p.values[l].length !== H * p.stride * D) {
+          throw new RangeError(`a row's past layer ${l} has the wrong size for [${H}, ${p.stride}, ${D}]`);
+        }
       }
-      copyPastIn(pastKeys[l], kv && kv.keys[l], b, H, P, kv?.length ?? 0, pastLen, D);
-      copyPastIn(pastValues[l], kv && kv.values[l], b, H, P, kv?.length ?? 0, pastLen, D);
+    }
+    for (let l = 0; l < L; l++) {
+      copyPastIn(pastKeys[l], pieces, 'keys', l, b, H, P, D);
+      copyPastIn(pastValues[l], pieces, 'values', l, b, H, P, D);
     }
   });
   return { batch: B, seq: S, past: P, inputIds, attentionMask, positionIds, targetIds, pastKeys, pastValues, realTokens };
@@ -184,9 +193,10 @@ export function unpackKv(
 }
 
 /**
- * The same KV from a graph's `new_key_values` outputs [B, H, S, D] (the fed tokens' KV alone): the
- * past positions come from the row's own past, which the caller still holds, so the pass never
- * returns the past it was given.
+ * The same KV from a graph's `new_key_values` outputs [B, H, S, D] (the fed tokens' KV alone),
+ * without copying the past: the result holds the new positions and links to the row's past
+ * (KvState.parent), which the caller already holds. A past already MAX_DEPTH links deep is copied
+ * flat instead. A prefix that ends inside the past is a compact copy of it.
  */
 export function composeKv(
   newKeys: readonly Float32Array[],
@@ -199,18 +209,12 @@ export function composeKv(
 ): KvState {
   const { numHeads: H, headDim: D } = shape;
   const { pastLen, len } = keptLength(row, upTo);
-  const own = row.past === undefined || pastLen === 0 ? null : (row.past as KvState);
-  const layer = (fresh: Float32Array, past: Float32Array | null) =>
-    gatherLayer(
-      past === null ? null : { array: past, base: (h) => h * own!.length * D },
-      { array: fresh, base: (h) => (b * H + h) * packed.seq * D },
-      H, D, pastLen, len,
-    );
-  return makeKv(
-    len,
-    newKeys.map((t, l) => layer(t, own && own.keys[l])),
-    newValues.map((t, l) => layer(t, own && own.values[l])),
-  );
+  const past = row.past === undefined || pastLen === 0 ? null : (row.past as KvState);
+  if (past !== null && len <= pastLen) return flattenKv(past, len, H, D);
+  const fresh = (t: Float32Array) => gatherLayer(null, { array: t, base: (h) => (b * H + h) * packed.seq * D }, H, D, 0, len - pastLen);
+  if (past === null) return makeKv(len, newKeys.map(fresh), newValues.map(fresh));
+  const parent = depthOf(past) >= MAX_DEPTH ? flattenKv(past, pastLen, H, D) : past;
+  return makeKv(len, newKeys.map(fresh), newValues.map(fresh), { kv: parent, length: pastLen });
 }
 
 /** KV of zero positions (a row that starts at position 0 and is asked for its KV with no tokens). */

@@ -16,17 +16,30 @@ export interface KvHandle {
   readonly bytes: number;
 }
 
-/** The arrays behind a handle: per layer, a [heads, length, headDim] row-major array. */
+/**
+ * The arrays behind a handle: per layer, a [heads, n, headDim] row-major array of its own n
+ * positions. With a `parent`, positions [0, parent.length) are the parent's first ones and the own
+ * arrays hold only the rest: extending a cached trace by a step then stores the step, not the whole
+ * trace again (kv-chain.ts reads across the links).
+ */
 export interface KvState extends KvHandle {
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
+  readonly parent?: { readonly kv: KvState; readonly length: number };
 }
 
-export function makeKv(length: number, keys: Float32Array[], values: Float32Array[]): KvState {
+/**
+ * `bytes` counts every position, the parent's included: a bound on what holding this KV keeps
+ * alive, so caches bounded by it never exceed their budget (positions shared by the extensions of
+ * one trace count in each).
+ */
+export function makeKv(length: number, keys: Float32Array[], values: Float32Array[], parent?: KvState['parent']): KvState {
   let bytes = 0;
   for (const k of keys) bytes += k.byteLength;
   for (const v of values) bytes += v.byteLength;
-  return { length, bytes, keys, values };
+  if (parent === undefined || parent.length === 0) return { length, bytes, keys, values };
+  bytes += Math.round((parent.kv.bytes * parent.length) / parent.kv.length);
+  return { length, bytes, keys, values, parent };
 }
 
 /** The arrays of a handle passed to an in-thread model; anything else is a caller's mistake. */

@@ -1,5 +1,6 @@
 /** The padded batch layout of ARCHITECTURE.md §2, checked cell by cell on a small example. */
 import { describe, expect, it } from 'vitest';
+import { depthOf, flattenKv, MAX_DEPTH } from '../../src/engine/kv-chain.js';
 import { composeKv, packRows, unpackKv } from '../../src/engine/pack-batch.js';
 import { makeKv, type KvState } from '../../src/engine/types.js';
 
@@ -92,9 +93,10 @@ describe('unpackKv', () => {
 });
 
 describe('composeKv', () => {
-  it('puts a row\'s own past (first pastLength positions) before its new tokens from new_key_values', () => {
+  it('links a row\'s own past (first pastLength positions) to its new tokens from new_key_values', () => {
+    const own = past(3, 100);
     const rows = [
-      { tokens: [1, 2], targets: [-1, -1], past: past(3, 100), pastLength: 2 },
+      { tokens: [1, 2], targets: [-1, -1], past: own, pastLength: 2 },
       { tokens: [3], targets: [-1] },
     ];
     const p = packRows(rows, shape);
@@ -103,14 +105,36 @@ describe('composeKv', () => {
     for (let b = 0; b < 2; b++) for (let h = 0; h < 2; h++) for (let s = 0; s < 2; s++) fresh[(b * 2 + h) * 2 + s] = 50 + 10 * h + s + 100 * b;
     const kv0 = composeKv([fresh], [fresh.map((x) => -x)], p, shape, 0, rows[0]);
     expect(kv0.length).toBe(4);
-    // head 0: past 100, 101 (not 102: pastLength 2), new 50, 51; head 1: 110, 111, 60, 61
-    expect(Array.from(kv0.keys[0])).toEqual([100, 101, 50, 51, 110, 111, 60, 61]);
-    expect(Array.from(kv0.values[0])).toEqual([-100, -101, -50, -51, -110, -111, -60, -61]);
+    // The past is not copied: a link to it, and only the two new positions held.
+    expect(kv0.parent).toEqual({ kv: own, length: 2 });
+    expect(Array.from(kv0.keys[0])).toEqual([50, 51, 60, 61]);
+    // Read across the link: head 0: past 100, 101 (not 102: pastLength 2), new 50, 51; head 1: 110, 111, 60, 61
+    expect(Array.from(flattenKv(kv0, 4, 2, 1).keys[0])).toEqual([100, 101, 50, 51, 110, 111, 60, 61]);
+    expect(Array.from(flattenKv(kv0, 4, 2, 1).values[0])).toEqual([-100, -101, -50, -51, -110, -111, -60, -61]);
+    expect(kv0.bytes).toBe(own.bytes * (2 / 3) + 2 * 4 * 4);
     const kv1 = composeKv([fresh], [fresh], p, shape, 1, rows[1]);
+    expect(kv1.parent).toBeUndefined();
     expect(Array.from(kv1.keys[0])).toEqual([150, 160]);
-    // A prefix inside the past, and one reaching into the new tokens.
-    expect(Array.from(composeKv([fresh], [fresh], p, shape, 0, rows[0], 1).keys[0])).toEqual([100, 110]);
-    expect(Array.from(composeKv([fresh], [fresh], p, shape, 0, rows[0], 3).keys[0])).toEqual([100, 101, 50, 110, 111, 60]);
+    // A prefix inside the past is a compact copy; one reaching into the new tokens is linked.
+    const inside = composeKv([fresh], [fresh], p, shape, 0, rows[0], 1);
+    expect([inside.parent, Array.from(inside.keys[0])]).toEqual([undefined, [100, 110]]);
+    expect(Array.from(flattenKv(composeKv([fresh], [fresh], p, shape, 0, rows[0], 3), 3, 2, 1).keys[0])).toEqual([100, 101, 50, 110, 111, 60]);
     expect(() => composeKv([fresh], [fresh], p, shape, 0, rows[0], 5)).toThrow(/cannot unpack 5/);
+  });
+
+  it('packs a linked past exactly as its flat copy, and copies links deeper than MAX_DEPTH flat', () => {
+    let kv = past(2, 100);
+    const fresh = new Float32Array(2 * 1 * 1);
+    for (let round = 0; round < MAX_DEPTH + 3; round++) {
+      fresh[0] = 1000 + round;
+      fresh[1] = 2000 + round;
+      const row = { tokens: [1], targets: [-1], past: kv };
+      kv = composeKv([fresh], [fresh], packRows([row], shape), shape, 0, row);
+      expect(depthOf(kv)).toBeLessThanOrEqual(MAX_DEPTH);
+      const linked = packRows([{ tokens: [2], targets: [-1], past: kv }, { tokens: [3], targets: [-1], past: past(1, 7) }], shape);
+      const flat = packRows([{ tokens: [2], targets: [-1], past: flattenKv(kv, kv.length, 2, 1) }, { tokens: [3], targets: [-1], past: past(1, 7) }], shape);
+      expect(Array.from(linked.pastKeys[0])).toEqual(Array.from(flat.pastKeys[0]));
+    }
+    expect(Array.from(flattenKv(kv, kv.length, 2, 1).keys[0]).slice(0, 4)).toEqual([100, 101, 1000, 1001]);
   });
 });

@@ -10,6 +10,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
+import { flattenKv } from '../kv-chain.js';
 import { OnnxLogprobModel } from '../onnx-model.js';
 import { makeKv, type ForwardRow, type KvState, type PassTimes } from '../types.js';
 import { WorkerKvStore } from './kv-store.js';
@@ -69,7 +70,9 @@ async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
   try {
     if (m.type === 'read-kv') {
       const kv = store.get(m.kv);
-      const copy = makeKv(kv.length, kv.keys.map((a) => a.slice()), kv.values.map((a) => a.slice()));
+      // A compact copy of its own (the held arrays stay here; a linked KV is flattened).
+      const flat = flattenKv(kv, kv.length, init.spec.numHeads, init.spec.headDim);
+      const copy = flat !== kv ? flat : makeKv(kv.length, kv.keys.map((a) => a.slice()), kv.values.map((a) => a.slice()));
       post({ type: 'kv', id: m.id, kv: copy }, kvTransferList(copy));
       return;
     }
