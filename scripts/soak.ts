@@ -2,7 +2,8 @@
  * Soak test: `npm run soak -- --seconds 120` (at most 300).
  *
  * Starts a private redis-server and the service (src/server.ts, a real process) on loopback, on
- * models/arith-tiny when it exists, else on the tiny test bundles; drives a fixed number of
+ * models/arith-tiny when it exists, else on the tiny test bundles (or `--models-dir DIR --model
+ * NAME`, e.g. test/fixtures/bundles and tiny-logprobs-fused for the new_key_values KV path); drives a fixed number of
  * keep-alive clients for the given time with a mix of requests (new and repeated traces, batches,
  * step-by-step extension of partial traces, /get_reward, and deliberately invalid bodies whose 4xx
  * is the expected answer); samples the server's resident memory (VmRSS) after the warm-up and at
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '120' },
     clients: { type: 'string', default: '4' },
     warmup: { type: 'string' },
+    'models-dir': { type: 'string' },
+    model: { type: 'string' },
   },
 });
 const seconds = Math.min(MAX_SECONDS, Math.max(10, Number(args.seconds)));
@@ -43,7 +46,7 @@ const clients = Math.max(1, Number(args.clients));
 const warmupS = args.warmup !== undefined ? Number(args.warmup) : Math.max(10, Math.round(seconds * 0.25));
 // Six memory samples (30 s) after the warm-up at least: three to start from, three to end with.
 if (![seconds, clients, warmupS].every(Number.isFinite) || seconds - warmupS < 30) {
-  console.error('usage: npm run soak -- [--seconds N (≤ 300)] [--clients N] [--warmup N (≤ seconds − 30)]');
+  console.error('usage: npm run soak -- [--seconds N (≤ 300)] [--clients N] [--warmup N (≤ seconds − 30)] [--models-dir DIR --model NAME]');
   process.exit(2);
 }
 
@@ -125,8 +128,8 @@ const MiB = 1024 * 1024;
 
 async function main(): Promise<number> {
   const arith = join(ROOT, 'models', 'arith-tiny', 'prm.json');
-  const modelsDir = existsSync(arith) ? join(ROOT, 'models') : join(ROOT, 'test', 'fixtures', 'bundles');
-  const defaultModel = existsSync(arith) ? 'arith-tiny' : 'tiny-logprobs';
+  const modelsDir = args['models-dir'] ?? (existsSync(arith) ? join(ROOT, 'models') : join(ROOT, 'test', 'fixtures', 'bundles'));
+  const defaultModel = args.model ?? (existsSync(arith) && args['models-dir'] === undefined ? 'arith-tiny' : 'tiny-logprobs');
 
   const redisPort = await freePort();
   const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
