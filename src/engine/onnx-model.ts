@@ -13,7 +13,7 @@ import { logSoftmaxAt } from './log-softmax.js';
 import { flattenKv } from './kv-chain.js';
 import { composeKv, emptyKv, packRows, pastLengthOf, unpackKv, type PackedBatch } from './pack-batch.js';
 import {
-  asKvState, makeKv, type ForwardResult, type ForwardRow, type KvHandle, type KvState, type LogprobModel, type ModelShape, type PassTimes,
+  asKvState, type ForwardResult, type ForwardRow, type KvHandle, type KvState, type LogprobModel, type ModelShape, type PassTimes,
 } from './types.js';
 
 type Feeds = Record<string, Tensor>;

@@ -1,6 +1,6 @@
 /**
- * Packs forward rows into the padded arrays of one onnxruntime call, and unpacks each row's KV
- * from the `present.*` outputs. Pure array code, no onnxruntime, so the layout is testable alone.
+ * Packs forward rows into the padded arrays of one onnxruntime call, and builds each kept row's KV
+ * from the outputs. Pure array code, no onnxruntime, so the layout is testable alone.
  *
  * Layout for B rows, S = longest new-token run, P = longest past fed (past_b = a row's pastLength,
  * else its past's length; ARCHITECTURE.md §2):
@@ -10,12 +10,13 @@
  *   position_ids[b, s]    past_b + s for real tokens; 0 for padding, so a short row beside a long
  *                         one never asks for a position beyond the model's table
  *   target_ids[b, s]      the wanted target, 0 where none is wanted (read back as NaN)
- *   past.{l}[b, h, j, d]  row b's past at j < past_b, zeros in the padding
+ *   past.{l}[b, h, j, d]  row b's past at j < past_b (read across its links, kv-chain.ts), zeros
+ *                         in the padding
  * Graphs without position_ids that derive positions as cumsum(attention_mask) − 1 (some optimum
  * exports) get the same positions for real tokens, because the past padding is masked out.
  * present.{l} = concat(past, new) on the length axis, so row b's real KV sits at j < past_b and at
- * P ≤ j < P + len_b; unpackKv copies exactly those positions into a compact KvState (composeKv
- * builds the same KvState from the row's past and a graph's `new_key_values` outputs instead).
+ * P ≤ j < P + len_b; unpackKv copies exactly those positions into a compact KvState. With a
+ * graph's `new_key_values` outputs, composeKv keeps only the new positions, linked to the past.
  */
 import { depthOf, flattenKv, kvPieces, MAX_DEPTH, type KvPiece } from './kv-chain.js';
 import { asKvState, makeKv, type ForwardRow, type KvState, type ModelShape } from './types.js';

@@ -29,16 +29,16 @@ export interface KvState extends KvHandle {
 }
 
 /**
- * `bytes` counts every position, the parent's included: a bound on what holding this KV keeps
- * alive, so caches bounded by it never exceed their budget (positions shared by the extensions of
- * one trace count in each).
+ * `bytes` counts the own arrays and the whole parent (all it keeps alive, also positions past the
+ * link's length): an upper bound on what holding this KV retains, so caches bounded by it never
+ * exceed their budget (positions shared by the extensions of one trace count in each).
  */
 export function makeKv(length: number, keys: Float32Array[], values: Float32Array[], parent?: KvState['parent']): KvState {
   let bytes = 0;
   for (const k of keys) bytes += k.byteLength;
   for (const v of values) bytes += v.byteLength;
   if (parent === undefined || parent.length === 0) return { length, bytes, keys, values };
-  bytes += Math.round((parent.kv.bytes * parent.length) / parent.kv.length);
+  bytes += parent.kv.bytes;
   return { length, bytes, keys, values, parent };
 }
 

@@ -9,8 +9,8 @@
  * Key/values stay here, in the store, and cross only by number (protocol.ts).
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { Logger } from '../logger.js';
 import { flattenKv } from '../kv-chain.js';
+import type { Logger } from '../logger.js';
 import { OnnxLogprobModel } from '../onnx-model.js';
 import { makeKv, type ForwardRow, type KvState, type PassTimes } from '../types.js';
 import { WorkerKvStore } from './kv-store.js';
