@@ -79,6 +79,7 @@ class Block(nn.Module):
         H, D = self.n_heads, self.head_dim
         h = self.ln1(x)
         if fused_mask is not None:
+            # Its own return, so the plain path below traces exactly as before (byte-identical exports).
             y, k, v = fused_attention_node(self.qkv(h), fused_mask, past_k, past_v, H)
             x = x + self.proj(y)
             x = x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
