@@ -16,11 +16,11 @@
  *   the process goes on. dispose() releases the session in the worker, then ends the thread.
  */
 import { Worker } from 'node:worker_threads';
+import { countPassTimes, metrics } from '../metrics.js';
 import { throwIfAborted } from './abort.js';
 import type { SessionOptions } from './execution-provider.js';
 import type { ModelSpec } from './graph-interface.js';
 import type { Logger } from './logger.js';
-import { countPassTimes, metrics } from '../metrics.js';
 import type { ForwardResult, ForwardRow, KvHandle, KvState, LogprobModel, ModelShape } from './types.js';
 import { cpuLane } from './worker/cpu-lane.js';
 import { workerSourceScript } from './worker/source-script.js';

@@ -11,33 +11,17 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { silentLogger } from '../../src/engine/logger.js';
-import type { ForwardRow, LogprobModel } from '../../src/engine/types.js';
+import type { LogprobModel } from '../../src/engine/types.js';
+import { expectClose, row, sequence } from '../helpers/engine-rows.js';
 
 const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
 const TOL = 1e-6;
 
-function expectClose(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (Number.isNaN(want[i])) expect(got[i], `${what}[${i}]`).toBeNaN();
-    else expect(Math.abs(got[i] - want[i]), `${what}[${i}]: ${got[i]} vs ${want[i]}`).toBeLessThan(TOL);
-  }
-}
-
-function ids(bundle: LoadedBundle, prompt: string, steps: string[]): number[] {
-  const seg = bundle.segmenter.segment(prompt, steps);
-  return [...seg.prompt, ...seg.steps.flat()];
-}
-
-function row(t: number[], from: number, to: number, extra: Partial<ForwardRow> = {}): ForwardRow {
-  return { tokens: t.slice(from, to), targets: t.slice(from + 1, to + 1), ...extra };
-}
-
 /** Two passes on one model: prefixes first (KV kept), then a mixed batch continuing from them. */
 async function run(bundle: LoadedBundle, model: LogprobModel) {
-  const a = ids(bundle, '12+7', ['12+7=19', 'Answer: 19']);
-  const b = ids(bundle, '5-2', ['5-2=3', 'so the result is 3', 'Answer: 3']);
-  const c = ids(bundle, '9', ['Answer: 9']);
+  const a = sequence(bundle, '12+7', ['12+7=19', 'Answer: 19']);
+  const b = sequence(bundle, '5-2', ['5-2=3', 'so the result is 3', 'Answer: 3']);
+  const c = sequence(bundle, '9', ['Answer: 9']);
   const first = await model.forward([row(a, 0, 6, { keepKv: true }), row(b, 0, 20, { keepKv: true })]);
   const second = await model.forward([
     row(a, 6, a.length - 1, { past: first[0].kv, keepKv: true }),
@@ -70,11 +54,11 @@ describe.each(['worker', 'main'] as const)('fused attention export (engine threa
     for (const role of ['policy', 'reference'] as const) {
       const want = await run(plain, plain[role]!);
       const got = await run(fused, fused[role]!);
-      want.logprobs.forEach((w, i) => expectClose(got.logprobs[i], w, `${role} row ${i} log-probs`));
+      want.logprobs.forEach((w, i) => expectClose(got.logprobs[i], w, TOL, `${role} row ${i} log-probs`));
       want.kvs.forEach((w, i) => {
         expect(got.kvs[i].length).toBe(w.length);
-        w.keys.forEach((k, l) => expectClose(got.kvs[i].keys[l], k, `${role} row ${i} key ${l}`));
-        w.values.forEach((v, l) => expectClose(got.kvs[i].values[l], v, `${role} row ${i} value ${l}`));
+        w.keys.forEach((k, l) => expectClose(got.kvs[i].keys[l], k, TOL, `${role} row ${i} key ${l}`));
+        w.values.forEach((v, l) => expectClose(got.kvs[i].values[l], v, TOL, `${role} row ${i} value ${l}`));
       });
     }
   });

@@ -9,26 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { silentLogger } from '../../src/engine/logger.js';
 import type { ForwardRow, LogprobModel } from '../../src/engine/types.js';
+import { expectClose as expectCloseWithin, row, sequence } from '../helpers/engine-rows.js';
 
 const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
 const TOL = 1e-5;
 
 function expectClose(a: Float32Array, b: Float32Array, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  for (let i = 0; i < a.length; i++) {
-    if (Number.isNaN(b[i])) expect(a[i], `${what}[${i}]`).toBeNaN();
-    else expect(Math.abs(a[i] - b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`).toBeLessThan(TOL);
-  }
-}
-
-/** A token sequence from the bundle's own tokenizer, with next-token targets. */
-function sequence(bundle: LoadedBundle, prompt: string, steps: string[]): number[] {
-  const seg = bundle.segmenter.segment(prompt, steps);
-  return [...seg.prompt, ...seg.steps.flat()];
-}
-
-function row(ids: number[], from: number, to: number, extra: Partial<ForwardRow> = {}): ForwardRow {
-  return { tokens: ids.slice(from, to), targets: ids.slice(from + 1, to + 1), ...extra };
+  expectCloseWithin(a, b, TOL, what);
 }
 
 describe.each(['tiny-logprobs', 'tiny-logits', 'tiny-logprobs-fused'])('KV reuse on %s', (name) => {
