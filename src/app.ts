@@ -57,6 +57,7 @@ export function scoringServiceFor(
     // 0 means "onnxruntime's default", which the service expresses as "not set".
     intraOpThreads: config.intraOpThreads || undefined,
     interOpThreads: config.interOpThreads || undefined,
+    intraOpSpinning: config.intraOpSpinning,
     logger,
   });
 }

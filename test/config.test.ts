@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       device: 'auto',
       intraOpThreads: 0,
       interOpThreads: 0,
+      intraOpSpinning: false,
       logLevel: 'info',
       bodyLimitBytes: 8 * MiB,
       maxItemsPerRequest: 256,
@@ -45,6 +46,7 @@ describe('loadConfig', () => {
       PUBLIC_METRICS: 'false',
       PUBLIC_HEALTH: '0',
       MAX_BATCH_WAIT_MS: '0',
+      PRM_INTRA_OP_SPINNING: 'yes',
     });
     expect(c.port).toBe(9000);
     expect(c.device).toBe('cuda');
@@ -55,6 +57,7 @@ describe('loadConfig', () => {
     expect(c.publicMetrics).toBe(false);
     expect(c.publicHealth).toBe(false);
     expect(c.maxBatchWaitMs).toBe(0);
+    expect(c.intraOpSpinning).toBe(true);
   });
 
   it('treats an empty variable as unset', () => {

@@ -6,7 +6,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import type { SessionOptions } from '../engine/execution-provider.js';
+import { threadsPerModel, type SessionOptions } from '../engine/execution-provider.js';
 import { openLogprobModel } from '../engine/open-model.js';
 import type { LogprobModel } from '../engine/types.js';
 import { computeFingerprint, fingerprintFiles } from './fingerprint.js';
@@ -70,7 +70,11 @@ async function openModel(dir: string, name: string, entry: ModelEntry, opts: Ses
   );
 }
 
-/** Loads and validates `dir`; the model name is the folder name. Does not warm the models up. */
+/**
+ * Loads and validates `dir`; the model name is the folder name. Does not warm the models up.
+ * `opts.intraOpThreads` is the threads of one forward pass (default: the machine's cores), split
+ * between the policy and the reference, which run at once (engine/cpu-lane.ts).
+ */
 export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<LoadedBundle> {
   const dir = resolve(dirIn);
   const name = basename(dir);
@@ -122,9 +126,10 @@ export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<L
 
   // Both models open at once (each in its own worker thread by default); a failure of the policy
   // is reported before one of the reference, and whatever did open is released.
+  const session = { ...opts, intraOpThreads: threadsPerModel(opts.intraOpThreads, manifest.reference === null ? 1 : 2) };
   const [policy, reference] = await Promise.allSettled([
-    openModel(dir, name, manifest.policy, opts),
-    manifest.reference === null ? Promise.resolve(null) : openModel(dir, name, manifest.reference, opts),
+    openModel(dir, name, manifest.policy, session),
+    manifest.reference === null ? Promise.resolve(null) : openModel(dir, name, manifest.reference, session),
   ]);
   if (policy.status === 'rejected' || reference.status === 'rejected') {
     if (policy.status === 'fulfilled') await policy.value.dispose();

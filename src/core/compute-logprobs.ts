@@ -5,6 +5,7 @@
  */
 import type { ForwardResult, ForwardRow, LogprobModel } from '../engine/types.js';
 import { throwIfAborted } from '../engine/abort.js';
+import { onCpuLane } from '../engine/cpu-lane.js';
 import { metrics } from '../metrics.js';
 
 export interface ModelPair {
@@ -47,7 +48,8 @@ export function traceRow(segments: readonly ArrayLike<number>[]): { row: Forward
 }
 
 /**
- * Runs the policy and (when present) the reference, concurrently. The reference gets the same
+ * Runs the policy and (when present) the reference, concurrently; on the CPU, one batch at a time
+ * across the process (engine/cpu-lane.ts). The reference gets the same
  * rows unless `referenceRows` differ (their pasts are the reference's own KV).
  */
 export async function runForward(
@@ -59,10 +61,14 @@ export async function runForward(
   throwIfAborted(signal);
   const end = metrics.inferDuration.startTimer();
   try {
-    const [policy, reference] = await Promise.allSettled([
-      models.policy.forward(rows, signal),
-      models.reference ? models.reference.forward(referenceRows, signal) : Promise.resolve(null),
-    ]);
+    const [policy, reference] = await onCpuLane([models.policy, models.reference], () => {
+      // Checked again at the head of the lane: a batch cancelled while waiting is never run.
+      throwIfAborted(signal);
+      return Promise.allSettled([
+        models.policy.forward(rows, signal),
+        models.reference ? models.reference.forward(referenceRows, signal) : Promise.resolve(null),
+      ]);
+    });
     if (policy.status === 'fulfilled' && reference.status === 'fulfilled') return { policy: policy.value, reference: reference.value };
     // One side failed: the KV the other side kept would have no owner, so it is freed here.
     const free = (model: LogprobModel, results: ForwardResult[]) => {

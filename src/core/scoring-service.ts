@@ -45,6 +45,8 @@ export interface ScoringServiceOptions {
   engineThreads?: EngineThreads;
   intraOpThreads?: number;
   interOpThreads?: number;
+  /** Default off (see SessionOptions). */
+  intraOpSpinning?: boolean;
   logger: Logger;
   /** Tier 1 (log-probs per segment); default: an in-process LRU of CACHE_MAX_BYTES's default size. */
   tier1?: LogprobCache;
@@ -160,6 +162,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     engineThreads: opts.engineThreads,
     intraOpThreads: opts.intraOpThreads,
     interOpThreads: opts.interOpThreads,
+    intraOpSpinning: opts.intraOpSpinning,
     logger: opts.logger,
     // A replaced version's queue is closed once no request uses it; rows still running finish.
     beforeDispose: async (bundle) => {

@@ -6,6 +6,7 @@
  */
 import type { LoadedBundle } from '../bundle/load-bundle.js';
 import type { ForwardRow, LogprobModel } from '../engine/types.js';
+import { onCpuLane } from '../engine/cpu-lane.js';
 import { traceRow } from './compute-logprobs.js';
 
 const SAMPLE_PROMPT = 'What is 2 + 3?';
@@ -58,8 +59,10 @@ async function checkModel(model: LogprobModel, label: string, row: ForwardRow): 
 
 export async function warmUp(bundle: LoadedBundle): Promise<void> {
   const row = sampleRow(bundle);
-  await checkModel(bundle.policy, `${bundle.name}/${bundle.manifest.policy.onnx}`, row);
-  if (bundle.reference !== null && bundle.manifest.reference !== null) {
-    await checkModel(bundle.reference, `${bundle.name}/${bundle.manifest.reference.onnx}`, row);
-  }
+  const { policy, reference, manifest } = bundle;
+  // In the CPU lane like a batch: a bundle loading beside a serving one does not oversubscribe the cores.
+  await onCpuLane([policy, reference], async () => {
+    await checkModel(policy, `${bundle.name}/${manifest.policy.onnx}`, row);
+    if (reference !== null && manifest.reference !== null) await checkModel(reference, `${bundle.name}/${manifest.reference.onnx}`, row);
+  });
 }

@@ -10,6 +10,7 @@
  * cuda12) and a GPU; it is real code but cannot run on a CPU-only machine, where `auto` exercises
  * the fallback branch instead.
  */
+import { availableParallelism } from 'node:os';
 import { InferenceSession } from 'onnxruntime-node';
 import type { Logger } from './logger.js';
 
@@ -29,6 +30,13 @@ export interface SessionOptions {
   intraOpThreads?: number;
   /** Threads across independent operators (only used by the parallel executor). */
   interOpThreads?: number;
+  /**
+   * Whether intra-op threads spin between operators instead of sleeping (onnxruntime's
+   * `session.intra_op.allow_spinning`). Default off: on a CPU the cores are shared by both models'
+   * pools, the engine workers' packing and the HTTP thread, and a spinning pool takes them from
+   * that work (bench/NOTES.md #19: tree pass −9% wall time with spinning off).
+   */
+  intraOpSpinning?: boolean;
   /** CUDA device ordinal (default 0). */
   cudaDeviceId?: number;
   /** Default `worker`. */
@@ -41,8 +49,21 @@ export interface CreatedSession {
   executionProvider: 'cuda' | 'cpu';
 }
 
-function baseOptions(opts: SessionOptions): InferenceSession.SessionOptions {
-  const o: InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential' };
+/**
+ * Intra-op threads of each of a pass's `models` sessions (a bundle's policy and reference run at
+ * once): the pass's `total` (default: this machine's cores) split evenly, at least one each.
+ */
+export function threadsPerModel(total: number | undefined, models: number): number {
+  return Math.max(1, Math.floor((total ?? availableParallelism()) / Math.max(1, models)));
+}
+
+/** onnxruntime's options for every device (exported for its test). */
+export function baseOptions(opts: SessionOptions): InferenceSession.SessionOptions {
+  const o: InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    extra: { session: { intra_op: { allow_spinning: opts.intraOpSpinning === true ? '1' : '0' } } },
+  };
   if (opts.intraOpThreads !== undefined) o.intraOpNumThreads = opts.intraOpThreads;
   if (opts.interOpThreads !== undefined) o.interOpNumThreads = opts.interOpThreads;
   return o;
@@ -72,7 +93,7 @@ export async function createSession(modelPath: string, label: string, opts: Sess
   const log = opts.logger;
   if (opts.device === 'cpu') {
     const session = await createCpu(modelPath, opts);
-    log.info({ model: label, executionProvider: 'cpu', device: opts.device }, `${label} runs on the CPU execution provider`);
+    log.info({ model: label, executionProvider: 'cpu', device: opts.device, intraOpThreads: opts.intraOpThreads ?? 'default' }, `${label} runs on the CPU execution provider`);
     return { session, executionProvider: 'cpu' };
   }
   try {

@@ -11,7 +11,8 @@
  * - Token ids are copied into the message; log-probs come back transferred.
  * - A request whose signal is already aborted is not sent; one aborted while its pass runs gets
  *   the abort error when the pass ends, as in-thread.
- * - On the CPU execution provider passes take one process-wide lane (worker/cpu-lane.ts).
+ * - On the CPU execution provider a batch's passes take one process-wide lane (cpu-lane.ts, entered by
+ *   the caller: a batch's policy and reference run side by side in it).
  * - A worker that dies rejects its calls and every later call with a clear error, and is logged;
  *   the process goes on. dispose() releases the session in the worker, then ends the thread.
  */
@@ -22,7 +23,6 @@ import type { SessionOptions } from './execution-provider.js';
 import type { ModelSpec } from './graph-interface.js';
 import type { Logger } from './logger.js';
 import type { ForwardResult, ForwardRow, KvHandle, KvState, LogprobModel, ModelShape } from './types.js';
-import { cpuLane } from './worker/cpu-lane.js';
 import { workerSourceScript } from './worker/source-script.js';
 import { fromWireError, wireRows, type FromWorker, type KvStats, type ToWorker, type WireKv, type WireResult, type WorkerInit } from './worker/protocol.js';
 
@@ -98,7 +98,8 @@ export class WorkerLogprobModel implements LogprobModel {
       modelPath,
       label,
       spec,
-      session: { device: opts.device, intraOpThreads: opts.intraOpThreads, interOpThreads: opts.interOpThreads, cudaDeviceId: opts.cudaDeviceId },
+      session: { device: opts.device, intraOpThreads: opts.intraOpThreads, interOpThreads: opts.interOpThreads,
+        intraOpSpinning: opts.intraOpSpinning, cudaDeviceId: opts.cudaDeviceId },
     };
     const worker = await startWorker(init);
     const { numLayers, numHeads, headDim, vocabSize } = spec;
@@ -138,12 +139,7 @@ export class WorkerLogprobModel implements LogprobModel {
   async forward(rows: readonly ForwardRow[], signal?: AbortSignal): Promise<ForwardResult[]> {
     if (this.disposed) throw new Error('forward on a disposed model');
     throwIfAborted(signal);
-    const send = (): Promise<ForwardResult[]> => {
-      // Checked again at the head of the lane: a request cancelled while waiting is never sent.
-      throwIfAborted(signal);
-      return this.call(rows);
-    };
-    const results = await (this.executionProvider === 'cpu' ? cpuLane.run(send) : send());
+    const results = await this.call(rows);
     throwIfAborted(signal);
     return results;
   }

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSession } from '../../src/engine/execution-provider.js';
+import { baseOptions, createSession } from '../../src/engine/execution-provider.js';
 import type { Logger } from '../../src/engine/logger.js';
 import { BUNDLES_DIR } from '../fixtures/analytic/closed-form.js';
 
@@ -50,5 +50,20 @@ describe('createSession', () => {
       );
     }
     await s.session.release();
+  });
+
+  it('passes intra-op spinning to onnxruntime as a session config entry, off unless asked for', () => {
+    const entry = (o: ReturnType<typeof baseOptions>) => (o.extra as { session: { intra_op: { allow_spinning: string } } }).session.intra_op.allow_spinning;
+    expect(entry(baseOptions({ device: 'cpu', logger: recorder() }))).toBe('0');
+    expect(entry(baseOptions({ device: 'cpu', intraOpSpinning: false, logger: recorder() }))).toBe('0');
+    expect(entry(baseOptions({ device: 'cpu', intraOpSpinning: true, logger: recorder() }))).toBe('1');
+  });
+
+  it('creates a CPU session with spinning on and with it off', async () => {
+    for (const intraOpSpinning of [true, false]) {
+      const s = await createSession(MODEL, 'm/policy.onnx', { device: 'cpu', intraOpThreads: 2, intraOpSpinning, logger: recorder() });
+      expect(s.executionProvider).toBe('cpu');
+      await s.session.release();
+    }
   });
 });

@@ -7,6 +7,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
+import { runForward } from '../../src/core/compute-logprobs.js';
 import { ErrorCode, PrmError } from '../../src/errors.js';
 import type { SessionOptions } from '../../src/engine/execution-provider.js';
 import type { ModelSpec } from '../../src/engine/graph-interface.js';
@@ -177,7 +178,7 @@ describe('WorkerLogprobModel semantics', () => {
     await expectSameResults(await model.forward(ok), model, await inThread.forward(ok), inThread, 'after a failure');
   });
 
-  it('a request already cancelled is never sent; one cancelled while queued is dropped at its turn', async () => {
+  it('a request already cancelled is never sent; a batch cancelled while queued in the CPU lane is dropped at its turn', async () => {
     const before = model.callsSent;
     const gone = new AbortController();
     gone.abort();
@@ -185,10 +186,11 @@ describe('WorkerLogprobModel semantics', () => {
     expect(err).toBeInstanceOf(PrmError);
     expect((err as PrmError).code).toBe(ErrorCode.CLIENT_CLOSED);
 
-    // Behind a running call in the CPU lane, then cancelled before its turn.
-    const busy = model.forward(Array.from({ length: 32 }, () => ({ tokens: new Array(100).fill(5), targets: new Array(100).fill(6) })));
+    // Behind a running batch in the CPU lane, then cancelled before its turn.
+    const pair = { policy: model, reference: null };
+    const busy = runForward(pair, Array.from({ length: 32 }, () => ({ tokens: new Array(100).fill(5), targets: new Array(100).fill(6) })));
     const later = new AbortController();
-    const queued = model.forward([{ tokens: [1, 2], targets: [2, 3] }], later.signal);
+    const queued = runForward(pair, [{ tokens: [1, 2], targets: [2, 3] }], later.signal);
     later.abort(new PrmError(ErrorCode.DEADLINE_EXCEEDED, 'too late'));
     expect(((await failure(queued)) as PrmError).code).toBe(ErrorCode.DEADLINE_EXCEEDED);
     await busy;
