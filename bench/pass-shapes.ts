@@ -5,9 +5,9 @@
  * choosing `MAX_BATCH_TOKENS`, or to compare two exports of the same weights.
  *
  * A shape is ROWSxNEW[+PAST]: rows, new tokens per row, past positions per row. `--present` also
- * fetches the `present.*` outputs (what the service does when a row's KV is kept). Same session
- * options as the service (graph optimisation `all`, sequential executor, the bench's thread
- * count); inputs are built once per shape, outside the timed calls; one untimed call first, then
+ * fetches the `present.*` outputs (what a service without `new_key_values` outputs does when a
+ * row's KV is kept). The service's own session options (src/engine/execution-provider.ts), with
+ * `--threads` intra-op threads: the service gives each model half of its threads; inputs are built once per shape, outside the timed calls; one untimed call first, then
  * the median of `--repeats` calls. Prints one JSON object.
  */
 import { readFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { baseOptions } from '../src/engine/execution-provider.js';
+import { silentLogger } from '../src/engine/logger.js';
 import { prepareBundle } from './bundles.js';
 
 const benchRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,7 +51,8 @@ async function main(): Promise<void> {
   };
   const { num_layers: L, num_heads: H, head_dim: D } = manifest.policy;
   const session = await InferenceSession.create(join(bundleDir, manifest.policy.onnx), {
-    graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: threads, interOpNumThreads: 1,
+    ...baseOptions({ device: 'cpu', intraOpThreads: threads, interOpThreads: 1, logger: silentLogger }),
+    executionProviders: ['cpu'],
   });
   const fetches = session.outputNames.filter((n) => args.present || !n.startsWith('present.'));
   const results = [];

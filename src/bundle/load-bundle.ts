@@ -73,7 +73,9 @@ async function openModel(dir: string, name: string, entry: ModelEntry, opts: Ses
 /**
  * Loads and validates `dir`; the model name is the folder name. Does not warm the models up.
  * `opts.intraOpThreads` is the threads of one forward pass (default: the machine's cores), split
- * between the policy and the reference, which run at once (engine/cpu-lane.ts).
+ * between the policy and the reference, which run at once in their worker threads
+ * (engine/cpu-lane.ts). With `engineThreads: 'main'` they run one after the other on the main
+ * thread (onnxruntime-node runs a session synchronously there), so each gets all of them.
  */
 export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<LoadedBundle> {
   const dir = resolve(dirIn);
@@ -126,7 +128,8 @@ export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<L
 
   // Both models open at once (each in its own worker thread by default); a failure of the policy
   // is reported before one of the reference, and whatever did open is released.
-  const session = { ...opts, intraOpThreads: threadsPerModel(opts.intraOpThreads, manifest.reference === null ? 1 : 2) };
+  const sideBySide = manifest.reference !== null && (opts.engineThreads ?? 'worker') === 'worker';
+  const session = { ...opts, intraOpThreads: threadsPerModel(opts.intraOpThreads, sideBySide ? 2 : 1) };
   const [policy, reference] = await Promise.allSettled([
     openModel(dir, name, manifest.policy, session),
     manifest.reference === null ? Promise.resolve(null) : openModel(dir, name, manifest.reference, session),

@@ -74,21 +74,30 @@ describe('threads of a pass, split between the models', () => {
     expect(threadsPerModel(undefined, 2)).toBe(Math.max(1, Math.floor(availableParallelism() / 2)));
   });
 
-  it('opens a bundle\'s policy and reference on half the threads each, a reference-free policy on all', async () => {
+  async function threadsLogged(engineThreads: 'worker' | 'main'): Promise<[unknown, unknown][]> {
     const logged: Record<string, unknown>[] = [];
     const logger: Logger = { info: (obj) => logged.push(obj), warn: () => {}, error: () => {} };
-    const opts = { device: 'cpu' as const, intraOpThreads: 4, engineThreads: 'main' as const, logger };
+    const opts = { device: 'cpu' as const, intraOpThreads: 4, engineThreads, logger };
     const pair = await loadBundle(join(BUNDLES, 'tiny-logprobs'), opts);
     const single = await loadBundle(join(BUNDLES, 'tiny-ref-free'), opts);
-    try {
-      expect(logged.map((o) => [o.model, o.intraOpThreads])).toEqual(expect.arrayContaining([
-        ['tiny-logprobs/policy.onnx', 2],
-        ['tiny-logprobs/reference.onnx', 2],
-        ['tiny-ref-free/policy.onnx', 4],
-      ]));
-    } finally {
-      await pair.dispose();
-      await single.dispose();
-    }
+    await pair.dispose();
+    await single.dispose();
+    return logged.filter((o) => 'intraOpThreads' in o).map((o) => [o.model, o.intraOpThreads]);
+  }
+
+  it('opens a bundle\'s policy and reference on half the threads each in worker threads, a reference-free policy on all', async () => {
+    expect(await threadsLogged('worker')).toEqual(expect.arrayContaining([
+      ['tiny-logprobs/policy.onnx', 2],
+      ['tiny-logprobs/reference.onnx', 2],
+      ['tiny-ref-free/policy.onnx', 4],
+    ]));
+  });
+
+  it('gives each model all the threads on the main thread, where the two run one after the other', async () => {
+    expect(await threadsLogged('main')).toEqual(expect.arrayContaining([
+      ['tiny-logprobs/policy.onnx', 4],
+      ['tiny-logprobs/reference.onnx', 4],
+      ['tiny-ref-free/policy.onnx', 4],
+    ]));
   });
 });
