@@ -54,7 +54,7 @@ export function scoringServiceFor(
     defaultModel,
     device: config.device,
     engineThreads: config.engineThreads,
-    // 0 means "onnxruntime's default", which the service expresses as "not set".
+    // 0 means "this machine's cores" (threadsPerModel), which the service expresses as "not set".
     intraOpThreads: config.intraOpThreads || undefined,
     interOpThreads: config.interOpThreads || undefined,
     intraOpSpinning: config.intraOpSpinning,

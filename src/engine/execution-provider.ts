@@ -26,7 +26,10 @@ export const ENGINE_THREADS: readonly EngineThreads[] = ['worker', 'main'];
 
 export interface SessionOptions {
   device: Device;
-  /** Threads inside one operator (onnxruntime default: one per physical core). */
+  /**
+   * Threads inside one operator of this session (onnxruntime default: one per physical core).
+   * loadBundle reads it as a whole pass's threads and gives each model its share (threadsPerModel).
+   */
   intraOpThreads?: number;
   /** Threads across independent operators (only used by the parallel executor). */
   interOpThreads?: number;
@@ -106,7 +109,7 @@ export async function createSession(modelPath: string, label: string, opts: Sess
       throw new Error(`PRM_DEVICE=cuda but the CUDA execution provider failed for ${label}: ${reason}`, { cause: err });
     }
     log.warn(
-      { model: label, executionProvider: 'cpu', device: opts.device, reason },
+      { model: label, executionProvider: 'cpu', device: opts.device, intraOpThreads: opts.intraOpThreads ?? 'default', reason },
       `${label}: CUDA execution provider unavailable (${reason}); falling back to the CPU execution provider`,
     );
     const session = await createCpu(modelPath, opts);
