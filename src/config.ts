@@ -145,7 +145,7 @@ export const CONFIG_VARS = {
   cacheMaxBytes: integer('CACHE_MAX_BYTES', 256 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-1 in-process cache size (256 MiB; 0 disables)'),
   kvCacheMaxBytes: integer('KV_CACHE_MAX_BYTES', 512 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-2 cache of prefix key/values (512 MiB; 0 disables)'),
   // batching and admission
-  maxBatchTokens: integer('MAX_BATCH_TOKENS', 4096, 1, 16 * MiB, 'Padded tokens per forward pass'),
+  maxBatchTokens: integer('MAX_BATCH_TOKENS', 2048, 1, 16 * MiB, 'Padded tokens per forward pass'),
   maxBatchPaddingPercent: integer('MAX_BATCH_PADDING_PERCENT', 10, 0, 100, 'Largest share of padded tokens in a batch; rows that would pad more wait for the next batch (100 = no cap)'),
   maxBatchWaitMs: integer('MAX_BATCH_WAIT_MS', 2, 0, 10_000, 'How long the batcher waits to fill a batch'),
   maxQueueRows: integer('MAX_QUEUE_ROWS', 4096, 1, 16 * MiB, 'Rows waiting for a batch before new work gets 503 OVERLOADED'),

@@ -24,7 +24,7 @@ describe('loadConfig', () => {
       redisTimeoutMs: 50,
       cacheMaxBytes: 256 * MiB,
       kvCacheMaxBytes: 512 * MiB,
-      maxBatchTokens: 4096,
+      maxBatchTokens: 2048,
       maxBatchWaitMs: 2,
       maxQueueRows: 4096,
       maxConcurrentRequests: 256,
