@@ -7,8 +7,9 @@
  * A shape is ROWSxNEW[+PAST]: rows, new tokens per row, past positions per row. `--present` also
  * fetches the `present.*` outputs (what a service without `new_key_values` outputs does when a
  * row's KV is kept). The service's own session options (src/engine/execution-provider.ts), with
- * `--threads` intra-op threads: the service gives each model half of its threads; inputs are built once per shape, outside the timed calls; one untimed call first, then
- * the median of `--repeats` calls. Prints one JSON object.
+ * `--threads` intra-op threads (the service gives each model of a pair half of its threads).
+ * Inputs are built once per shape, outside the timed calls; one untimed call first, then the
+ * median of `--repeats` calls. Prints one JSON object.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
