@@ -19,6 +19,22 @@ export interface KvPiece {
 
 export const MAX_DEPTH = 8;
 
+/**
+ * Copies head h of layer l from each piece, in order, into `dst` from offset `at`; returns the
+ * offset after the last position written. Packing a past and flattening a KV both read this way.
+ */
+export function copyHeadFromPieces(
+  dst: Float32Array, at: number, pieces: readonly KvPiece[], which: 'keys' | 'values', l: number, h: number, headDim: number,
+): number {
+  let to = at;
+  for (const p of pieces) {
+    const from = h * p.stride * headDim;
+    dst.set(p[which][l].subarray(from, from + p.count * headDim), to);
+    to += p.count * headDim;
+  }
+  return to;
+}
+
 /** Positions the own arrays of `kv` hold. */
 export function ownLength(kv: KvState): number {
   return kv.length - (kv.parent?.length ?? 0);
@@ -49,14 +65,7 @@ export function flattenKv(kv: KvState, n: number, heads: number, headDim: number
   const pieces = kvPieces(kv, n);
   const layer = (which: 'keys' | 'values', l: number): Float32Array => {
     const out = new Float32Array(heads * n * headDim);
-    for (let h = 0; h < heads; h++) {
-      let at = h * n * headDim;
-      for (const p of pieces) {
-        const from = h * p.stride * headDim;
-        out.set(p[which][l].subarray(from, from + p.count * headDim), at);
-        at += p.count * headDim;
-      }
-    }
+    for (let h = 0; h < heads; h++) copyHeadFromPieces(out, h * n * headDim, pieces, which, l, h, headDim);
     return out;
   };
   const L = kv.keys.length;

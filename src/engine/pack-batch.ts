@@ -18,7 +18,7 @@
  * P ≤ j < P + len_b; unpackKv copies exactly those positions into a compact KvState. With a
  * graph's `new_key_values` outputs, composeKv keeps only the new positions, linked to the past.
  */
-import { depthOf, flattenKv, kvPieces, MAX_DEPTH, type KvPiece } from './kv-chain.js';
+import { copyHeadFromPieces, depthOf, flattenKv, kvPieces, MAX_DEPTH, type KvPiece } from './kv-chain.js';
 import { asKvState, makeKv, type ForwardRow, type KvState, type ModelShape } from './types.js';
 
 export interface PackedBatch {
@@ -61,13 +61,8 @@ export function pastLengthOf(r: ForwardRow): number {
  */
 function copyPastIn(dst: Float32Array, pieces: readonly KvPiece[], which: 'keys' | 'values', l: number, b: number, H: number, P: number, D: number): void {
   for (let h = 0; h < H; h++) {
-    let at = (b * H + h) * P * D;
-    for (const p of pieces) {
-      const from = h * p.stride * D;
-      dst.set(p[which][l].subarray(from, from + p.count * D), at);
-      at += p.count * D;
-    }
-    dst.fill(0, at, (b * H + h + 1) * P * D);
+    const end = copyHeadFromPieces(dst, (b * H + h) * P * D, pieces, which, l, h, D);
+    dst.fill(0, end, (b * H + h + 1) * P * D);
   }
 }
 
