@@ -3,6 +3,8 @@
  * (smaller counts, same shapes) that finishes in minutes; any count can still be overridden.
  */
 
+import { ALLOCATOR_MODES, type AllocatorMode } from './allocator.js';
+
 export const MODEL_KEYS = ['arith-tiny', 'random-30m'] as const;
 export type ModelKey = (typeof MODEL_KEYS)[number];
 
@@ -13,6 +15,8 @@ export interface BenchArgs {
   models: ModelKey[];
   skipTorch: boolean;
   threads: number;
+  /** C allocator settings for both sides (bench/allocator.ts). */
+  allocator: AllocatorMode;
   seed: number;
   /** rl: prompts × rollouts, rollouts per request, and the concurrency levels to run. */
   rlPrompts: number;
@@ -42,6 +46,8 @@ const USAGE = `npm run bench -- [options]
   --models a,b            of ${MODEL_KEYS.join(', ')} (default: both)
   --skip-torch            service only: no PyTorch run, no ratios, no cross-check
   --threads N             threads for both sides (default 2)
+  --allocator keep|default  glibc malloc settings for both sides (default keep: freed memory is
+                          reused instead of returned to the kernel; see bench/allocator.ts)
   --seed N                workload seed (default 1)
   --rl-prompts N --rollouts N --rl-per-request N --concurrency 1,8,32
   --latency-prompts N      prompts for the passes below the top concurrency (full 16, quick 2; 0 = all)
@@ -66,6 +72,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     models: [...MODEL_KEYS],
     skipTorch: false,
     threads: 2,
+    allocator: 'keep',
     seed: 1,
     rlPrompts: quick ? 8 : 64,
     rollouts: 8,
@@ -106,6 +113,12 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       }
       case '--threads': a.threads = num(take(), flag); break;
+      case '--allocator': {
+        const m = take();
+        if (!(ALLOCATOR_MODES as readonly string[]).includes(m)) throw new Error(`--allocator is one of ${ALLOCATOR_MODES.join(', ')}\n${USAGE}`);
+        a.allocator = m as AllocatorMode;
+        break;
+      }
       case '--seed': a.seed = num(take(), flag); break;
       case '--rl-prompts': a.rlPrompts = num(take(), flag); break;
       case '--rollouts': a.rollouts = num(take(), flag); break;

@@ -8,7 +8,9 @@
  * per layer (QKᵀ and AV), so a causal sequence of T tokens costs 2·L·d·T·(T+1) on top.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 
 interface Architecture {
@@ -82,7 +84,7 @@ export function flopsPerToken(b: BundleFacts, t: number): number {
 }
 
 /** Best-of-`repeats` onnxruntime time of the exported MatMul, as FLOP/s. */
-export async function ortMatmulPeak(onnxPath: string, size: number, threads: number, repeats = 5): Promise<number> {
+export async function ortMatmulPeak(onnxPath: string, size: number, threads: number, repeats = 20): Promise<number> {
   const session = await ort.InferenceSession.create(onnxPath, {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
@@ -101,5 +103,55 @@ export async function ortMatmulPeak(onnxPath: string, size: number, threads: num
     return (2 * size ** 3) / best;
   } finally {
     await session.release();
+  }
+}
+
+/**
+ * One worker thread's part of the side-by-side peak: open the MatMul on one intra-op thread, warm
+ * up, say 'ready', wait for 'go' (so all workers time the same window), post its best FLOP/s.
+ */
+const SIDE_BY_SIDE_WORKER = `
+const { parentPort, workerData: w } = require('node:worker_threads');
+const ort = require(w.ortPath);
+(async () => {
+  const s = await ort.InferenceSession.create(w.onnxPath, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const x = new ort.Tensor('float32', Float32Array.from({ length: w.size * w.size }, () => Math.random() - 0.5), [w.size, w.size]);
+  await s.run({ x });
+  await new Promise((go) => { parentPort.once('message', go); parentPort.postMessage('ready'); });
+  const iters = Math.max(1, Math.floor(2e9 / (2 * w.size ** 3)));
+  let best = Infinity;
+  for (let r = 0; r < w.repeats; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) await s.run({ x });
+    best = Math.min(best, (performance.now() - t0) / 1000 / iters);
+  }
+  await s.release();
+  parentPort.postMessage((2 * w.size ** 3) / best);
+})().catch((e) => { throw e; });
+`;
+
+/**
+ * The MatMul run as the service runs a pair of models: `threads` sessions of one intra-op thread
+ * each, side by side in their own threads (src/engine/cpu-lane.ts). Where a single GEMM gains
+ * little from a second thread, this is the higher yardstick. Sum of the workers' best rates.
+ */
+export async function ortMatmulPeakSideBySide(onnxPath: string, size: number, threads: number, repeats = 20): Promise<number> {
+  const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
+  const workers = Array.from({ length: threads }, () =>
+    new Worker(SIDE_BY_SIDE_WORKER, { eval: true, workerData: { ortPath, onnxPath, size, repeats } }));
+  try {
+    const settled = workers.map((w) => new Promise<number>((resolve, reject) => {
+      w.on('error', reject);
+      w.on('message', (m: unknown) => { if (typeof m === 'number') resolve(m); });
+    }));
+    await Promise.all(workers.map((w) => new Promise<void>((ready, reject) => {
+      w.once('error', reject);
+      w.once('message', () => ready());
+    })));
+    for (const w of workers) w.postMessage('go');
+    const rates = await Promise.all(settled);
+    return rates.reduce((a, b) => a + b, 0);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }

@@ -1,7 +1,9 @@
 """Measured float32 matmul peak of this machine, the yardstick for achieved FLOP/s in the bench.
 
 Times torch.mm of two size×size matrices with the bench's thread count (best of several runs, so a
-busy moment lowers the mean but not the peak), and writes the same MatMul as an ONNX file so the
+busy moment lowers the mean but not the peak) into a preallocated output, so the figure is the
+kernel's and not the allocator's (a fresh 4 MB result per product costs page faults that a VM can
+make slower than the product itself), and writes the same MatMul as an ONNX file so the
 TypeScript side can time onnxruntime's kernel on identical shapes. Prints one JSON line.
 """
 import argparse
@@ -15,7 +17,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--size", type=int, default=1024)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--onnx-out", default=None)
     a = p.parse_args()
 
@@ -23,13 +25,14 @@ def main():
     n = a.size
     x = torch.randn(n, n)
     w = torch.randn(n, n)
-    torch.mm(x, w)  # warm-up: thread pool start, page faults
+    y = torch.empty(n, n)
+    torch.mm(x, w, out=y)  # warm-up: thread pool start, page faults
     best = float("inf")
     iters = max(1, int(2e9 // (2 * n ** 3)))  # about 2 GFLOP per timing
     for _ in range(a.repeats):
         t0 = time.perf_counter()
         for _ in range(iters):
-            torch.mm(x, w)
+            torch.mm(x, w, out=y)
         best = min(best, (time.perf_counter() - t0) / iters)
 
     if a.onnx_out:

@@ -19,13 +19,17 @@ export interface Machine {
   node: string;
   torch: string | null;
   threads: number;
+  /** `--allocator` and the MALLOC_* variables both sides' processes were started with. */
+  allocator: { mode: string; env: Record<string, string> };
 }
 
 export interface MatmulPeakReport {
   size: number;
   torch_flops: number;
   onnxruntime_flops: number;
-  /** The larger of the two: the yardstick both sides' achieved FLOP/s are divided by. */
+  /** `threads` one-thread sessions side by side, as the service runs a policy and its reference. */
+  onnxruntime_side_by_side_flops: number;
+  /** The largest of the three: the yardstick both sides' achieved FLOP/s are divided by. */
   peak_flops: number;
 }
 
@@ -154,8 +158,10 @@ export function renderMarkdown(r: BenchReport, command: string): string {
   lines.push(`# implicit-prm benchmark (${r.mode})`, '');
   lines.push(`Produced by \`${command}\` on ${r.created_at} in ${f(r.duration_s, 0)} s. ` +
     `Machine: ${r.machine.cpus} × ${r.machine.cpu_model} (${r.machine.cpu_features.join(', ') || 'no vector extensions listed'}), load average at start ${r.machine.load_avg_at_start.map((x) => x.toFixed(2)).join(' ')}; ` +
-    `Node ${r.machine.node}, torch ${r.machine.torch ?? '–'}; ${r.machine.threads} threads on each side.`, '');
-  lines.push(`Matmul peak (${r.matmul_peak.size}² float32): torch ${gflops(r.matmul_peak.torch_flops)} GFLOP/s, onnxruntime ${gflops(r.matmul_peak.onnxruntime_flops)} GFLOP/s.`, '');
+    `Node ${r.machine.node}, torch ${r.machine.torch ?? '–'}; ${r.machine.threads} threads on each side; ` +
+    `allocator \`${r.machine.allocator.mode}\` on each side (${Object.entries(r.machine.allocator.env).map(([k, v]) => `${k}=${v}`).join(' ') || 'glibc defaults'}).`, '');
+  lines.push(`Matmul peak (${r.matmul_peak.size}² float32): torch ${gflops(r.matmul_peak.torch_flops)} GFLOP/s, onnxruntime ${gflops(r.matmul_peak.onnxruntime_flops)} GFLOP/s, ` +
+    `onnxruntime side by side (${r.machine.threads} × 1 thread) ${gflops(r.matmul_peak.onnxruntime_side_by_side_flops)} GFLOP/s; achieved FLOP/s are divided by the largest.`, '');
   lines.push(`## Targets (headline model: ${r.headline_model})`, '', '| figure | value | target | met |', '|---|---|---|---|');
   for (const t of r.targets) lines.push(`| ${t.name} | ${f(t.value, 3)} | ${t.target} | ${t.met === null ? '–' : t.met ? 'yes' : 'no'} |`);
   lines.push('');

@@ -9,9 +9,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applyAllocator } from './allocator.js';
 import { parseArgs } from './args.js';
 import { prepareBundle } from './bundles.js';
-import { ortMatmulPeak } from './flops.js';
+import { ortMatmulPeak, ortMatmulPeakSideBySide } from './flops.js';
 import { runModel, type ModelReport } from './model-run.js';
 import { buildReport, renderMarkdown, type Machine } from './report.js';
 import { PYTHON, torchMatmulPeak } from './torch-side.js';
@@ -46,6 +47,8 @@ async function main(): Promise<number> {
   const args = parseArgs(argv);
   const startedAt = new Date();
   mkdirSync(workDir, { recursive: true });
+  // Before any child starts: glibc reads these at process start.
+  const allocatorEnvSeen = applyAllocator(args.allocator);
   const machine: Machine = {
     cpus: cpus().length,
     cpu_model: cpus()[0]?.model ?? 'unknown',
@@ -54,6 +57,7 @@ async function main(): Promise<number> {
     node: process.version,
     torch: torchVersion(),
     threads: args.threads,
+    allocator: { mode: args.allocator, env: allocatorEnvSeen },
   };
   if (machine.load_avg_at_start[0] > 0.5 * machine.cpus) {
     log(`load average ${machine.load_avg_at_start[0].toFixed(2)} on ${machine.cpus} cpus: figures will not be representative`);
@@ -62,8 +66,13 @@ async function main(): Promise<number> {
   log(`matmul peak with ${args.threads} threads`);
   const tp = await torchMatmulPeak(repoRoot, workDir, args.threads, 1024);
   const ortFlops = await ortMatmulPeak(tp.onnx_path, tp.size, args.threads);
-  const peak = { size: tp.size, torch_flops: tp.torch_flops, onnxruntime_flops: ortFlops, peak_flops: Math.max(tp.torch_flops, ortFlops) };
-  log(`  torch ${(peak.torch_flops / 1e9).toFixed(1)} GFLOP/s, onnxruntime ${(ortFlops / 1e9).toFixed(1)} GFLOP/s`);
+  const sideBySide = await ortMatmulPeakSideBySide(tp.onnx_path, tp.size, args.threads);
+  const peak = {
+    size: tp.size, torch_flops: tp.torch_flops, onnxruntime_flops: ortFlops, onnxruntime_side_by_side_flops: sideBySide,
+    peak_flops: Math.max(tp.torch_flops, ortFlops, sideBySide),
+  };
+  log(`  torch ${(peak.torch_flops / 1e9).toFixed(1)} GFLOP/s, onnxruntime ${(ortFlops / 1e9).toFixed(1)} GFLOP/s, ` +
+    `side by side ${(sideBySide / 1e9).toFixed(1)} GFLOP/s`);
 
   const models: ModelReport[] = [];
   for (const key of args.models) {

@@ -10,6 +10,7 @@
  */
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applyAllocator } from './allocator.js';
 import { parseArgs } from './args.js';
 import { prepareBundle } from './bundles.js';
 import { readBundle } from './flops.js';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   const at = argv.indexOf('--repo');
   const serverRoot = at >= 0 ? resolve(argv.splice(at, 2)[1] ?? '.') : benchRoot;
   const args = parseArgs(argv);
+  const allocator = applyAllocator(args.allocator); // the same allocator as the bench's tree pass
   const key = argv.includes('--models') ? args.models[0] : 'random-30m';
   const bundle = await prepareBundle(key, benchRoot, workDir, args.threads, args.randomParams);
   const b = readBundle(bundle.bundleDir);
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     model: key,
     server_repo: serverRoot,
     server_env: server.env,
+    allocator: { mode: args.allocator, env: allocator },
     traces: traces.length,
     rounds: tree.phases.length,
     response_tokens: r.response_tokens,
