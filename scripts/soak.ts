@@ -1,5 +1,5 @@
 /**
- * Soak test: `npm run soak -- --seconds 120` (at most 300).
+ * Soak test: `npm run soak -- --seconds 120` (at most 3600).
  *
  * Starts a private redis-server and the service (src/server.ts, a real process) on loopback, on
  * models/arith-tiny when it exists, else on the tiny test bundles (or `--models-dir DIR --model
@@ -18,6 +18,9 @@
  * (samples every 5 s), not two single readings. The V8 heap in use (from /metrics) is reported
  * beside it, which tells a JavaScript leak from native memory.
  *
+ * `--malloc-stats` (needs gdb): glibc's own heap figures (scripts/malloc-stats.ts) after the warm-up
+ * and at the end, to tell memory still in use from freed memory that glibc keeps.
+ *
  * Prints one JSON summary; exits 1 when a request failed (a network error, an unexpected status),
  * the server did not exit 0, or RSS grew by 10 % or more after the warm-up.
  */
@@ -27,9 +30,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trace } from '../test/helpers/traces.js';
+import { parseMallocStats, requestMallocStats, type MallocStats } from './malloc-stats.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
-const MAX_SECONDS = 300;
+const MAX_SECONDS = 3600;
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +42,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     'models-dir': { type: 'string' },
     model: { type: 'string' },
+    'malloc-stats': { type: 'boolean', default: false },
   },
 });
 const seconds = Math.min(MAX_SECONDS, Math.max(10, Number(args.seconds)));
@@ -46,7 +51,7 @@ const clients = Math.max(1, Number(args.clients));
 const warmupS = args.warmup !== undefined ? Number(args.warmup) : Math.max(10, Math.round(seconds * 0.25));
 // Six memory samples (30 s) after the warm-up at least: three to start from, three to end with.
 if (![seconds, clients, warmupS].every(Number.isFinite) || seconds - warmupS < 30) {
-  console.error('usage: npm run soak -- [--seconds N (≤ 300)] [--clients N] [--warmup N (≤ seconds − 30)] [--models-dir DIR --model NAME]');
+  console.error('usage: npm run soak -- [--seconds N (≤ 3600)] [--clients N] [--warmup N (≤ seconds − 30)] [--models-dir DIR --model NAME] [--malloc-stats]');
   process.exit(2);
 }
 
@@ -126,6 +131,16 @@ function percentile(sorted: number[], p: number): number {
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const MiB = 1024 * 1024;
 
+/** malloc_stats() in MiB: totals, and per arena (0 = main thread) system / in use. */
+function mallocMib(m: MallocStats | null) {
+  if (m === null) return null;
+  return {
+    system: round(m.total.system / MiB),
+    in_use: round(m.total.inUse / MiB),
+    arenas: m.arenas.map((a) => [round(a.system / MiB), round(a.inUse / MiB)]),
+  };
+}
+
 async function main(): Promise<number> {
   const arith = join(ROOT, 'models', 'arith-tiny', 'prm.json');
   const modelsDir = args['models-dir'] ?? (existsSync(arith) ? join(ROOT, 'models') : join(ROOT, 'test', 'fixtures', 'bundles'));
@@ -148,8 +163,20 @@ async function main(): Promise<number> {
       REDIS_TIMEOUT_MS: '250',
       KV_CACHE_MAX_BYTES: String(16 * MiB),
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    // stderr is read only to pick up malloc_stats() blocks; everything is passed on as it comes.
+    stdio: ['ignore', 'inherit', args['malloc-stats'] ? 'pipe' : 'inherit'],
   });
+  let serverStderr = '';
+  server.stderr?.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    serverStderr = (serverStderr + chunk.toString('utf8')).slice(-64 * 1024);
+  });
+  /** glibc's heap figures of the server now (null without --malloc-stats, or when gdb failed). */
+  const mallocNow = async (): Promise<MallocStats | null> => {
+    if (!args['malloc-stats'] || !requestMallocStats(server.pid!)) return null;
+    await sleep(300); // the block arrives through the pipe
+    return parseMallocStats(serverStderr);
+  };
   const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
   const cleanup = () => {
     server.kill('SIGKILL');
@@ -171,7 +198,9 @@ async function main(): Promise<number> {
     const end = start + seconds * 1000;
     // [seconds since start, RSS bytes, V8 heap used bytes] every 5 s.
     const samples: [number, number, number][] = [];
+    let mallocWarm: Promise<MallocStats | null> | null = null;
     const sampler = setInterval(() => {
+      if (mallocWarm === null && (performance.now() - start) / 1000 >= warmupS) mallocWarm = mallocNow();
       const t = (performance.now() - start) / 1000;
       const rss = rssBytes(server.pid!);
       void heapUsedBytes(base).then((heap) => samples.push([t, rss, heap]));
@@ -195,6 +224,8 @@ async function main(): Promise<number> {
     };
     await Promise.all(Array.from({ length: clients }, client));
     clearInterval(sampler);
+    const mallocEnd = await mallocNow();
+    const mallocStart = await (mallocWarm ?? Promise.resolve(null));
     const elapsed = (performance.now() - start) / 1000;
     const after = samples.filter(([t]) => t >= warmupS);
     const first = after.slice(0, 3);
@@ -221,6 +252,7 @@ async function main(): Promise<number> {
       rss_mib: { after_warmup: round(warmRss / MiB), end: round(endRss / MiB), peak_after_warmup: round(Math.max(...after.map((x) => x[1])) / MiB) },
       rss_growth_percent: round(growth * 100, 2),
       heap_used_mib: { after_warmup: round(warmHeap / MiB), end: round(endHeap / MiB) },
+      malloc_mib: args['malloc-stats'] ? { after_warmup: mallocMib(mallocStart), end: mallocMib(mallocEnd) } : undefined,
       rss_mib_every_5s: samples.map((x) => round(x[1] / MiB)),
       heap_used_mib_every_5s: samples.map((x) => round(x[2] / MiB)),
       server_exit_code: exitCode,
