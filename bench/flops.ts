@@ -127,7 +127,7 @@ const ort = require(w.ortPath);
   }
   await s.release();
   parentPort.postMessage((2 * w.size ** 3) / best);
-})().catch((e) => { throw e; });
+})(); // a rejection ends the worker with an 'error' event, which rejects the caller
 `;
 
 /**
