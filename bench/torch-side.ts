@@ -92,7 +92,9 @@ export async function torchScore(o: TorchScoreOptions, items: (Item & { partial?
   writeFileSync(inPath, items.map((it) => JSON.stringify(it)).join('\n') + '\n');
   const trainer = join(o.repoRoot, 'trainer');
   const args = ['-c', RUSAGE_WRAPPER, 'score', '--bundle', o.bundleDir, '--in', inPath, '--out', outPath,
-    '--threads', String(o.threads), '--batch-size', String(o.batchSize)];
+    '--threads', String(o.threads), '--batch-size', String(o.batchSize),
+    // One untimed pass over the longest batch, as the service's warm-up items are untimed.
+    '--warmup-batches', '1'];
   const env = { ...threadEnv(o.threads), PYTHONPATH: trainer };
   const { stderr, seconds: processSeconds } = await runChild(PYTHON, args, trainer, env);
   const summary = lastJsonLine(stderr.split('\n').filter((l) => !l.startsWith('BENCH_RUSAGE')).join('\n'));

@@ -183,7 +183,7 @@ def cmd_build(a):
 def cmd_score(a):
     from .scorecmd import run_score
 
-    run_score(a.bundle, a.inp, a.out, a.threads, a.batch_size, a.beta)
+    run_score(a.bundle, a.inp, a.out, a.threads, a.batch_size, a.beta, a.warmup_batches)
 
 
 def cmd_export_random(a):
@@ -293,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument("--beta", type=float, default=None, help="override the bundle's β")
+    s.add_argument("--warmup-batches", type=int, default=0, help="untimed passes over the longest batch first")
     s.set_defaults(func=cmd_score)
 
     s = sub.add_parser("export-random", help="randomly initialised bundle of about --params parameters (benchmarks)")

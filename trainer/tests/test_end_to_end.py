@@ -78,8 +78,10 @@ def test_golden_and_score_agree(built, tmp_path):
     items = tmp_path / "items.jsonl"
     items.write_text("".join(json.dumps({"id": c["id"], "prompt": c["prompt"], "steps": c["steps"]}) + "\n" for c in g["cases"]))
     res_path = tmp_path / "res.jsonl"
-    summary = run_score(str(out), str(items), str(res_path), threads=1, batch_size=4)
+    summary = run_score(str(out), str(items), str(res_path), threads=1, batch_size=4, warmup_batches=1)
     assert summary["items"] == len(g["cases"]) and summary["tokens"] > 0
+    # Warm-up passes are not counted: the tokens are the items' own, once each.
+    assert summary["warmup_batches"] == 1 and summary["tokens"] == sum(sum(len(s) for s in c["segment_ids"]) for c in g["cases"])
     res = [json.loads(l) for l in res_path.read_text().splitlines()]
     for c, r in zip(g["cases"], res):
         assert r["id"] == c["id"]
