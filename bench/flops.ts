@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
 
 interface Architecture {
   vocab_size: number;
@@ -83,38 +82,17 @@ export function flopsPerToken(b: BundleFacts, t: number): number {
   return sequenceFlops(b, [t]) / t;
 }
 
-/** Best-of-`repeats` onnxruntime time of the exported MatMul, as FLOP/s. */
-export async function ortMatmulPeak(onnxPath: string, size: number, threads: number, repeats = 20): Promise<number> {
-  const session = await ort.InferenceSession.create(onnxPath, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-  });
-  try {
-    const x = new ort.Tensor('float32', Float32Array.from({ length: size * size }, () => Math.random() - 0.5), [size, size]);
-    await session.run({ x });
-    const iters = Math.max(1, Math.floor(2e9 / (2 * size ** 3)));
-    let best = Number.POSITIVE_INFINITY;
-    for (let r = 0; r < repeats; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < iters; i++) await session.run({ x });
-      best = Math.min(best, (performance.now() - t0) / 1000 / iters);
-    }
-    return (2 * size ** 3) / best;
-  } finally {
-    await session.release();
-  }
-}
-
 /**
- * One worker thread's part of the side-by-side peak: open the MatMul on one intra-op thread, warm
- * up, say 'ready', wait for 'go' (so all workers time the same window), post its best FLOP/s.
+ * One worker thread's timing of the exported MatMul: open it with `w.threads` intra-op threads, warm
+ * up, say 'ready', wait for 'go' (so all workers time the same window), post its best-of-repeats
+ * FLOP/s. Runs in a worker so that several sessions can run side by side (onnxruntime-node runs a
+ * session synchronously on the calling thread).
  */
-const SIDE_BY_SIDE_WORKER = `
+const MATMUL_WORKER = `
 const { parentPort, workerData: w } = require('node:worker_threads');
 const ort = require(w.ortPath);
 (async () => {
-  const s = await ort.InferenceSession.create(w.onnxPath, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const s = await ort.InferenceSession.create(w.onnxPath, { executionProviders: ['cpu'], intraOpNumThreads: w.threads, interOpNumThreads: 1 });
   const x = new ort.Tensor('float32', Float32Array.from({ length: w.size * w.size }, () => Math.random() - 0.5), [w.size, w.size]);
   await s.run({ x });
   await new Promise((go) => { parentPort.once('message', go); parentPort.postMessage('ready'); });
@@ -130,15 +108,11 @@ const ort = require(w.ortPath);
 })(); // a rejection ends the worker with an 'error' event, which rejects the caller
 `;
 
-/**
- * The MatMul run as the service runs a pair of models: `threads` sessions of one intra-op thread
- * each, side by side in their own threads (src/engine/cpu-lane.ts). Where a single GEMM gains
- * little from a second thread, this is the higher yardstick. Sum of the workers' best rates.
- */
-export async function ortMatmulPeakSideBySide(onnxPath: string, size: number, threads: number, repeats = 20): Promise<number> {
+/** `sessions` MatMul sessions of `threadsEach` intra-op threads, timed together; the sum of their best rates. */
+async function matmulFlops(onnxPath: string, size: number, sessions: number, threadsEach: number, repeats: number): Promise<number> {
   const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
-  const workers = Array.from({ length: threads }, () =>
-    new Worker(SIDE_BY_SIDE_WORKER, { eval: true, workerData: { ortPath, onnxPath, size, repeats } }));
+  const workers = Array.from({ length: sessions }, () =>
+    new Worker(MATMUL_WORKER, { eval: true, workerData: { ortPath, onnxPath, size, threads: threadsEach, repeats } }));
   try {
     const settled = workers.map((w) => new Promise<number>((resolve, reject) => {
       w.on('error', reject);
@@ -154,4 +128,18 @@ export async function ortMatmulPeakSideBySide(onnxPath: string, size: number, th
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
+}
+
+/** Best-of-`repeats` onnxruntime time of the exported MatMul on one session of `threads` threads, as FLOP/s. */
+export function ortMatmulPeak(onnxPath: string, size: number, threads: number, repeats = 20): Promise<number> {
+  return matmulFlops(onnxPath, size, 1, threads, repeats);
+}
+
+/**
+ * The MatMul run as the service runs a pair of models: `threads` sessions of one intra-op thread
+ * each, side by side in their own threads (src/engine/cpu-lane.ts). Where a single GEMM gains
+ * little from a second thread, this is the higher yardstick.
+ */
+export function ortMatmulPeakSideBySide(onnxPath: string, size: number, threads: number, repeats = 20): Promise<number> {
+  return matmulFlops(onnxPath, size, threads, 1, repeats);
 }

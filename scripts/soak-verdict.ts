@@ -5,8 +5,8 @@
  * the highest in the last third. A leak lifts the later peaks; a sawtooth that levels off does not.
  */
 
-/** [seconds since start, RSS bytes] samples, in time order. */
-export type RssSample = readonly [number, number];
+/** [seconds since start, RSS bytes, ...anything else sampled with them]. */
+export type RssSample = readonly [number, number, ...unknown[]];
 
 export interface RssGrowth {
   /** Samples in each third (the verdict needs at least 3). */

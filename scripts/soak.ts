@@ -236,7 +236,7 @@ async function main(): Promise<number> {
     const after = samples.filter(([t]) => t >= warmupS);
     const first = after.slice(0, 3);
     const last = after.slice(-3);
-    const peaks = rssPeakGrowth(samples.map(([t, rss]) => [t, rss] as const), warmupS);
+    const peaks = rssPeakGrowth(samples, warmupS);
     const warmRss = median(first.map((x) => x[1]));
     const endRss = median(last.map((x) => x[1]));
     const warmHeap = median(first.map((x) => x[2]));
