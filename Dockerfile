@@ -10,9 +10,11 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 # --- deps: every dependency, dev included, for the TypeScript build --------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-# .npmrc carries onnxruntime-node-install=skip: the CPU binding ships inside the npm package and
-# the install script would otherwise try to download CUDA files this image never uses.
-COPY package.json package-lock.json .npmrc ./
+# The CPU binding ships inside onnxruntime-node's npm package; its install script would otherwise
+# try to download CUDA files this image never uses. package.json's allowScripts denies the script
+# to npm >= 11.16; the image's npm is older, so onnxruntime-node's own switch says it too.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
 # --- build: tsc → dist/src/server.js ----------------------------------------------------------
@@ -24,7 +26,8 @@ RUN npm run build
 # --- prod-deps: runtime dependencies only --------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 # onnxruntime-node bundles native libraries for every OS; only Linux ones can load here, and the
 # others are ~220 MB.
 RUN npm ci --omit=dev --no-audit --no-fund \

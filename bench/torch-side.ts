@@ -1,5 +1,5 @@
 /**
- * The PyTorch side: the trainer's reference scorer (`python3 -m implicit_prm score`, a padded batch
+ * The PyTorch side: the trainer's reference scorer (`trainer/.venv/bin/python -m implicit_prm score`, a padded batch
  * forward the way the implicit-PRM paper computes step rewards) and its random-bundle exporter,
  * both run as children of the bench so that everything lives in one process tree.
  *
@@ -9,9 +9,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TRAINER_PYTHON as PYTHON } from '../scripts/trainer-python.js';
 import type { Item } from './workloads.js';
 
-export const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+export { PYTHON };
 
 export interface TorchResult {
   id: string;

@@ -1,8 +1,8 @@
 /**
  * Chooses where a model runs (PRM_DEVICE) and creates its onnxruntime session.
  *
- *   auto  try the CUDA execution provider; if the session cannot be created with it (no CUDA build
- *         of onnxruntime-node, no driver, no GPU), log why and use the CPU
+ *   auto  the CUDA execution provider when the probe (cuda-probe.ts) finds its libraries and a
+ *         driver, and the session can be created with it; otherwise the CPU, with the reason logged
  *   cuda  CUDA or fail: a GPU deployment that silently ran on the CPU would be a latent outage
  *   cpu   the CPU
  *
@@ -12,6 +12,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { InferenceSession } from 'onnxruntime-node';
+import { probeCuda, type CudaProbe } from './cuda-probe.js';
 import type { Logger } from './logger.js';
 
 export type Device = 'auto' | 'cuda' | 'cpu';
@@ -91,28 +92,40 @@ function shortReason(err: unknown): string {
   return text.replace(/\u001b\[[0-9;]*m/g, '').split('\n')[0].slice(0, 400);
 }
 
-/** Creates the session for one model file on the requested device; logs which EP runs it. */
+/** The probe, once per thread: its answer does not change while the process runs. */
+let cudaProbe: CudaProbe | undefined;
+function cachedProbe(): CudaProbe {
+  cudaProbe ??= probeCuda();
+  return cudaProbe;
+}
+
+async function cpuSession(modelPath: string, label: string, opts: SessionOptions, reason: string): Promise<CreatedSession> {
+  const session = await createCpu(modelPath, opts);
+  opts.logger.info(
+    { model: label, executionProvider: 'cpu', device: opts.device, intraOpThreads: opts.intraOpThreads ?? 'default', reason },
+    `${label} runs on the CPU execution provider (${reason})`,
+  );
+  return { session, executionProvider: 'cpu' };
+}
+
+/** Creates the session for one model file on the requested device; logs which EP runs it and why. */
 export async function createSession(modelPath: string, label: string, opts: SessionOptions): Promise<CreatedSession> {
-  const log = opts.logger;
-  if (opts.device === 'cpu') {
-    const session = await createCpu(modelPath, opts);
-    log.info({ model: label, executionProvider: 'cpu', device: opts.device, intraOpThreads: opts.intraOpThreads ?? 'default' }, `${label} runs on the CPU execution provider`);
-    return { session, executionProvider: 'cpu' };
+  if (opts.device === 'cpu') return cpuSession(modelPath, label, opts, 'PRM_DEVICE=cpu');
+  const probe = cachedProbe();
+  if (!probe.candidate) {
+    if (opts.device === 'cuda') throw new Error(`PRM_DEVICE=cuda but the CUDA execution provider cannot run for ${label}: ${probe.reason}`);
+    return cpuSession(modelPath, label, opts, `PRM_DEVICE=auto: ${probe.reason}`);
   }
   try {
     const session = await createCuda(modelPath, opts);
-    log.info({ model: label, executionProvider: 'cuda', device: opts.device }, `${label} runs on the CUDA execution provider`);
+    opts.logger.info({ model: label, executionProvider: 'cuda', device: opts.device, reason: probe.reason }, `${label} runs on the CUDA execution provider`);
     return { session, executionProvider: 'cuda' };
   } catch (err) {
     const reason = shortReason(err);
     if (opts.device === 'cuda') {
       throw new Error(`PRM_DEVICE=cuda but the CUDA execution provider failed for ${label}: ${reason}`, { cause: err });
     }
-    log.warn(
-      { model: label, executionProvider: 'cpu', device: opts.device, intraOpThreads: opts.intraOpThreads ?? 'default', reason },
-      `${label}: CUDA execution provider unavailable (${reason}); falling back to the CPU execution provider`,
-    );
-    const session = await createCpu(modelPath, opts);
-    return { session, executionProvider: 'cpu' };
+    opts.logger.warn({ model: label, device: opts.device, reason }, `${label}: the CUDA execution provider failed to start (${reason})`);
+    return cpuSession(modelPath, label, opts, 'PRM_DEVICE=auto: the CUDA execution provider failed to start');
   }
 }

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ALLOCATOR_MODES, allocatorEnv } from '../../bench/allocator.js';
 import { parseArgs } from '../../bench/args.js';
+import { requireTrainerPython } from '../../scripts/trainer-python.js';
 
 // malloc 40 MiB, free it, malloc again; print the heap and mmapped bytes after each step.
 const PROBE = `
@@ -24,7 +25,7 @@ print(json.dumps({"allocated": a, "freed": b}))
 
 function probe(env: Record<string, string>): { allocated: { heap: number; mmapped: number }; freed: { heap: number; mmapped: number } } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_')));
-  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', PROBE], { env: { ...clean, ...env }, encoding: 'utf8' })) as ReturnType<typeof probe>;
+  return JSON.parse(execFileSync(requireTrainerPython(), ['-c', PROBE], { env: { ...clean, ...env }, encoding: 'utf8' })) as ReturnType<typeof probe>;
 }
 
 const MiB = 1024 * 1024;

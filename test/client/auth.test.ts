@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrmClient } from '../../src/client/index.js';
+import { requireTrainerPython } from '../../scripts/trainer-python.js';
 import { jsonLines, runCli } from '../cli/run-cli.js';
 import { startLiveServer, type LiveServer } from './live-server.js';
 
@@ -49,7 +50,7 @@ describe('API keys', () => {
       `print(round(PrmClient(url, api_key="${KEY}").score_steps("12+5", ["12+5=17"])["score"], 3) is not None)`,
     ].join('\n');
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('/usr/bin/python3', ['-c', script], { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+      const child = spawn(requireTrainerPython(), ['-c', script], { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
       let text = '';
       child.stdout.on('data', (d: Buffer) => (text += d.toString()));
       child.stderr.on('data', (d: Buffer) => (text += d.toString()));

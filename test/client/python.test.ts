@@ -1,10 +1,11 @@
 /**
  * Runs the Python client's own tests (clients/python/tests, standard library + pytest) with the
- * system Python against a live service, so `npm test` covers the Python client and its OpenRLHF
+ * trainer environment's Python against a live service, so `npm test` covers the Python client and its OpenRLHF
  * and verl examples too. Without PRM_URL those tests skip themselves; this checks both.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTrainerPython } from '../../scripts/trainer-python.js';
 import { startLiveServer, type LiveServer } from './live-server.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -12,7 +13,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 /** Asynchronous on purpose: the service answering python runs in this process. */
 function pytest(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', ['-m', 'pytest', '-q', '-rs', '-p', 'no:cacheprovider', 'clients/python/tests'], {
+    const child = spawn(requireTrainerPython(), ['-m', 'pytest', '-q', '-rs', '-p', 'no:cacheprovider', 'clients/python/tests'], {
       cwd: ROOT,
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PRM_URL: '', PRM_API_KEY: '', PRM_MODEL: '', ...env },
     });

@@ -2,7 +2,7 @@
  * Starts a private redis-server on a free loopback port for one test file, so cache tests use a
  * real Redis without touching the shared one on 6379, and can kill and restart it at will.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -17,6 +17,17 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * util-linux's setpriv execs redis-server with a parent-death signal, so the server dies with the
+ * test process that started it however that process ends (a crashed or timed-out worker included):
+ * no redis-server outlives its suite. Where setpriv is missing, the exit hook below still applies.
+ */
+const SETPRIV = spawnSync('setpriv', ['--help'], { encoding: 'utf8' }).stdout?.includes('--pdeathsig') === true;
+
+/** Every server still running, killed when the test process exits. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => running.forEach((p) => p.kill('SIGKILL')));
 
 export class RedisProcess {
   private proc: ChildProcess | null = null;
@@ -34,9 +45,11 @@ export class RedisProcess {
   }
 
   async startProcess(): Promise<void> {
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const proc = SETPRIV ? spawn('setpriv', ['--pdeathsig', 'KILL', 'redis-server', ...args], { stdio: 'ignore' }) : spawn('redis-server', args, { stdio: 'ignore' });
+    running.add(proc);
+    proc.once('exit', () => running.delete(proc));
+    this.proc = proc;
     const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => {});
     for (let i = 0; i < 100; i++) {

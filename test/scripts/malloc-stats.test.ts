@@ -1,13 +1,32 @@
 /**
  * scripts/malloc-stats.ts against a real process: a Python child allocates known amounts through
  * glibc (many small blocks in the main heap, one 40 MiB block mapped on its own), and gdb's call to
- * malloc_stats() must report at least those. Skipped where gdb is missing.
+ * malloc_stats() must report at least those. Skipped, with the reason, where gdb is missing or
+ * cannot attach to a process and leave it running (no ptrace permission, or a gdb that fails to
+ * restore the traced process: "Couldn't write extended state status" kills it on some kernels).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseMallocStats, requestMallocStats } from '../../scripts/malloc-stats.js';
+import { requireTrainerPython } from '../../scripts/trainer-python.js';
 
-const hasGdb = spawnSync('gdb', ['--version'], { stdio: 'ignore' }).status === 0;
+/** Why gdb cannot be used here, or null: it must attach, call a function and leave the process alive. */
+function whyNoGdb(): string | null {
+  if (spawnSync('gdb', ['--version'], { stdio: 'ignore' }).status !== 0) return 'gdb is not installed';
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    const r = spawnSync('gdb', ['-p', String(sleeper.pid), '-batch', '-ex', 'call (int)getpid()'], { encoding: 'utf8', timeout: 30_000 });
+    const stillRunning = spawnSync('kill', ['-0', String(sleeper.pid)]).status === 0 && sleeper.exitCode === null && sleeper.signalCode === null;
+    const said = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').find((l) => /ptrace|not permitted|Couldn't|error/i.test(l))?.trim();
+    if (r.status !== 0 || !new RegExp(`= ${sleeper.pid}\\b`).test(r.stdout ?? '')) return `gdb cannot attach here${said ? ` (${said})` : ''}`;
+    if (!stillRunning) return `gdb attaches but the traced process does not survive it${said ? ` (${said})` : ''}`;
+    return null;
+  } finally {
+    sleeper.kill('SIGKILL');
+  }
+}
+
+const noGdb = whyNoGdb();
 const MiB = 1024 * 1024;
 
 const CHILD = `
@@ -19,10 +38,11 @@ print("ready", flush=True)
 time.sleep(60)
 `;
 
-describe.skipIf(!hasGdb)('malloc_stats through gdb', () => {
-  it('reads back the heap and mmapped bytes a process holds', async () => {
+describe('malloc_stats through gdb', () => {
+  it('reads back the heap and mmapped bytes a process holds', async (ctx) => {
+    if (noGdb) ctx.skip(noGdb);
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_')));
-    const child = spawn('/usr/bin/python3', ['-c', CHILD], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(requireTrainerPython(), ['-c', CHILD], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     try {

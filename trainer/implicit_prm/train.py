@@ -85,7 +85,8 @@ def train_sft(cfg: ModelConfig, tok: CharTokenizer, domain: DomainConfig, steps:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        ema = float(loss) if ema is None else 0.98 * ema + 0.02 * float(loss)
+        value = loss.item()
+        ema = value if ema is None else 0.98 * ema + 0.02 * value
         pbar.set_postfix(loss=f"{ema:.4f}")
         if (step + 1) % 200 == 0:
             log(f"sft step {step + 1}/{steps} loss {ema:.4f} ({time.time() - t0:.0f}s)")

@@ -26,8 +26,12 @@ async function compile(): Promise<string> {
   const require = createRequire(import.meta.url);
   // tsx depends on esbuild; resolving it from tsx's folder finds the copy tsx itself uses.
   const esbuild = createRequire(require.resolve('tsx/package.json'))('esbuild') as typeof Esbuild;
+  const entry = new URL('./onnx-worker.ts', import.meta.url);
   const out = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('./onnx-worker.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(entry)],
+    // A CommonJS script has no import.meta; modules that resolve packages from their own location
+    // (cuda-probe.ts) get the worker entry's, which lies in the same package.
+    define: { 'import.meta.url': JSON.stringify(entry.href) },
     bundle: true,
     platform: 'node',
     format: 'cjs',
