@@ -45,7 +45,7 @@ def main():
             def forward(self, x):
                 return torch.matmul(x, self.w)
 
-        torch.onnx.export(MatMul(), (x,), a.onnx_out, input_names=["x"], output_names=["y"], opset_version=14)
+        torch.onnx.export(MatMul(), (x,), a.onnx_out, input_names=["x"], output_names=["y"], opset_version=14, dynamo=False)
 
     print(json.dumps({"size": n, "threads": a.threads, "seconds": best, "flops": 2 * n ** 3 / best}))
 
