@@ -166,7 +166,8 @@ def train_prm(reference: GPT, tok: CharTokenizer, rollouts: List[dict], loss: st
         l.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
         opt.step()
-        ema = float(l) if ema is None else 0.95 * ema + 0.05 * float(l)
+        value = l.item()
+        ema = value if ema is None else 0.95 * ema + 0.05 * value
         pbar.set_postfix(loss=f"{ema:.4f}")
         if (step + 1) % 100 == 0:
             log(f"prm-{loss} step {step + 1}/{total} loss {ema:.4f} ({time.time() - t0:.0f}s)")
