@@ -6,6 +6,8 @@ Main commands:
   score             reference scorer (PyTorch) over a JSONL file, from a bundle folder alone
   export-random     randomly initialised bundle of a given size (benchmarks)
   make-test-bundles the small random bundles + golden files under test/fixtures/
+  import            a bundle from Hugging Face models (transformers checkpoints or optimum exports)
+  inspect           a bundle's manifest, graphs, file sizes, fingerprint and tokenizer
 Single stages: data, check, sft, sample, train, export.
 """
 from __future__ import annotations
@@ -306,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default=None)
     add_fused_attention_flag(s)
     s.set_defaults(func=cmd_export_random)
+
+    from .hf_cli import add_commands
+
+    add_commands(sub)
     return p
 
 

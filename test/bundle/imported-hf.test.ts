@@ -1,0 +1,106 @@
+/**
+ * A bundle made by the trainer's `import` from tiny random transformers checkpoints (Qwen2:
+ * grouped-query attention, QKV bias), served over HTTP: every step reward equals the reference
+ * computed with transformers itself on the original checkpoints (`score-hf`: its forward,
+ * log_softmax + gather, cumulative sums at the step ends) within 1e-4, and a repeated request
+ * served from the caches gives the same numbers exactly.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTrainerPython } from '../../scripts/trainer-python.js';
+import { startLiveServer, type LiveServer } from '../client/live-server.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const ITEMS = [
+  { id: 'a', prompt: '48+27-19', steps: ['48+27=75', '75-19=56', 'Answer: 56'] },
+  { id: 'b', prompt: '48+27-19', steps: ['48+27=65', '65-19=46', 'Answer: 46'] },
+  { id: 'c', prompt: 'Step 1: x = 5', steps: ['Step 2: y = x + 1', 'The answer is 12.'] },
+];
+
+/** Python building the checkpoints, importing them and scoring ITEMS with transformers. */
+const BUILD = `
+import sys, json
+sys.path[:0] = ["trainer", "trainer/tests"]
+from hf_models import byte_level_tokenizer, save_model
+from implicit_prm.hf_import import ModelSource, TextFormat, import_bundle
+from implicit_prm.hf_scoring import score
+work = sys.argv[1]
+tok = byte_level_tokenizer()
+pol = save_model(work + "/hf-policy", "qwen2", tok, seed=0)
+ref = save_model(work + "/hf-reference", "qwen2", tok, seed=1)
+man = import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported", "imported",
+                    TextFormat(beta=0.5, step_separator="\\n", prompt_template="Problem: {prompt}\\nSolution:\\n", append_eos=True,
+                               max_sequence_length=128))
+items = json.load(open(work + "/items.json"))
+json.dump(score(pol, ref, man, items), open(work + "/expected.json", "w"))
+`;
+
+function python(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(requireTrainerPython(), args, { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`python exited ${code}: ${err.slice(-2000)}`))));
+  });
+}
+
+interface Expected { id: string; q: number[]; step_rewards: number[]; outcome_reward: number }
+
+let work = '';
+let server: LiveServer;
+let expected: Expected[];
+type Scored = { id: string; steps: { reward: number; q: number }[]; outcome_reward: number; cached_tokens: number };
+let uncached: Scored[] = [];
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'prm-imported-'));
+  writeFileSync(join(work, 'items.json'), JSON.stringify(ITEMS));
+  await python(['-c', BUILD, work]);
+  expected = JSON.parse(readFileSync(join(work, 'expected.json'), 'utf8')) as Expected[];
+  server = await startLiveServer({ MODELS_DIR: join(work, 'models'), DEFAULT_MODEL: 'imported' });
+}, 180_000);
+
+afterAll(async () => {
+  await server?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function scoreItems(): Promise<Scored[]> {
+  const res = await fetch(`${server.url}/v1/score`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ items: ITEMS }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { results: Scored[] }).results;
+}
+
+describe('a bundle imported from transformers checkpoints', () => {
+  it('serves the step rewards transformers computes on the original checkpoints', async () => {
+    const results = await scoreItems();
+    uncached = results;
+    expect(results.map((r) => r.cached_tokens)).toEqual([0, 0, 0]);
+    expect(results.map((r) => r.id)).toEqual(ITEMS.map((i) => i.id));
+    let worst = 0;
+    results.forEach((r, i) => {
+      const want = expected[i]!;
+      expect(r.steps).toHaveLength(want.step_rewards.length);
+      r.steps.forEach((s, k) => {
+        worst = Math.max(worst, Math.abs(s.reward - want.step_rewards[k]!), Math.abs(s.q - want.q[k]!));
+      });
+    });
+    expect(worst).toBeLessThan(1e-4);
+    // The rewards are not all alike: the right and the wrong solution differ.
+    expect(Math.abs(results[0]!.steps[0]!.reward - results[1]!.steps[0]!.reward)).toBeGreaterThan(1e-3);
+  });
+
+  it('gives the same numbers, exactly, from its caches', async () => {
+    const again = await scoreItems();
+    expect(again.every((r) => r.cached_tokens > 0)).toBe(true);
+    expect(again.map((r) => [r.steps, r.outcome_reward])).toEqual(uncached.map((r) => [r.steps, r.outcome_reward]));
+  });
+});

@@ -1,0 +1,206 @@
+"""`import` of Hugging Face models, checked against transformers itself: tiny random Qwen2 (grouped-
+query attention, QKV bias), Llama, Mistral and Qwen3 models saved with save_pretrained; after import
+the ONNX log-probs equal transformers' forward (log_softmax + gather over the whole sequence) within
+1e-5, in one pass, after a past, and with right padding and a padded past as the service batches."""
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from hf_models import byte_level_tokenizer, npm_tokenizer, save_model
+from implicit_prm.hf_import import ImportError_, ModelSource, TextFormat, import_bundle
+
+TOL = 1e-5
+TEXTS = ["Problem: 48+27-19\nSolution:\n48+27=75\n\n75-19=56\n\nAnswer: 56", "Step 1: x = 5\n\nStep 2: y = x + 1 and more"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return byte_level_tokenizer()
+
+
+def transformers_logprobs(folder, ids):
+    """log πθ(t_i | t_<i) for i ≥ 1 from transformers' own forward (the oracle)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0].float()
+    return torch.log_softmax(logits[:-1], -1).gather(-1, torch.tensor(ids[1:])[:, None])[:, 0].numpy()
+
+
+class Graph:
+    """A logprobs-flavour graph run the way the service feeds it (right padding, padded pasts)."""
+
+    def __init__(self, path):
+        self.s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        self.past_names = [i.name for i in self.s.get_inputs() if i.name.startswith("past_key_values.")]
+        kv = self.s.get_inputs()[3].shape
+        self.heads, self.head_dim = kv[1], kv[3]
+
+    def run(self, rows, past=None, past_mask=None):
+        """rows: token lists of one pass; past: present tensors of an earlier pass (all rows)."""
+        B, S = len(rows), max(len(r) for r in rows)
+        P = 0 if past is None else past[self.past_names[0]].shape[2]
+        ids = np.zeros((B, S), np.int64)
+        mask = np.zeros((B, P + S), np.int64)
+        if past_mask is not None:
+            mask[:, :P] = past_mask
+        starts = past_mask.sum(1) if past_mask is not None else np.zeros(B, np.int64)
+        pos = np.zeros((B, S), np.int64)
+        targets = np.zeros((B, S), np.int64)
+        for b, r in enumerate(rows):
+            ids[b, :len(r)] = r
+            mask[b, P:P + len(r)] = 1
+            pos[b, :len(r)] = np.arange(starts[b], starts[b] + len(r))
+            targets[b, :len(r) - 1] = r[1:]
+        feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "target_ids": targets}
+        for n in self.past_names:
+            feeds[n] = past[n] if past is not None else np.zeros((B, self.heads, 0, self.head_dim), np.float32)
+        out = dict(zip([o.name for o in self.s.get_outputs()], self.s.run(None, feeds)))
+        presents = {n: out[n.replace("past_key_values", "present")] for n in self.past_names}
+        return out["target_logprobs"], presents
+
+
+def encode(tok, text):
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def check_against_transformers(bundle, role, folder, tok):
+    graph = Graph(os.path.join(bundle, f"{role}.onnx"))
+    seqs = [encode(tok, t) for t in TEXTS]
+    want = [transformers_logprobs(folder, s) for s in seqs]
+    # One pass, right-padded batch: position s predicts token s+1.
+    got, _ = graph.run(seqs)
+    for b, s in enumerate(seqs):
+        np.testing.assert_allclose(got[b, :len(s) - 1], want[b], atol=TOL, rtol=0)
+    # A past of different real lengths per row (row 1's past padded), then the rest.
+    cut = [5, 3]
+    heads = [s[:c] for s, c in zip(seqs, cut)]
+    _, past = graph.run(heads)
+    past_mask = np.array([[1] * 5, [1] * 3 + [0] * 2], np.int64)
+    tails = [s[c:] for s, c in zip(seqs, cut)]
+    got2, _ = graph.run(tails, past, past_mask)
+    for b, (s, c) in enumerate(zip(seqs, cut)):
+        np.testing.assert_allclose(got2[b, :len(s) - c - 1], want[b][c:], atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama", "mistral", "qwen3"])
+def test_import_matches_transformers(arch, tokenizer, tmp_path):
+    pol = save_model(str(tmp_path / "policy"), arch, tokenizer, seed=0)
+    ref = save_model(str(tmp_path / "reference"), arch, tokenizer, seed=1)
+    out = str(tmp_path / "bundle")
+    man = import_bundle(ModelSource(pol), ModelSource(ref), out, "tiny", TextFormat(max_sequence_length=128))
+    assert man["policy"]["num_heads"] == man["policy"]["num_key_value_heads"] == 2
+    assert man["policy"]["head_dim"] == 16 and man["policy"]["num_layers"] == 2
+    assert man["policy"]["vocab_size"] == len(tokenizer) and man["max_sequence_length"] == 128
+    assert man["fingerprint"].startswith("sha256:")
+    # No [batch, seq, vocab] output: the log-softmax and gather run inside the graph.
+    outputs = [o.name for o in onnx.load(os.path.join(out, "policy.onnx")).graph.output]
+    assert outputs[0] == "target_logprobs" and "logits" not in outputs
+    check_against_transformers(out, "policy", pol, tokenizer)
+    check_against_transformers(out, "reference", ref, tokenizer)
+
+
+def test_optimum_export_imports_with_the_same_numbers(tokenizer, tmp_path):
+    from optimum.exporters.onnx import main_export
+
+    pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
+    exported = str(tmp_path / "optimum")
+    main_export(pol, output=exported, task="text-generation-with-past", do_validation=False, no_post_process=True)
+    out = str(tmp_path / "bundle")
+    man = import_bundle(ModelSource(exported, optimum=True), None, out, "tiny", TextFormat(max_sequence_length=128))
+    assert man["reference"] is None and not os.path.exists(os.path.join(out, "reference.onnx"))
+    check_against_transformers(out, "policy", pol, tokenizer)
+    # --graph logits keeps optimum's graph as it is.
+    logits = import_bundle(ModelSource(exported, optimum=True), None, str(tmp_path / "logits"), "tiny",
+                           TextFormat(max_sequence_length=128), graph="logits")
+    assert logits["policy"]["graph"] == "logits"
+    assert [o.name for o in onnx.load(str(tmp_path / "logits" / "policy.onnx")).graph.output][0] == "logits"
+
+
+def test_external_data_round_trips(tokenizer, tmp_path):
+    from optimum.exporters.onnx import main_export
+
+    pol = save_model(str(tmp_path / "policy"), "llama", tokenizer, seed=0)
+    exported = str(tmp_path / "optimum")
+    main_export(pol, output=exported, task="text-generation-with-past", do_validation=False, no_post_process=True)
+    # What optimum writes for graphs over 2 GB, forced here for a small one: weights in one data file.
+    graph = onnx.load(os.path.join(exported, "model.onnx"))
+    onnx.save(graph, os.path.join(exported, "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="model.onnx_data", size_threshold=0)
+    out = str(tmp_path / "bundle")
+    import_bundle(ModelSource(exported, optimum=True), None, out, "tiny", TextFormat(max_sequence_length=128))
+    assert os.path.getsize(os.path.join(out, "policy.onnx_data")) > 4 * os.path.getsize(os.path.join(out, "policy.onnx"))
+    locations = {e.value for t in onnx.load(os.path.join(out, "policy.onnx"), load_external_data=False).graph.initializer
+                 for e in t.external_data if e.key == "location"}
+    assert locations == {"policy.onnx_data"}
+    check_against_transformers(out, "policy", pol, tokenizer)
+
+
+def test_tokenizer_mismatch_is_refused(tokenizer, tmp_path):
+    pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
+    other = byte_level_tokenizer(vocab_size=280)
+    ref = save_model(str(tmp_path / "reference"), "qwen2", other, seed=1, vocab_size=len(tokenizer))
+    with pytest.raises(ImportError_, match=r"policy and reference tokenizers differ \(model.*\)"):
+        import_bundle(ModelSource(pol), ModelSource(ref), str(tmp_path / "bundle"), "tiny", TextFormat(max_sequence_length=128))
+
+
+def test_too_long_a_sequence_limit_is_refused(tokenizer, tmp_path):
+    pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
+    with pytest.raises(ImportError_, match="exceeds the model's max_position_embeddings 256"):
+        import_bundle(ModelSource(pol), None, str(tmp_path / "bundle"), "tiny", TextFormat(max_sequence_length=4096))
+
+
+@pytest.mark.parametrize("name,arch", [("qwen3", "qwen2"), ("llama2", "llama")])
+def test_real_tokenizer_bundles(name, arch, tmp_path):
+    """A 150k byte-level BPE (Qwen) and a SentencePiece (Llama-2) tokenizer with tiny random models
+    of matching vocabulary: the tokenizer files travel into the bundle and the numbers still agree."""
+    tok = npm_tokenizer(name)
+    pol = save_model(str(tmp_path / "policy"), arch, tok, seed=0)
+    out = str(tmp_path / "bundle")
+    man = import_bundle(ModelSource(pol), None, out, "tiny", TextFormat(max_sequence_length=128))
+    config = json.load(open(os.path.join(out, "tokenizer_config.json")))
+    assert man["use_chat_template"] == bool(tok.chat_template) == ("chat_template" in config)
+    from transformers import AutoTokenizer
+
+    again = AutoTokenizer.from_pretrained(out)
+    assert encode(again, TEXTS[0]) == encode(tok, TEXTS[0])
+    check_against_transformers(out, "policy", pol, tok)
+
+
+def test_cli_import_and_inspect(tokenizer, tmp_path, capsys):
+    from implicit_prm.cli import main
+
+    pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
+    ref = save_model(str(tmp_path / "reference"), "qwen2", tokenizer, seed=1)
+    out = str(tmp_path / "models" / "mine")
+    main(["import", "--policy", pol, "--reference", ref, "--out", out, "--beta", "0.001", "--step-separator", "\n",
+          "--max-sequence-length", "100"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["policy"]["num_key_value_heads"] == 2
+    main(["inspect", out])
+    info = json.loads(capsys.readouterr().out)
+    assert info["manifest"]["name"] == "mine" and info["manifest"]["beta"] == 0.001
+    assert info["manifest"]["step_separator"] == "\n" and info["manifest"]["max_sequence_length"] == 100
+    assert info["fingerprint"]["matches"] and info["fingerprint"]["stored"] == printed["fingerprint"]
+    inputs = {i["name"]: i for i in info["graphs"]["policy"]["inputs"]}
+    assert inputs["past_key_values.1.value"]["dtype"] == "float" and inputs["past_key_values.1.value"]["shape"][1] == 2
+    assert inputs["target_ids"]["dtype"] == "int64"
+    assert info["graphs"]["reference"]["outputs"][0]["name"] == "target_logprobs"
+    assert info["tokenizer"]["models_agree_on_vocab"] and info["tokenizer"]["ids_fit_every_model"]
+    assert info["file_sizes"]["policy.onnx"] > 0
+
+
+def test_cli_refuses_a_missing_reference(tokenizer, tmp_path, capsys):
+    from implicit_prm.cli import main
+
+    pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
+    with pytest.raises(SystemExit) as e:
+        main(["import", "--policy", pol, "--out", str(tmp_path / "b")])
+    assert e.value.code == 2
+    assert "give a reference (--reference or --optimum-reference) or --reference-free" in capsys.readouterr().err
