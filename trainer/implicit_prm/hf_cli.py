@@ -22,6 +22,11 @@ def add_commands(sub) -> None:
     s.add_argument("--name", default=None, help="bundle name (default: the --out folder's name)")
     s.add_argument("--graph", default="logprobs", choices=["logprobs", "logits"],
                    help="logprobs (default): log-softmax + gather inside the graph; logits: the graph as exported")
+    s.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"],
+                   help="fp32 (default); fp16: float16 weights and KV, float32 log-probs; bf16: a bfloat16 "
+                        "checkpoint in float32 graphs (onnxruntime's JavaScript API has no bfloat16 tensors)")
+    s.add_argument("--preset", default=None, choices=["eurus-prm"],
+                   help="the text conventions of a released model (hf_presets.py names each source); flags override")
     s.add_argument("--beta", type=float, default=None, help="β of the bundle (default 0.05)")
     s.add_argument("--step-separator", default=None, help='text between steps (default "\\n\\n")')
     s.add_argument("--prompt-template", default=None, help='"{prompt}" template when no chat template is used')
@@ -58,7 +63,9 @@ def _source(plain, optimum, role):
 def text_format(a):
     from .hf_import import TextFormat
 
-    fmt = TextFormat()
+    from .hf_presets import PRESETS
+
+    fmt = TextFormat(**(PRESETS[a.preset] if a.preset else {}))
     for key in ("beta", "step_separator", "prompt_template", "use_chat_template", "append_eos", "max_sequence_length"):
         value = getattr(a, key)
         if value is not None:
@@ -77,7 +84,7 @@ def cmd_import(a):
         if (reference is None) != a.reference_free:
             raise ImportError_("give a reference (--reference or --optimum-reference) or --reference-free")
         name = a.name or os.path.basename(os.path.normpath(a.out))
-        man = import_bundle(policy, reference, a.out, name, text_format(a), graph=a.graph)
+        man = import_bundle(policy, reference, a.out, name, text_format(a), graph=a.graph, dtype=a.dtype)
     except ImportError_ as e:
         print(f"import: {e}", file=sys.stderr)
         sys.exit(2)

@@ -21,7 +21,13 @@ import onnx
 
 from . import constants as C
 from .bundle import fingerprint
-from .onnx_logprobs import external_data_files, relocate_external_data, rewrite_to_logprobs
+from .onnx_fp16 import kv_dtype, output_dtype, to_float16
+from .onnx_logprobs import LOGITS, TARGET_LOGPROBS, external_data_files, relocate_external_data, rewrite_to_logprobs
+
+DTYPES = ("fp32", "fp16", "bf16")
+# Graphs whose weights exceed this are written with their weights in a separate data file (the
+# protobuf limit of one graph file is 2 GB).
+EXTERNAL_DATA_BYTES = 1 << 30
 
 
 class ImportError_(ValueError):
@@ -37,6 +43,7 @@ class TextFormat:
     use_chat_template: Optional[bool] = None  # None: use the tokenizer's chat template when it has one
     append_eos: bool = False
     max_sequence_length: Optional[int] = None  # None: the model's max_position_embeddings
+    eos_token: Optional[str] = None  # None: the tokenizer's own eos_token
     provenance: dict = field(default_factory=dict)
 
 
@@ -59,6 +66,7 @@ def model_shape(config) -> dict:
         "vocab_size": config.vocab_size,
         "max_position_embeddings": getattr(config, "max_position_embeddings", None),
         "architecture": (config.architectures or [config.model_type])[0],
+        "weights_dtype": str(getattr(config, "torch_dtype", None) or getattr(config, "dtype", None) or "float32").replace("torch.", ""),
     }
 
 
@@ -110,24 +118,45 @@ def optimum_graph(src: ModelSource) -> str:
     return path
 
 
-def write_graph(graph_path: str, out_dir: str, role: str, graph: str) -> str:
-    """Writes `<role>.onnx` (and `<role>.onnx_data` when the weights are external) into out_dir."""
-    model = onnx.load(graph_path, load_external_data=False)
-    names = {i.name for i in model.graph.input}
-    if "past_key_values.0.key" not in names:
+def write_graph(graph_path: str, out_dir: str, role: str, graph: str, fp16: bool,
+                external_data_bytes: int = EXTERNAL_DATA_BYTES) -> str:
+    """Writes `<role>.onnx` (and `<role>.onnx_data` when the weights are external) into out_dir.
+    Only a float32 → float16 conversion loads the weights; otherwise the graph is edited alone."""
+    convert = fp16 and kv_dtype(onnx.load(graph_path, load_external_data=False)) == "float32"
+    model = onnx.load(graph_path, load_external_data=convert)
+    if "past_key_values.0.key" not in {i.name for i in model.graph.input}:
         raise ImportError_(f"{graph_path}: no past_key_values inputs (export with the text-generation-with-past task)")
     if graph == "logprobs":
         rewrite_to_logprobs(model)
+    if convert:
+        model = to_float16(model)
+    onnx_name = f"{role}.onnx"
+    if convert:
+        save_with_weights(model, os.path.join(out_dir, onnx_name), external_data_bytes)
+    else:
+        save_referencing_data(model, graph_path, out_dir, onnx_name)
+    onnx.checker.check_model(os.path.join(out_dir, onnx_name))
+    return onnx_name
+
+
+def save_with_weights(model: onnx.ModelProto, path: str, external_data_bytes: int) -> None:
+    """Saves a graph whose weights are in memory: inline, or in `<name>_data` when they are large."""
+    if model.ByteSize() <= external_data_bytes:
+        onnx.save(model, path)
+        return
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+              location=os.path.basename(path) + "_data", size_threshold=1024)
+
+
+def save_referencing_data(model: onnx.ModelProto, graph_path: str, out_dir: str, onnx_name: str) -> None:
+    """Saves an edited graph whose weights stayed on disk: their data file is copied beside it."""
     data = external_data_files(model)
     if len(data) > 1:
         raise ImportError_(f"{graph_path}: weights spread over {len(data)} data files; one is supported")
-    onnx_name = f"{role}.onnx"
     if data:
         relocate_external_data(model, data[0], onnx_name + "_data")
         shutil.copyfile(os.path.join(os.path.dirname(graph_path), data[0]), os.path.join(out_dir, onnx_name + "_data"))
     onnx.save(model, os.path.join(out_dir, onnx_name))
-    onnx.checker.check_model(os.path.join(out_dir, onnx_name))
-    return onnx_name
 
 
 def check_graph_shape(path: str, shape: dict, what: str) -> None:
@@ -143,7 +172,7 @@ def check_graph_shape(path: str, shape: dict, what: str) -> None:
         raise ImportError_(f"{what}: {layers} past_key_values layers, config.json says {shape['num_layers']}")
 
 
-def save_tokenizer(tok, out_dir: str, max_sequence_length: int) -> None:
+def save_tokenizer(tok, out_dir: str, max_sequence_length: int, eos_token: Optional[str] = None) -> None:
     """tokenizer.json + tokenizer_config.json, with the chat template inside the config (where the
     service reads it), whatever file this transformers version saves it to."""
     with tempfile.TemporaryDirectory() as d:
@@ -155,22 +184,30 @@ def save_tokenizer(tok, out_dir: str, max_sequence_length: int) -> None:
         if tok.chat_template and "chat_template" not in config:
             config["chat_template"] = tok.chat_template
         config["model_max_length"] = max_sequence_length
+        if eos_token is not None:
+            if tok.convert_tokens_to_ids(eos_token) in (None, tok.unk_token_id):
+                raise ImportError_(f"the end-of-sequence token {eos_token!r} is not in the tokenizer's vocabulary")
+            config["eos_token"] = eos_token
         shutil.copyfile(os.path.join(d, "tokenizer.json"), os.path.join(out_dir, "tokenizer.json"))
         with open(os.path.join(out_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
             json.dump(config, f, ensure_ascii=False, indent=2)
 
 
-def model_entry(onnx_name: str, graph: str, shape: dict) -> dict:
+def model_entry(out_dir: str, onnx_name: str, graph: str, shape: dict) -> dict:
+    model = onnx.load(os.path.join(out_dir, onnx_name), load_external_data=False)
+    scores = TARGET_LOGPROBS if graph == "logprobs" else LOGITS
     return {"onnx": onnx_name, "graph": graph, "num_layers": shape["num_layers"], "num_heads": shape["num_heads"],
             "num_key_value_heads": shape["num_key_value_heads"], "head_dim": shape["head_dim"],
-            "vocab_size": shape["vocab_size"], "dtype": "float32", "source_architecture": shape["architecture"]}
+            "vocab_size": shape["vocab_size"], "dtype": kv_dtype(model), f"{scores}_dtype": output_dtype(model, scores),
+            "weights_dtype": shape["weights_dtype"], "source_architecture": shape["architecture"]}
 
 
-def import_model(src: ModelSource, out_dir: str, role: str, graph: str, work: str) -> tuple:
+def import_model(src: ModelSource, out_dir: str, role: str, graph: str, dtype: str, work: str) -> tuple:
     shape = model_shape(load_config(src))
     graph_path = optimum_graph(src) if src.optimum else export_checkpoint(src, os.path.join(work, role))
     check_graph_shape(graph_path, shape, f"{role} ({src.path})")
-    return write_graph(graph_path, out_dir, role, graph), shape
+    onnx_name = write_graph(graph_path, out_dir, role, graph, fp16=dtype == "fp16")
+    return model_entry(out_dir, onnx_name, graph, shape), shape
 
 
 def sequence_limit(fmt: TextFormat, shapes: list) -> int:
@@ -186,8 +223,12 @@ def sequence_limit(fmt: TextFormat, shapes: list) -> int:
 
 
 def import_bundle(policy: ModelSource, reference: Optional[ModelSource], out_dir: str, name: str,
-                  fmt: TextFormat, graph: str = "logprobs") -> dict:
-    """Writes the bundle folder and returns its manifest."""
+                  fmt: TextFormat, graph: str = "logprobs", dtype: str = "fp32") -> dict:
+    """Writes the bundle folder and returns its manifest. `dtype`: fp32 graphs, fp16 graphs (float16
+    weights and KV, float32 log-probs), or bf16 — float32 graphs from a bfloat16 checkpoint, since
+    onnxruntime's JavaScript API has no bfloat16 tensors (its weights keep their bfloat16 values)."""
+    if dtype not in DTYPES:
+        raise ImportError_(f"--dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
     tok = load_tokenizer(policy)
     if reference is not None:
         check_same_tokenizer(tok, load_tokenizer(reference))
@@ -196,19 +237,19 @@ def import_bundle(policy: ModelSource, reference: Optional[ModelSource], out_dir
         if os.path.exists(os.path.join(out_dir, stale)):
             os.remove(os.path.join(out_dir, stale))
     with tempfile.TemporaryDirectory() as work:
-        pol_onnx, pol_shape = import_model(policy, out_dir, "policy", graph, work)
-        ref = import_model(reference, out_dir, "reference", graph, work) if reference is not None else None
+        pol_entry, pol_shape = import_model(policy, out_dir, "policy", graph, dtype, work)
+        ref = import_model(reference, out_dir, "reference", graph, dtype, work) if reference is not None else None
     if ref is not None and ref[1]["vocab_size"] != pol_shape["vocab_size"]:
         raise ImportError_(f"vocab sizes differ: policy {pol_shape['vocab_size']}, reference {ref[1]['vocab_size']}")
     max_len = sequence_limit(fmt, [pol_shape] + ([ref[1]] if ref else []))
-    save_tokenizer(tok, out_dir, max_len)
+    save_tokenizer(tok, out_dir, max_len, fmt.eos_token)
     use_chat = bool(tok.chat_template) if fmt.use_chat_template is None else fmt.use_chat_template
     if use_chat and not tok.chat_template:
         raise ImportError_("--chat-template asked for, but the tokenizer has no chat template")
     manifest = {
         "format": C.FORMAT, "format_version": C.FORMAT_VERSION, "name": name, "beta": fmt.beta,
-        "policy": model_entry(pol_onnx, graph, pol_shape),
-        "reference": model_entry(ref[0], graph, ref[1]) if ref else None,
+        "policy": pol_entry,
+        "reference": ref[0] if ref else None,
         "tokenizer": {"tokenizer_json": "tokenizer.json", "tokenizer_config": "tokenizer_config.json"},
         "step_separator": fmt.step_separator, "prompt_template": "" if use_chat else fmt.prompt_template,
         "use_chat_template": use_chat, "append_eos": fmt.append_eos, "max_sequence_length": max_len,

@@ -1,6 +1,7 @@
 """Rewrites a `logits`-flavour causal-LM graph (Hugging Face optimum's `text-generation-with-past`
 layout) into the `logprobs` flavour of ARCHITECTURE.md §2: a `target_ids` input [B, S] and a
-`target_logprobs` output [B, S] = log_softmax(logits)[b, s, target_ids[b, s]] in place of `logits`.
+`target_logprobs` output [B, S] = log_softmax(logits)[b, s, target_ids[b, s]] in place of `logits`,
+computed and returned in float32 for float16 graphs too.
 
 The [B, S, V] tensor then stays inside onnxruntime: with a 152k vocabulary it is 1.2 GiB per pass
 at the service's default token budget, which a caller would otherwise fetch and log-softmax itself.
@@ -70,14 +71,13 @@ def rewrite_to_logprobs(model: onnx.ModelProto) -> onnx.ModelProto:
         helper.make_node("GatherElements", ["all_logprobs", "target_ids_column"], ["target_logprobs_column"], axis=-1,
                          name="target_logprobs_gather"),
     ])
-    squeezed = TARGET_LOGPROBS if float_type == TensorProto.FLOAT else "target_logprobs_float32"
-    g.node.append(helper.make_node("Squeeze", ["target_logprobs_column", axes.name], [squeezed], name="target_logprobs_squeeze"))
-    if float_type != TensorProto.FLOAT:
-        g.node.append(helper.make_node("Cast", [squeezed], [TARGET_LOGPROBS], to=float_type, name="target_logprobs_cast_out"))
+    # The gathered log-probs leave the graph as float32 whatever the graph's own float type: they
+    # are differenced into rewards, where float16 rounding (steps of 0.004 at -5) would show.
+    g.node.append(helper.make_node("Squeeze", ["target_logprobs_column", axes.name], [TARGET_LOGPROBS], name="target_logprobs_squeeze"))
 
     outputs = [o for o in g.output if o.name != LOGITS]
     del g.output[:]
-    g.output.append(helper.make_tensor_value_info(TARGET_LOGPROBS, float_type, [batch, seq]))
+    g.output.append(helper.make_tensor_value_info(TARGET_LOGPROBS, TensorProto.FLOAT, [batch, seq]))
     g.output.extend(outputs)
     return model
 

@@ -39,8 +39,9 @@ class Graph:
     def __init__(self, path):
         self.s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         self.past_names = [i.name for i in self.s.get_inputs() if i.name.startswith("past_key_values.")]
-        kv = self.s.get_inputs()[3].shape
-        self.heads, self.head_dim = kv[1], kv[3]
+        kv = self.s.get_inputs()[3]
+        self.heads, self.head_dim = kv.shape[1], kv.shape[3]
+        self.kv_type = np.float16 if kv.type == "tensor(float16)" else np.float32
 
     def run(self, rows, past=None, past_mask=None):
         """rows: token lists of one pass; past: present tensors of an earlier pass (all rows)."""
@@ -60,7 +61,7 @@ class Graph:
             targets[b, :len(r) - 1] = r[1:]
         feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "target_ids": targets}
         for n in self.past_names:
-            feeds[n] = past[n] if past is not None else np.zeros((B, self.heads, 0, self.head_dim), np.float32)
+            feeds[n] = past[n] if past is not None else np.zeros((B, self.heads, 0, self.head_dim), self.kv_type)
         out = dict(zip([o.name for o in self.s.get_outputs()], self.s.run(None, feeds)))
         presents = {n: out[n.replace("past_key_values", "present")] for n in self.past_names}
         return out["target_logprobs"], presents
@@ -70,14 +71,14 @@ def encode(tok, text):
     return tok(text, add_special_tokens=False)["input_ids"]
 
 
-def check_against_transformers(bundle, role, folder, tok):
+def check_against_transformers(bundle, role, folder, tok, tol=TOL):
     graph = Graph(os.path.join(bundle, f"{role}.onnx"))
     seqs = [encode(tok, t) for t in TEXTS]
     want = [transformers_logprobs(folder, s) for s in seqs]
     # One pass, right-padded batch: position s predicts token s+1.
     got, _ = graph.run(seqs)
     for b, s in enumerate(seqs):
-        np.testing.assert_allclose(got[b, :len(s) - 1], want[b], atol=TOL, rtol=0)
+        np.testing.assert_allclose(got[b, :len(s) - 1], want[b], atol=tol, rtol=0)
     # A past of different real lengths per row (row 1's past padded), then the rest.
     cut = [5, 3]
     heads = [s[:c] for s, c in zip(seqs, cut)]
@@ -86,7 +87,7 @@ def check_against_transformers(bundle, role, folder, tok):
     tails = [s[c:] for s, c in zip(seqs, cut)]
     got2, _ = graph.run(tails, past, past_mask)
     for b, (s, c) in enumerate(zip(seqs, cut)):
-        np.testing.assert_allclose(got2[b, :len(s) - c - 1], want[b][c:], atol=TOL, rtol=0)
+        np.testing.assert_allclose(got2[b, :len(s) - c - 1], want[b][c:], atol=tol, rtol=0)
 
 
 @pytest.mark.parametrize("arch", ["qwen2", "llama", "mistral", "qwen3"])
@@ -139,6 +140,36 @@ def test_external_data_round_trips(tokenizer, tmp_path):
     locations = {e.value for t in onnx.load(os.path.join(out, "policy.onnx"), load_external_data=False).graph.initializer
                  for e in t.external_data if e.key == "location"}
     assert locations == {"policy.onnx_data"}
+    check_against_transformers(out, "policy", pol, tokenizer)
+
+
+# float16 has an 11-bit significand (unit roundoff 4.9e-4): hidden states of magnitude 1–10 carry
+# rounding errors of ~1e-3 through the layers, and the log-probs inherit them (measured: up to 2.4e-3
+# on these models against transformers' float32 forward). 1e-2 allows for that and still catches a
+# wrong token, position or mask, which moves log-probs by far more on these random models.
+FP16_TOL = 1e-2
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_fp16_import(arch, tokenizer, tmp_path):
+    pol = save_model(str(tmp_path / "policy"), arch, tokenizer, seed=0)
+    out = str(tmp_path / "bundle")
+    man = import_bundle(ModelSource(pol), None, out, "tiny", TextFormat(max_sequence_length=128), dtype="fp16")
+    assert man["policy"]["dtype"] == "float16" and man["policy"]["target_logprobs_dtype"] == "float32"
+    types = {i.name: i.type for i in ort.InferenceSession(os.path.join(out, "policy.onnx")).get_inputs()}
+    assert types["past_key_values.0.key"] == "tensor(float16)"
+    check_against_transformers(out, "policy", pol, tokenizer, tol=FP16_TOL)
+
+
+def test_bf16_checkpoint_imports_as_float32_graphs(tokenizer, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
+    AutoModelForCausalLM.from_pretrained(pol, dtype=torch.float32).to(torch.bfloat16).save_pretrained(pol)
+    out = str(tmp_path / "bundle")
+    man = import_bundle(ModelSource(pol), None, out, "tiny", TextFormat(max_sequence_length=128), dtype="bf16")
+    assert man["policy"]["weights_dtype"] == "bfloat16" and man["policy"]["dtype"] == "float32"
+    # transformers upcasting the same bfloat16 weights is the oracle: no rounding beyond float32's.
     check_against_transformers(out, "policy", pol, tokenizer)
 
 
@@ -204,3 +235,32 @@ def test_cli_refuses_a_missing_reference(tokenizer, tmp_path, capsys):
         main(["import", "--policy", pol, "--out", str(tmp_path / "b")])
     assert e.value.code == 2
     assert "give a reference (--reference or --optimum-reference) or --reference-free" in capsys.readouterr().err
+
+
+def test_eurus_preset_sets_the_released_models_conventions(tmp_path, capsys):
+    from implicit_prm.cli import main
+
+    tok = npm_tokenizer("qwen3")
+    pol = save_model(str(tmp_path / "policy"), "qwen2", tok, seed=0)
+    out = str(tmp_path / "eurus")
+    main(["import", "--policy", pol, "--reference-free", "--out", out, "--preset", "eurus-prm", "--max-sequence-length", "128"])
+    man = json.load(open(os.path.join(out, "prm.json")))
+    assert (man["beta"], man["step_separator"], man["use_chat_template"], man["append_eos"]) == (0.001, "\n\n", True, True)
+    assert man["provenance"]["preset"] == "eurus-prm"
+    config = json.load(open(os.path.join(out, "tokenizer_config.json")))
+    assert config["eos_token"] == "<|im_end|>" and "<|im_start|>assistant" in config["chat_template"]
+    # A flag still overrides the preset.
+    main(["import", "--policy", pol, "--reference-free", "--out", out, "--preset", "eurus-prm", "--beta", "0.05",
+          "--max-sequence-length", "128"])
+    assert json.load(open(os.path.join(out, "prm.json")))["beta"] == 0.05
+
+
+def test_eurus_preset_refuses_a_tokenizer_without_its_end_of_turn_token(tmp_path, capsys):
+    from implicit_prm.cli import main
+
+    tok = npm_tokenizer("llama2")
+    pol = save_model(str(tmp_path / "policy"), "llama", tok, seed=0)
+    with pytest.raises(SystemExit):
+        main(["import", "--policy", pol, "--reference-free", "--out", str(tmp_path / "b"), "--preset", "eurus-prm",
+              "--no-chat-template", "--prompt-template", "{prompt}\n", "--max-sequence-length", "128"])
+    assert "'<|im_end|>' is not in the tokenizer's vocabulary" in capsys.readouterr().err
