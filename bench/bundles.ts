@@ -4,13 +4,15 @@
  *
  * - arith-tiny: copied from models/arith-tiny; until that bundle exists, from the test bundle
  *   with the same tokenizer (test/fixtures/bundles/tiny-logprobs), and the report says so.
- * - random-30m: a randomly initialised bundle the trainer exports for benchmarking; generated on
- *   first use and reused while its size setting is unchanged (it is not committed).
+ * - random-30m: randomly initialised transformers checkpoints (Llama, grouped-query attention)
+ *   imported by the trainer's `import`, the path a user's own models take; made on first use and
+ *   reused while its setting is unchanged (not committed). The PyTorch side scores the original
+ *   checkpoints with transformers (`checkpoints`).
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelKey } from './args.js';
-import { exportRandomBundle } from './torch-side.js';
+import { importRandomBundle, type HfCheckpoints } from './torch-side.js';
 
 export interface PreparedBundle {
   key: ModelKey;
@@ -21,6 +23,8 @@ export interface PreparedBundle {
   source: string;
   note: string | null;
   exportSeconds: number | null;
+  /** Where the bundle was imported from (random-30m); null: the trainer's own model (arith-tiny). */
+  checkpoints: HfCheckpoints | null;
 }
 
 export async function prepareBundle(key: ModelKey, repoRoot: string, workDir: string, threads: number, randomParams: string): Promise<PreparedBundle> {
@@ -41,20 +45,25 @@ export async function prepareBundle(key: ModelKey, repoRoot: string, workDir: st
       source,
       note: useTrained ? null : 'models/arith-tiny not present: measured on test/fixtures/bundles/tiny-logprobs (same tokenizer, untrained)',
       exportSeconds: null,
+      checkpoints: null,
     };
   }
   // prompt (~60 tokens) + the longest rl trace (600 response tokens) must fit
   const maxSequence = 1024;
-  // The export form is part of the setting: a bundle cached by an older exporter is exported again.
-  const setting = `${randomParams} ${maxSequence} fused-attention new-kv`;
+  // The way it is made is part of the setting: a bundle made another way is made again.
+  const setting = `${randomParams} ${maxSequence} random-hf llama import`;
   const marker = join(modelsDir, '.params');
+  // Outside modelsDir: the server would take any folder there for a bundle.
+  const hf = join(workDir, 'checkpoints', key);
+  const checkpoints = { policy: join(hf, 'policy'), reference: join(hf, 'reference') };
   const current = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : null;
   if (current === setting && existsSync(join(bundleDir, 'prm.json'))) {
-    return { key, modelsDir, bundleDir, source: `trainer export-random --params ${randomParams} (reused)`, note: null, exportSeconds: null };
+    return { key, modelsDir, bundleDir, source: `trainer random-hf --params ${randomParams} + import (reused)`, note: null, exportSeconds: null, checkpoints };
   }
   rmSync(modelsDir, { recursive: true, force: true });
+  rmSync(hf, { recursive: true, force: true });
   mkdirSync(modelsDir, { recursive: true });
-  const exportSeconds = await exportRandomBundle(repoRoot, randomParams, maxSequence, bundleDir, threads);
+  const made = await importRandomBundle(repoRoot, randomParams, maxSequence, bundleDir, hf, threads);
   writeFileSync(marker, `${setting}\n`);
-  return { key, modelsDir, bundleDir, source: `trainer export-random --params ${randomParams}`, note: null, exportSeconds };
+  return { key, modelsDir, bundleDir, source: `trainer random-hf --params ${randomParams} + import`, note: null, exportSeconds: made.seconds, checkpoints: made.checkpoints };
 }

@@ -12,7 +12,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-interface Architecture {
+/** The trainer's own GPT (prm.json `architecture` of its bundles). */
+interface GptArchitecture {
+  type?: string;
   vocab_size: number;
   d_model: number;
   n_layers: number;
@@ -21,12 +23,25 @@ interface Architecture {
   max_seq_len?: number;
 }
 
+/** A model imported from transformers (`import` writes its config's shape facts). */
+interface TransformersArchitecture {
+  type: 'transformers';
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  head_dim: number;
+  gated_mlp: boolean;
+}
+
 interface ModelEntry {
   num_layers: number;
   num_heads: number;
   head_dim: number;
   vocab_size: number;
-  architecture?: Architecture;
+  architecture?: GptArchitecture | TransformersArchitecture;
 }
 
 export interface BundleFacts {
@@ -40,7 +55,29 @@ export interface BundleFacts {
   /** Matmul parameters of the policy (what 2·N FLOPs per token counts). */
   matmulParams: number;
   layers: number;
+  /** Width of the attention (query heads × head size): 4·dModel FLOPs per attended key per layer. */
   dModel: number;
+}
+
+type Shape = Pick<BundleFacts, 'params' | 'matmulParams' | 'layers' | 'dModel'>;
+
+function gptShape(a: GptArchitecture, maxSequence: number): Shape {
+  const d = a.d_model;
+  const matmulParams = a.n_layers * (4 * d * d + 2 * d * a.d_ff) + d * a.vocab_size;
+  const perLayerOther = 4 * d + a.d_ff + d + 4 * d; // biases of qkv/proj/fc1/fc2, two LayerNorms
+  const params = matmulParams + a.n_layers * perLayerOther + a.vocab_size * d + (a.max_seq_len ?? maxSequence) * d + 2 * d;
+  return { params, matmulParams, layers: a.n_layers, dModel: d };
+}
+
+function transformersShape(a: TransformersArchitecture): Shape {
+  const d = a.hidden_size;
+  const q = a.num_attention_heads * a.head_dim;
+  const kv = a.num_key_value_heads * a.head_dim;
+  const perLayer = d * q + 2 * d * kv + q * d + (a.gated_mlp ? 3 : 2) * d * a.intermediate_size;
+  const matmulParams = a.num_hidden_layers * perLayer + d * a.vocab_size;
+  // Norm weights (two per layer and a final one) and the input embedding.
+  const params = matmulParams + (2 * a.num_hidden_layers + 1) * d + a.vocab_size * d;
+  return { params, matmulParams, layers: a.num_hidden_layers, dModel: q };
 }
 
 export function readBundle(dir: string): BundleFacts {
@@ -49,25 +86,12 @@ export function readBundle(dir: string): BundleFacts {
     policy: ModelEntry; reference: ModelEntry | null;
   };
   const p = m.policy;
-  const a: Architecture = p.architecture ?? {
+  const a = p.architecture ?? {
     vocab_size: p.vocab_size, d_model: p.num_heads * p.head_dim, n_layers: p.num_layers, n_heads: p.num_heads,
     d_ff: 4 * p.num_heads * p.head_dim,
   };
-  const d = a.d_model;
-  const perLayerMatmul = 4 * d * d + 2 * d * a.d_ff;
-  const matmulParams = a.n_layers * perLayerMatmul + d * a.vocab_size;
-  const perLayerOther = 4 * d + a.d_ff + d + 4 * d; // biases of qkv/proj/fc1/fc2, two LayerNorms
-  const params = matmulParams + a.n_layers * perLayerOther + a.vocab_size * d + (a.max_seq_len ?? m.max_sequence_length) * d + 2 * d;
-  return {
-    name: m.name,
-    maxSequence: m.max_sequence_length,
-    template: m.prompt_template,
-    models: m.reference ? 2 : 1,
-    params,
-    matmulParams,
-    layers: a.n_layers,
-    dModel: d,
-  };
+  const shape = a.type === 'transformers' ? transformersShape(a as TransformersArchitecture) : gptShape(a as GptArchitecture, m.max_sequence_length);
+  return { name: m.name, maxSequence: m.max_sequence_length, template: m.prompt_template, models: m.reference ? 2 : 1, ...shape };
 }
 
 /** Model FLOPs to score sequences of the given total lengths (prompt + response), all models. */

@@ -111,7 +111,7 @@ export async function runModel(p: PreparedBundle, args: BenchArgs, repoRoot: str
   let torchRl: TorchRun | null = null;
   let torchTree: TorchRun | null = null;
   if (!args.skipTorch) {
-    const t = { repoRoot, bundleDir: p.bundleDir, workDir, threads: args.threads, batchSize: args.torchBatchSize };
+    const t = { repoRoot, bundleDir: p.bundleDir, workDir, threads: args.threads, batchSize: args.torchBatchSize, checkpoints: p.checkpoints };
     log(`  torch rl: ${torchRlItems.length} items`);
     torchRl = await torchScore({ ...t, name: `${p.key}-rl` }, torchRlItems);
     log(`  torch tree: ${treeItems.length} items over ${tree.phases.length} rounds`);

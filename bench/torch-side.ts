@@ -84,6 +84,22 @@ export interface TorchScoreOptions {
   name: string;
   threads: number;
   batchSize: number;
+  /** The transformers checkpoints a bundle was imported from: scored by `score-hf` on them. */
+  checkpoints?: HfCheckpoints | null;
+}
+
+export interface HfCheckpoints {
+  policy: string;
+  reference: string;
+}
+
+/** The scorer's command line: transformers on the original checkpoints, or the trainer's own model. */
+function scorerArgs(o: TorchScoreOptions, inPath: string, outPath: string): string[] {
+  const io = ['--bundle', o.bundleDir, '--in', inPath, '--out', outPath, '--threads', String(o.threads), '--batch-size', String(o.batchSize),
+    // One untimed pass over the longest batch, as the service's warm-up items are untimed.
+    '--warmup-batches', '1'];
+  if (o.checkpoints) return ['score-hf', '--policy', o.checkpoints.policy, '--reference', o.checkpoints.reference, ...io];
+  return ['score', ...io];
 }
 
 /** Scores `items` in PyTorch; extra item fields (e.g. partial: true) go into the input lines as they are. */
@@ -92,10 +108,7 @@ export async function torchScore(o: TorchScoreOptions, items: (Item & { partial?
   const outPath = join(o.workDir, `${o.name}.out.jsonl`);
   writeFileSync(inPath, items.map((it) => JSON.stringify(it)).join('\n') + '\n');
   const trainer = join(o.repoRoot, 'trainer');
-  const args = ['-c', RUSAGE_WRAPPER, 'score', '--bundle', o.bundleDir, '--in', inPath, '--out', outPath,
-    '--threads', String(o.threads), '--batch-size', String(o.batchSize),
-    // One untimed pass over the longest batch, as the service's warm-up items are untimed.
-    '--warmup-batches', '1'];
+  const args = ['-c', RUSAGE_WRAPPER, ...scorerArgs(o, inPath, outPath)];
   const env = { ...threadEnv(o.threads), PYTHONPATH: trainer };
   const { stderr, seconds: processSeconds } = await runChild(PYTHON, args, trainer, env);
   const summary = lastJsonLine(stderr.split('\n').filter((l) => !l.startsWith('BENCH_RUSAGE')).join('\n'));
@@ -108,13 +121,21 @@ export async function torchScore(o: TorchScoreOptions, items: (Item & { partial?
   return { seconds, processSeconds, peakRssBytes, summary, results };
 }
 
-/** Writes a randomly initialised bundle of about `params` parameters (e.g. "30M") into `outDir`. */
-export async function exportRandomBundle(repoRoot: string, params: string, maxSequence: number, outDir: string, threads: number): Promise<number> {
+/**
+ * Random transformers checkpoints of about `params` parameters (`random-hf`: Llama, grouped-query
+ * attention, the arithmetic tokenizer) imported into `outDir` by the trainer's `import`, in the
+ * arithmetic text format the workloads use; the checkpoints go to `hf`. Returns the seconds taken
+ * and the checkpoints.
+ */
+export async function importRandomBundle(repoRoot: string, params: string, maxSequence: number, outDir: string, hf: string, threads: number): Promise<{ seconds: number; checkpoints: HfCheckpoints }> {
   const trainer = join(repoRoot, 'trainer');
-  const { seconds } = await runChild(PYTHON, ['-m', 'implicit_prm', 'export-random', '--params', params,
-    '--max-sequence-length', String(maxSequence), '--name', 'random-30m', '--out', outDir],
-    trainer, { ...threadEnv(threads), PYTHONPATH: trainer });
-  return seconds;
+  const env = { ...threadEnv(threads), PYTHONPATH: trainer };
+  const made = await runChild(PYTHON, ['-m', 'implicit_prm', 'random-hf', '--params', params, '--max-positions', String(maxSequence), '--out', hf], trainer, env);
+  const checkpoints = { policy: join(hf, 'policy'), reference: join(hf, 'reference') };
+  const imported = await runChild(PYTHON, ['-m', 'implicit_prm', 'import', '--policy', checkpoints.policy, '--reference', checkpoints.reference,
+    '--out', outDir, '--name', 'random-30m', '--beta', '0.05', '--step-separator', '\n', '--prompt-template', 'Problem: {prompt}\nSolution:\n',
+    '--no-chat-template', '--append-eos', '--max-sequence-length', String(maxSequence)], trainer, env);
+  return { seconds: made.seconds + imported.seconds, checkpoints };
 }
 
 export interface MatmulPeak {

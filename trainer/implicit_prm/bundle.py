@@ -213,8 +213,8 @@ def model_from_onnx(path: str, entry: dict) -> GPT:
     import onnx
 
     arch = entry.get("architecture")
-    if not arch:
-        raise ValueError(f"{path}: prm.json model entry has no 'architecture'; cannot rebuild in PyTorch")
+    if not arch or arch.get("type") == "transformers":
+        raise ValueError(f"{path}: not a bundle of the trainer's own model; score its transformers checkpoints with score-hf")
     model = GPT(ModelConfig.from_dict(arch))
     m = onnx.load(path)
     inits = onnx_named_tensors(m)

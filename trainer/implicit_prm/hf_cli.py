@@ -43,7 +43,17 @@ def add_commands(sub) -> None:
     s.add_argument("--bundle", required=True, help="the bundle whose prm.json gives β and the text format")
     s.add_argument("--in", dest="inp", required=True, help='JSONL lines {"id","prompt","steps":[...]}')
     s.add_argument("--out", required=True)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--batch-size", type=int, default=8)
+    s.add_argument("--warmup-batches", type=int, default=0, help="untimed passes over the longest batch first")
     s.set_defaults(func=cmd_score_hf)
+
+    s = sub.add_parser("random-hf", help="random transformers checkpoints (Llama, GQA) of about --params parameters (benchmarks)")
+    s.add_argument("--params", default="30M")
+    s.add_argument("--out", required=True, help="folder for policy/ and reference/")
+    s.add_argument("--max-positions", type=int, default=1024)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_random_hf)
 
     s = sub.add_parser("inspect", help="a bundle's manifest, graph inputs/outputs, file sizes, fingerprint, tokenizer")
     s.add_argument("bundle")
@@ -95,7 +105,14 @@ def cmd_import(a):
 def cmd_score_hf(a):
     from .hf_scoring import score_files
 
-    score_files(a.policy, a.reference, a.bundle, a.inp, a.out)
+    score_files(a.policy, a.reference, a.bundle, a.inp, a.out, a.threads, a.batch_size, a.warmup_batches)
+
+
+def cmd_random_hf(a):
+    from .random_hf import make_random_checkpoints
+
+    info = make_random_checkpoints(a.out, a.params, a.max_positions, a.seed)
+    print(json.dumps({"out": a.out, "parameters": info["parameters"]}))
 
 
 def cmd_inspect(a):

@@ -66,6 +66,12 @@ def model_shape(config) -> dict:
         "vocab_size": config.vocab_size,
         "max_position_embeddings": getattr(config, "max_position_embeddings", None),
         "architecture": (config.architectures or [config.model_type])[0],
+        "shape": {"type": "transformers", "model_type": config.model_type, "vocab_size": config.vocab_size,
+                  "hidden_size": config.hidden_size, "intermediate_size": getattr(config, "intermediate_size", 4 * config.hidden_size),
+                  "num_hidden_layers": config.num_hidden_layers, "num_attention_heads": heads,
+                  "num_key_value_heads": kv_heads, "head_dim": head_dim,
+                  # Llama, Qwen and Mistral MLPs are gated (gate, up and down projections) with SiLU
+                  "gated_mlp": getattr(config, "hidden_act", None) in ("silu", "swish")},
         "weights_dtype": str(getattr(config, "torch_dtype", None) or getattr(config, "dtype", None) or "float32").replace("torch.", ""),
     }
 
@@ -199,7 +205,8 @@ def model_entry(out_dir: str, onnx_name: str, graph: str, shape: dict) -> dict:
     return {"onnx": onnx_name, "graph": graph, "num_layers": shape["num_layers"], "num_heads": shape["num_heads"],
             "num_key_value_heads": shape["num_key_value_heads"], "head_dim": shape["head_dim"],
             "vocab_size": shape["vocab_size"], "dtype": kv_dtype(model), f"{scores}_dtype": output_dtype(model, scores),
-            "weights_dtype": shape["weights_dtype"], "source_architecture": shape["architecture"]}
+            "weights_dtype": shape["weights_dtype"], "source_architecture": shape["architecture"],
+            "architecture": shape["shape"]}
 
 
 def import_model(src: ModelSource, out_dir: str, role: str, graph: str, dtype: str, work: str) -> tuple:

@@ -2,7 +2,8 @@
 transformers checkpoints (not on the exported graphs), so the service's numbers on an imported
 bundle can be checked against what the model's own code computes.
 
-Token ids follow the bundle's text format (ARCHITECTURE.md §1, the segment-wise rule the service
+Items are scored in right-padded batches (one forward per model per batch), as the paper's code
+does with its data loader. Token ids follow the bundle's text format (ARCHITECTURE.md §1, the segment-wise rule the service
 applies): the rendered prompt, then each step (+ separator, except the last; + EOS when the bundle
 says so), each tokenized on its own without special tokens. Then, per model, one transformers
 forward over the whole sequence, log_softmax + gather of each next token, ℓ_i = log πφ − log πref,
@@ -22,11 +23,12 @@ def render_prompt(tok, manifest: dict, prompt: str) -> str:
     return manifest["prompt_template"].replace("{prompt}", prompt)
 
 
-def segment_ids(tok, manifest: dict, prompt: str, steps: Sequence[str]) -> List[List[int]]:
+def segment_ids(tok, manifest: dict, prompt: str, steps: Sequence[str], partial: bool = False) -> List[List[int]]:
+    """`partial`: the trace will be extended, so its last step keeps the separator and gets no EOS."""
     enc = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     segs = [enc(render_prompt(tok, manifest, prompt))]
     for k, step in enumerate(steps):
-        if k < len(steps) - 1:
+        if k < len(steps) - 1 or partial:
             segs.append(enc(step + manifest["step_separator"]))
         else:
             segs.append(enc(step) + ([tok.convert_tokens_to_ids(tok.eos_token)] if manifest["append_eos"] else []))
@@ -34,10 +36,17 @@ def segment_ids(tok, manifest: dict, prompt: str, steps: Sequence[str]) -> List[
 
 
 @torch.no_grad()
-def response_logprobs(model, ids: List[int], prompt_len: int) -> torch.Tensor:
-    logits = model(torch.tensor([ids])).logits[0].float()
-    lp = torch.log_softmax(logits[:-1], -1).gather(-1, torch.tensor(ids[1:])[:, None])[:, 0]
-    return lp[prompt_len - 1:].double()
+def batch_logprobs(model, seqs: List[List[int]], prompt_lens: List[int], pad_id: int) -> List[torch.Tensor]:
+    """Response-token log-probs of each sequence from one right-padded transformers forward."""
+    T = max(len(x) for x in seqs)
+    ids = torch.full((len(seqs), T), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), T), dtype=torch.long)
+    for i, x in enumerate(seqs):
+        ids[i, :len(x)] = torch.tensor(x)
+        mask[i, :len(x)] = 1
+    logits = model(input_ids=ids, attention_mask=mask).logits.float()
+    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]
+    return [lp[i, p - 1:len(x) - 1].double() for i, (x, p) in enumerate(zip(seqs, prompt_lens))]
 
 
 def step_rewards(ell: torch.Tensor, segs: List[List[int]], beta: float) -> dict:
@@ -50,30 +59,68 @@ def step_rewards(ell: torch.Tensor, segs: List[List[int]], beta: float) -> dict:
     return {"q": q, "step_rewards": [q[0]] + [q[k] - q[k - 1] for k in range(1, len(q))], "outcome_reward": q[-1]}
 
 
+class HfScorer:
+    """Both transformers models and the tokenizer, loaded once; `score` takes items in batches."""
+
+    def __init__(self, policy_dir: str, reference_dir: Optional[str], manifest: dict):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tok = AutoTokenizer.from_pretrained(policy_dir)
+        load = lambda d: AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval()  # noqa: E731
+        self.policy, self.reference = load(policy_dir), (load(reference_dir) if reference_dir else None)
+        self.manifest = manifest
+        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
+        self.pad_id = 0 if pad is None else pad
+
+    def segments(self, item: dict) -> List[List[int]]:
+        return segment_ids(self.tok, self.manifest, item["prompt"], item["steps"], bool(item.get("partial")))
+
+    def score(self, items: Sequence[dict], beta: Optional[float] = None) -> List[dict]:
+        b = self.manifest["beta"] if beta is None else beta
+        segss = [self.segments(it) for it in items]
+        seqs, plens = [sum(x, []) for x in segss], [len(x[0]) for x in segss]
+        ell = batch_logprobs(self.policy, seqs, plens, self.pad_id)
+        if self.reference is not None:
+            ell = [p - r for p, r in zip(ell, batch_logprobs(self.reference, seqs, plens, self.pad_id))]
+        return [{"id": it.get("id"), "segment_ids": segs, "tokens": len(seq), **step_rewards(e, segs, b)}
+                for it, segs, seq, e in zip(items, segss, seqs, ell)]
+
+
 def score(policy_dir: str, reference_dir: Optional[str], manifest: dict, items: Sequence[dict], beta: Optional[float] = None):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(policy_dir)
-    load = lambda d: AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval()  # noqa: E731
-    policy, reference = load(policy_dir), (load(reference_dir) if reference_dir else None)
-    b = manifest["beta"] if beta is None else beta
-    out = []
-    for item in items:
-        segs = segment_ids(tok, manifest, item["prompt"], item["steps"])
-        ids = sum(segs, [])
-        ell = response_logprobs(policy, ids, len(segs[0]))
-        if reference is not None:
-            ell = ell - response_logprobs(reference, ids, len(segs[0]))
-        out.append({"id": item.get("id"), "segment_ids": segs, **step_rewards(ell, segs, b)})
-    return out
+    """One item per forward, as the model card's code does."""
+    scorer = HfScorer(policy_dir, reference_dir, manifest)
+    return [scorer.score([it], beta)[0] for it in items]
 
 
-def score_files(policy_dir: str, reference_dir: Optional[str], bundle_dir: str, inp: str, out: str) -> None:
+def score_files(policy_dir: str, reference_dir: Optional[str], bundle_dir: str, inp: str, out: str,
+                threads: int = 2, batch_size: int = 8, warmup_batches: int = 0) -> dict:
+    """Length-sorted batches of `batch_size`; writes results in input order and returns (and prints
+    to stderr) a summary whose `seconds` leaves out loading and `warmup_batches` untimed passes."""
+    import sys
+    import time
+
     from .bundle import read_manifest
 
+    torch.set_num_threads(max(1, threads))
     with open(inp, encoding="utf-8") as f:
         items = [json.loads(line) for line in f if line.strip()]
-    results = score(policy_dir, reference_dir, read_manifest(bundle_dir), items)
+    scorer = HfScorer(policy_dir, reference_dir, read_manifest(bundle_dir))
+    lengths = [sum(len(x) for x in scorer.segments(it)) for it in items]
+    order = sorted(range(len(items)), key=lambda i: lengths[i])
+    for _ in range(max(0, warmup_batches)):
+        scorer.score([items[i] for i in order[-batch_size:]])
+    results, t0 = [None] * len(items), time.perf_counter()
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        for i, r in zip(idx, scorer.score([items[i] for i in idx])):
+            results[i] = r
+    seconds = time.perf_counter() - t0
     with open(out, "w", encoding="utf-8") as f:
-        for r in results:
+        for it, r in zip(items, results):
+            r["id"] = it.get("id", r["id"])
             f.write(json.dumps(r) + "\n")
+    tokens = sum(r["tokens"] for r in results)
+    summary = {"items": len(items), "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds if seconds > 0 else None,
+               "threads": threads, "batch_size": batch_size, "warmup_batches": warmup_batches, "scorer": "transformers"}
+    sys.stderr.write(json.dumps(summary) + "\n")
+    return summary

@@ -90,14 +90,29 @@ def rewrite_file(src: str, dst: str) -> None:
     onnx.checker.check_model(dst)  # by path: external data and graphs over 2 GB are checked too
 
 
+def all_tensors(graph: onnx.GraphProto):
+    """Every stored tensor of a graph: initializers and Constant-style attribute values, subgraphs
+    included (exporters put large constants in either place)."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from all_tensors(attr.g)
+            for sub in attr.graphs:
+                yield from all_tensors(sub)
+
+
 def has_external_data(model: onnx.ModelProto) -> bool:
-    return any(t.data_location == TensorProto.EXTERNAL for t in model.graph.initializer)
+    return any(t.data_location == TensorProto.EXTERNAL for t in all_tensors(model.graph))
 
 
 def external_data_files(model: onnx.ModelProto) -> list:
-    """The data files the graph's initializers point to (relative to the graph file)."""
+    """The data files the graph's tensors point to (relative to the graph file)."""
     files = []
-    for t in model.graph.initializer:
+    for t in all_tensors(model.graph):
         if t.data_location == TensorProto.EXTERNAL:
             loc = next((e.value for e in t.external_data if e.key == "location"), None)
             if loc and loc not in files:
@@ -106,8 +121,8 @@ def external_data_files(model: onnx.ModelProto) -> list:
 
 
 def relocate_external_data(model: onnx.ModelProto, old: str, new: str) -> None:
-    """Points every initializer stored in data file `old` at `new` (the file itself is not touched)."""
-    for t in model.graph.initializer:
+    """Points every tensor stored in data file `old` at `new` (the file itself is not touched)."""
+    for t in all_tensors(model.graph):
         for e in t.external_data:
             if e.key == "location" and e.value == old:
                 e.value = new
