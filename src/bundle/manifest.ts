@@ -14,6 +14,8 @@ export interface ModelEntry {
   num_heads: number;
   head_dim: number;
   vocab_size: number;
+  /** Files holding the graph's weights outside the graph file (ONNX external data), hashed with it. */
+  external_data: string[];
 }
 
 export interface Manifest {
@@ -91,7 +93,16 @@ function modelEntry(v: unknown, path: string): ModelEntry {
     num_heads: posInt(v, 'num_heads', path),
     head_dim: posInt(v, 'head_dim', path),
     vocab_size: posInt(v, 'vocab_size', path),
+    external_data: externalData(v, path),
   };
+}
+
+/** Optional list of bundle files; absent means the graph keeps its weights inside. */
+function externalData(o: Obj, path: string): string[] {
+  const v = o.external_data;
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) fail(path + 'external_data', 'a list of file names', v);
+  return v.map((_, i) => bundleFile(v as unknown as Obj, String(i), `${path}external_data.`));
 }
 
 /** Validates parsed prm.json content; throws ManifestError naming the first wrong field. */

@@ -3,10 +3,11 @@
  * grouped-query attention, QKV bias), served over HTTP: every step reward equals the reference
  * computed with transformers itself on the original checkpoints (`score-hf`: its forward,
  * log_softmax + gather, cumulative sums at the step ends) within 1e-4, and a repeated request
- * served from the caches gives the same numbers exactly.
+ * served from the caches gives the same numbers exactly. The same models imported with their
+ * weights in external data files (the size threshold lowered) load and score alike.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +35,9 @@ ref = save_model(work + "/hf-reference", "qwen2", tok, seed=1)
 man = import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported", "imported",
                     TextFormat(beta=0.5, step_separator="\\n", prompt_template="Problem: {prompt}\\nSolution:\\n", append_eos=True,
                                max_sequence_length=128))
+import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported-external", "imported-external",
+              TextFormat(beta=0.5, step_separator="\\n", prompt_template="Problem: {prompt}\\nSolution:\\n", append_eos=True,
+                         max_sequence_length=128), external_data_bytes=10_000)
 items = json.load(open(work + "/items.json"))
 json.dump(score(pol, ref, man, items), open(work + "/expected.json", "w"))
 `;
@@ -69,11 +73,11 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function scoreItems(): Promise<Scored[]> {
+async function scoreItems(model = 'imported'): Promise<Scored[]> {
   const res = await fetch(`${server.url}/v1/score`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ items: ITEMS }),
+    body: JSON.stringify({ model, items: ITEMS }),
   });
   expect(res.status).toBe(200);
   return ((await res.json()) as { results: Scored[] }).results;
@@ -96,6 +100,12 @@ describe('a bundle imported from transformers checkpoints', () => {
     expect(worst).toBeLessThan(1e-4);
     // The rewards are not all alike: the right and the wrong solution differ.
     expect(Math.abs(results[0]!.steps[0]!.reward - results[1]!.steps[0]!.reward)).toBeGreaterThan(1e-3);
+  });
+
+  it('loads weights kept in external data files and scores alike', async () => {
+    expect(existsSync(join(work, 'models/imported-external/policy.onnx_data'))).toBe(true);
+    const external = await scoreItems('imported-external');
+    external.forEach((r, i) => r.steps.forEach((s, k) => expect(Math.abs(s.reward - expected[i]!.step_rewards[k]!)).toBeLessThan(1e-4)));
   });
 
   it('gives the same numbers, exactly, from its caches', async () => {

@@ -145,15 +145,21 @@ def onnx_named_tensors(m) -> Dict[str, "np.ndarray"]:
     return out
 
 
-def fingerprint(bundle_dir: str, manifest: dict) -> str:
-    h = hashlib.sha256()
-    files = [manifest["policy"]["onnx"]]
+def fingerprint_files(manifest: dict) -> List[str]:
+    """The files hashed, in recipe order: each graph followed by its external data files."""
+    files = [manifest["policy"]["onnx"], *manifest["policy"].get("external_data", [])]
     if manifest.get("reference"):
-        files.append(manifest["reference"]["onnx"])
-    files += [manifest["tokenizer"]["tokenizer_json"], manifest["tokenizer"]["tokenizer_config"]]
-    for fn in files:
+        files += [manifest["reference"]["onnx"], *manifest["reference"].get("external_data", [])]
+    return files + [manifest["tokenizer"]["tokenizer_json"], manifest["tokenizer"]["tokenizer_config"]]
+
+
+def fingerprint(bundle_dir: str, manifest: dict) -> str:
+    """ARCHITECTURE.md §2; files are read in chunks (weights may be many GB)."""
+    h = hashlib.sha256()
+    for fn in fingerprint_files(manifest):
         with open(os.path.join(bundle_dir, fn), "rb") as f:
-            h.update(f.read())
+            for chunk in iter(lambda: f.read(4 << 20), b""):
+                h.update(chunk)
     tail = [manifest["step_separator"], manifest["prompt_template"], manifest["use_chat_template"], manifest["append_eos"]]
     h.update(json.dumps(tail, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     return "sha256:" + h.hexdigest()

@@ -61,10 +61,10 @@ def add_commands(sub) -> None:
 
 
 def _source(plain, optimum, role):
-    from .hf_import import ImportError_, ModelSource
+    from .hf_import import BundleImportError, ModelSource
 
     if plain and optimum:
-        raise ImportError_(f"give --{role} or --optimum-{role}, not both")
+        raise BundleImportError(f"give --{role} or --optimum-{role}, not both")
     if not plain and not optimum:
         return None
     return ModelSource(optimum or plain, optimum=bool(optimum))
@@ -84,18 +84,18 @@ def text_format(a):
 
 
 def cmd_import(a):
-    from .hf_import import ImportError_, import_bundle
+    from .hf_import import BundleImportError, import_bundle
 
     try:
         policy = _source(a.policy, a.optimum_policy, "policy")
         reference = _source(a.reference, a.optimum_reference, "reference")
         if policy is None:
-            raise ImportError_("--policy or --optimum-policy is required")
+            raise BundleImportError("--policy or --optimum-policy is required")
         if (reference is None) != a.reference_free:
-            raise ImportError_("give a reference (--reference or --optimum-reference) or --reference-free")
+            raise BundleImportError("give a reference (--reference or --optimum-reference) or --reference-free")
         name = a.name or os.path.basename(os.path.normpath(a.out))
         man = import_bundle(policy, reference, a.out, name, text_format(a), graph=a.graph, dtype=a.dtype)
-    except ImportError_ as e:
+    except BundleImportError as e:
         print(f"import: {e}", file=sys.stderr)
         sys.exit(2)
     print(json.dumps({"bundle": a.out, "fingerprint": man["fingerprint"], "policy": man["policy"],

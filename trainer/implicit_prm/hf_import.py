@@ -22,7 +22,8 @@ import onnx
 from . import constants as C
 from .bundle import fingerprint
 from .onnx_fp16 import kv_dtype, output_dtype, to_float16
-from .onnx_logprobs import LOGITS, TARGET_LOGPROBS, external_data_files, relocate_external_data, rewrite_to_logprobs
+from .onnx_logprobs import (LOGITS, TARGET_LOGPROBS, external_data_files, has_external_data, relocate_external_data,
+                            rewrite_to_logprobs)
 
 DTYPES = ("fp32", "fp16", "bf16")
 # Graphs whose weights exceed this are written with their weights in a separate data file (the
@@ -30,7 +31,7 @@ DTYPES = ("fp32", "fp16", "bf16")
 EXTERNAL_DATA_BYTES = 1 << 30
 
 
-class ImportError_(ValueError):
+class BundleImportError(ValueError):
     """A user-facing import failure (bad folder, mismatched tokenizers, unsupported graph)."""
 
 
@@ -58,6 +59,7 @@ def model_shape(config) -> dict:
     heads = config.num_attention_heads
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    weights = getattr(config, "torch_dtype", None) or getattr(config, "dtype", None) or "float32"
     return {
         "num_layers": config.num_hidden_layers,
         "num_heads": kv_heads,
@@ -66,13 +68,21 @@ def model_shape(config) -> dict:
         "vocab_size": config.vocab_size,
         "max_position_embeddings": getattr(config, "max_position_embeddings", None),
         "architecture": (config.architectures or [config.model_type])[0],
-        "shape": {"type": "transformers", "model_type": config.model_type, "vocab_size": config.vocab_size,
-                  "hidden_size": config.hidden_size, "intermediate_size": getattr(config, "intermediate_size", 4 * config.hidden_size),
-                  "num_hidden_layers": config.num_hidden_layers, "num_attention_heads": heads,
-                  "num_key_value_heads": kv_heads, "head_dim": head_dim,
-                  # Llama, Qwen and Mistral MLPs are gated (gate, up and down projections) with SiLU
-                  "gated_mlp": getattr(config, "hidden_act", None) in ("silu", "swish")},
-        "weights_dtype": str(getattr(config, "torch_dtype", None) or getattr(config, "dtype", None) or "float32").replace("torch.", ""),
+        "shape": architecture_entry(config, heads, kv_heads, head_dim),
+        "weights_dtype": str(weights).replace("torch.", ""),
+    }
+
+
+def architecture_entry(config, heads: int, kv_heads: int, head_dim: int) -> dict:
+    """The shape facts FLOP accounting needs (prm.json `architecture` of an imported model)."""
+    return {
+        "type": "transformers", "model_type": config.model_type, "vocab_size": config.vocab_size,
+        "hidden_size": config.hidden_size,
+        "intermediate_size": getattr(config, "intermediate_size", 4 * config.hidden_size),
+        "num_hidden_layers": config.num_hidden_layers, "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads, "head_dim": head_dim,
+        # Llama, Qwen and Mistral MLPs are gated (gate, up and down projections) with SiLU.
+        "gated_mlp": getattr(config, "hidden_act", None) in ("silu", "swish"),
     }
 
 
@@ -86,7 +96,7 @@ def check_same_tokenizer(policy_tok, reference_tok) -> None:
     a, b = tokenizer_identity(policy_tok), tokenizer_identity(reference_tok)
     differ = [k for k in a if a[k] != b[k]]
     if differ:
-        raise ImportError_(
+        raise BundleImportError(
             "policy and reference tokenizers differ (" + ", ".join(differ) + "): an implicit reward compares the two "
             "models' log-probs of the same token ids, so both must tokenize alike")
 
@@ -97,7 +107,7 @@ def load_tokenizer(src: ModelSource):
     try:
         return AutoTokenizer.from_pretrained(src.path)
     except Exception as e:  # transformers raises OSError, ValueError, KeyError... for a bad folder
-        raise ImportError_(f"{src.path}: no usable tokenizer ({e})") from e
+        raise BundleImportError(f"{src.path}: no usable tokenizer ({e})") from e
 
 
 def load_config(src: ModelSource):
@@ -106,7 +116,7 @@ def load_config(src: ModelSource):
     try:
         return AutoConfig.from_pretrained(src.path)
     except Exception as e:
-        raise ImportError_(f"{src.path}: no usable config.json ({e})") from e
+        raise BundleImportError(f"{src.path}: no usable config.json ({e})") from e
 
 
 def export_checkpoint(src: ModelSource, work: str) -> str:
@@ -120,7 +130,7 @@ def export_checkpoint(src: ModelSource, work: str) -> str:
 def optimum_graph(src: ModelSource) -> str:
     path = os.path.join(src.path, "model.onnx")
     if not os.path.exists(path):
-        raise ImportError_(f"{src.path}: no model.onnx (export with optimum-cli export onnx --task text-generation-with-past)")
+        raise BundleImportError(f"{src.path}: no model.onnx (export with optimum-cli export onnx --task text-generation-with-past)")
     return path
 
 
@@ -131,13 +141,13 @@ def write_graph(graph_path: str, out_dir: str, role: str, graph: str, fp16: bool
     convert = fp16 and kv_dtype(onnx.load(graph_path, load_external_data=False)) == "float32"
     model = onnx.load(graph_path, load_external_data=convert)
     if "past_key_values.0.key" not in {i.name for i in model.graph.input}:
-        raise ImportError_(f"{graph_path}: no past_key_values inputs (export with the text-generation-with-past task)")
+        raise BundleImportError(f"{graph_path}: no past_key_values inputs (export with the text-generation-with-past task)")
     if graph == "logprobs":
         rewrite_to_logprobs(model)
     if convert:
         model = to_float16(model)
     onnx_name = f"{role}.onnx"
-    if convert:
+    if convert or not has_external_data(model):  # the weights are in memory: inline or in a data file
         save_with_weights(model, os.path.join(out_dir, onnx_name), external_data_bytes)
     else:
         save_referencing_data(model, graph_path, out_dir, onnx_name)
@@ -158,7 +168,7 @@ def save_referencing_data(model: onnx.ModelProto, graph_path: str, out_dir: str,
     """Saves an edited graph whose weights stayed on disk: their data file is copied beside it."""
     data = external_data_files(model)
     if len(data) > 1:
-        raise ImportError_(f"{graph_path}: weights spread over {len(data)} data files; one is supported")
+        raise BundleImportError(f"{graph_path}: weights spread over {len(data)} data files; one is supported")
     if data:
         relocate_external_data(model, data[0], onnx_name + "_data")
         shutil.copyfile(os.path.join(os.path.dirname(graph_path), data[0]), os.path.join(out_dir, onnx_name + "_data"))
@@ -172,10 +182,10 @@ def check_graph_shape(path: str, shape: dict, what: str) -> None:
     dims = [d.dim_value or d.dim_param for d in past.type.tensor_type.shape.dim]
     want = [shape["num_key_value_heads"], shape["head_dim"]]
     if [dims[1], dims[3]] != want:
-        raise ImportError_(f"{what}: past_key_values.0.key is {dims}, but config.json implies [batch, {want[0]}, past, {want[1]}]")
+        raise BundleImportError(f"{what}: past_key_values.0.key is {dims}, but config.json implies [batch, {want[0]}, past, {want[1]}]")
     layers = sum(1 for i in model.graph.input if i.name.startswith("past_key_values.") and i.name.endswith(".key"))
     if layers != shape["num_layers"]:
-        raise ImportError_(f"{what}: {layers} past_key_values layers, config.json says {shape['num_layers']}")
+        raise BundleImportError(f"{what}: {layers} past_key_values layers, config.json says {shape['num_layers']}")
 
 
 def save_tokenizer(tok, out_dir: str, max_sequence_length: int, eos_token: Optional[str] = None) -> None:
@@ -184,7 +194,7 @@ def save_tokenizer(tok, out_dir: str, max_sequence_length: int, eos_token: Optio
     with tempfile.TemporaryDirectory() as d:
         tok.save_pretrained(d)
         if not os.path.exists(os.path.join(d, "tokenizer.json")):
-            raise ImportError_("the tokenizer has no fast (tokenizers-library) form; the service needs tokenizer.json")
+            raise BundleImportError("the tokenizer has no fast (tokenizers-library) form; the service needs tokenizer.json")
         with open(os.path.join(d, "tokenizer_config.json"), encoding="utf-8") as f:
             config = json.load(f)
         if tok.chat_template and "chat_template" not in config:
@@ -192,7 +202,7 @@ def save_tokenizer(tok, out_dir: str, max_sequence_length: int, eos_token: Optio
         config["model_max_length"] = max_sequence_length
         if eos_token is not None:
             if tok.convert_tokens_to_ids(eos_token) in (None, tok.unk_token_id):
-                raise ImportError_(f"the end-of-sequence token {eos_token!r} is not in the tokenizer's vocabulary")
+                raise BundleImportError(f"the end-of-sequence token {eos_token!r} is not in the tokenizer's vocabulary")
             config["eos_token"] = eos_token
         shutil.copyfile(os.path.join(d, "tokenizer.json"), os.path.join(out_dir, "tokenizer.json"))
         with open(os.path.join(out_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
@@ -202,18 +212,20 @@ def save_tokenizer(tok, out_dir: str, max_sequence_length: int, eos_token: Optio
 def model_entry(out_dir: str, onnx_name: str, graph: str, shape: dict) -> dict:
     model = onnx.load(os.path.join(out_dir, onnx_name), load_external_data=False)
     scores = TARGET_LOGPROBS if graph == "logprobs" else LOGITS
-    return {"onnx": onnx_name, "graph": graph, "num_layers": shape["num_layers"], "num_heads": shape["num_heads"],
+    return {"onnx": onnx_name, "external_data": external_data_files(model),
+            "graph": graph, "num_layers": shape["num_layers"], "num_heads": shape["num_heads"],
             "num_key_value_heads": shape["num_key_value_heads"], "head_dim": shape["head_dim"],
             "vocab_size": shape["vocab_size"], "dtype": kv_dtype(model), f"{scores}_dtype": output_dtype(model, scores),
             "weights_dtype": shape["weights_dtype"], "source_architecture": shape["architecture"],
             "architecture": shape["shape"]}
 
 
-def import_model(src: ModelSource, out_dir: str, role: str, graph: str, dtype: str, work: str) -> tuple:
+def import_model(src: ModelSource, out_dir: str, role: str, graph: str, dtype: str, work: str,
+                 external_data_bytes: int = EXTERNAL_DATA_BYTES) -> tuple:
     shape = model_shape(load_config(src))
     graph_path = optimum_graph(src) if src.optimum else export_checkpoint(src, os.path.join(work, role))
     check_graph_shape(graph_path, shape, f"{role} ({src.path})")
-    onnx_name = write_graph(graph_path, out_dir, role, graph, fp16=dtype == "fp16")
+    onnx_name = write_graph(graph_path, out_dir, role, graph, dtype == "fp16", external_data_bytes)
     return model_entry(out_dir, onnx_name, graph, shape), shape
 
 
@@ -222,20 +234,22 @@ def sequence_limit(fmt: TextFormat, shapes: list) -> int:
     model_limit = min(limits) if limits else None
     if fmt.max_sequence_length is None:
         if model_limit is None:
-            raise ImportError_("config.json has no max_position_embeddings: pass --max-sequence-length")
+            raise BundleImportError("config.json has no max_position_embeddings: pass --max-sequence-length")
         return model_limit
     if model_limit is not None and fmt.max_sequence_length > model_limit:
-        raise ImportError_(f"--max-sequence-length {fmt.max_sequence_length} exceeds the model's max_position_embeddings {model_limit}")
+        raise BundleImportError(f"--max-sequence-length {fmt.max_sequence_length} exceeds the model's max_position_embeddings {model_limit}")
     return fmt.max_sequence_length
 
 
 def import_bundle(policy: ModelSource, reference: Optional[ModelSource], out_dir: str, name: str,
-                  fmt: TextFormat, graph: str = "logprobs", dtype: str = "fp32") -> dict:
+                  fmt: TextFormat, graph: str = "logprobs", dtype: str = "fp32",
+                  external_data_bytes: int = EXTERNAL_DATA_BYTES) -> dict:
     """Writes the bundle folder and returns its manifest. `dtype`: fp32 graphs, fp16 graphs (float16
     weights and KV, float32 log-probs), or bf16 — float32 graphs from a bfloat16 checkpoint, since
-    onnxruntime's JavaScript API has no bfloat16 tensors (its weights keep their bfloat16 values)."""
+    onnxruntime's JavaScript API has no bfloat16 tensors (its weights keep their bfloat16 values).
+    Graphs whose weights exceed `external_data_bytes` keep them in `<role>.onnx_data`."""
     if dtype not in DTYPES:
-        raise ImportError_(f"--dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
+        raise BundleImportError(f"--dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
     tok = load_tokenizer(policy)
     if reference is not None:
         check_same_tokenizer(tok, load_tokenizer(reference))
@@ -244,15 +258,15 @@ def import_bundle(policy: ModelSource, reference: Optional[ModelSource], out_dir
         if os.path.exists(os.path.join(out_dir, stale)):
             os.remove(os.path.join(out_dir, stale))
     with tempfile.TemporaryDirectory() as work:
-        pol_entry, pol_shape = import_model(policy, out_dir, "policy", graph, dtype, work)
-        ref = import_model(reference, out_dir, "reference", graph, dtype, work) if reference is not None else None
+        pol_entry, pol_shape = import_model(policy, out_dir, "policy", graph, dtype, work, external_data_bytes)
+        ref = import_model(reference, out_dir, "reference", graph, dtype, work, external_data_bytes) if reference is not None else None
     if ref is not None and ref[1]["vocab_size"] != pol_shape["vocab_size"]:
-        raise ImportError_(f"vocab sizes differ: policy {pol_shape['vocab_size']}, reference {ref[1]['vocab_size']}")
+        raise BundleImportError(f"vocab sizes differ: policy {pol_shape['vocab_size']}, reference {ref[1]['vocab_size']}")
     max_len = sequence_limit(fmt, [pol_shape] + ([ref[1]] if ref else []))
     save_tokenizer(tok, out_dir, max_len, fmt.eos_token)
     use_chat = bool(tok.chat_template) if fmt.use_chat_template is None else fmt.use_chat_template
     if use_chat and not tok.chat_template:
-        raise ImportError_("--chat-template asked for, but the tokenizer has no chat template")
+        raise BundleImportError("--chat-template asked for, but the tokenizer has no chat template")
     manifest = {
         "format": C.FORMAT, "format_version": C.FORMAT_VERSION, "name": name, "beta": fmt.beta,
         "policy": pol_entry,

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hf_models import byte_level_tokenizer, npm_tokenizer, save_model
-from implicit_prm.hf_import import ImportError_, ModelSource, TextFormat, import_bundle
+from implicit_prm.hf_import import BundleImportError, ModelSource, TextFormat, import_bundle
 
 TOL = 1e-5
 TEXTS = ["Problem: 48+27-19\nSolution:\n48+27=75\n\n75-19=56\n\nAnswer: 56", "Step 1: x = 5\n\nStep 2: y = x + 1 and more"]
@@ -177,17 +177,50 @@ def test_bf16_checkpoint_imports_as_float32_graphs(tokenizer, tmp_path):
     check_against_transformers(out, "policy", pol, tokenizer)
 
 
+def test_large_weights_go_to_a_data_file(tokenizer, tmp_path):
+    """The size threshold, lowered so a tiny model crosses it: its weights leave the graph file."""
+    pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
+    out = str(tmp_path / "bundle")
+    import_bundle(ModelSource(pol), None, out, "tiny", TextFormat(max_sequence_length=128), external_data_bytes=10_000)
+    assert os.path.getsize(os.path.join(out, "policy.onnx_data")) > 4 * os.path.getsize(os.path.join(out, "policy.onnx"))
+    check_against_transformers(out, "policy", pol, tokenizer)
+    small = str(tmp_path / "inline")
+    import_bundle(ModelSource(pol), None, small, "tiny", TextFormat(max_sequence_length=128))
+    assert not os.path.exists(os.path.join(small, "policy.onnx_data"))
+
+
+def test_optimum_fp16_export_imports(tokenizer, tmp_path):
+    """optimum's fp16 layout (float16 KV and logits; made here by converting its fp32 export, since
+    optimum exports fp16 on a GPU only): the rewrite log-softmaxes in float32."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    from optimum.exporters.onnx import main_export
+
+    pol = save_model(str(tmp_path / "policy"), "llama", tokenizer, seed=0)
+    exported = str(tmp_path / "optimum")
+    main_export(pol, output=exported, task="text-generation-with-past", do_validation=False, no_post_process=True)
+    path = os.path.join(exported, "model.onnx")
+    half = convert_float_to_float16(onnx.load(path), keep_io_types=False)
+    from implicit_prm.onnx_fp16 import sort_nodes
+
+    sort_nodes(half.graph)
+    onnx.save(half, path)
+    out = str(tmp_path / "bundle")
+    man = import_bundle(ModelSource(exported, optimum=True), None, out, "tiny", TextFormat(max_sequence_length=128))
+    assert man["policy"]["dtype"] == "float16" and man["policy"]["target_logprobs_dtype"] == "float32"
+    check_against_transformers(out, "policy", pol, tokenizer, tol=FP16_TOL)
+
+
 def test_tokenizer_mismatch_is_refused(tokenizer, tmp_path):
     pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
     other = byte_level_tokenizer(vocab_size=280)
     ref = save_model(str(tmp_path / "reference"), "qwen2", other, seed=1, vocab_size=len(tokenizer))
-    with pytest.raises(ImportError_, match=r"policy and reference tokenizers differ \(model.*\)"):
+    with pytest.raises(BundleImportError, match=r"policy and reference tokenizers differ \(model.*\)"):
         import_bundle(ModelSource(pol), ModelSource(ref), str(tmp_path / "bundle"), "tiny", TextFormat(max_sequence_length=128))
 
 
 def test_too_long_a_sequence_limit_is_refused(tokenizer, tmp_path):
     pol = save_model(str(tmp_path / "policy"), "qwen2", tokenizer, seed=0)
-    with pytest.raises(ImportError_, match="exceeds the model's max_position_embeddings 256"):
+    with pytest.raises(BundleImportError, match="exceeds the model's max_position_embeddings 256"):
         import_bundle(ModelSource(pol), None, str(tmp_path / "bundle"), "tiny", TextFormat(max_sequence_length=4096))
 
 
