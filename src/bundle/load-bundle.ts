@@ -65,6 +65,7 @@ async function openModel(dir: string, name: string, entry: ModelEntry, opts: Ses
       numHeads: entry.num_heads,
       headDim: entry.head_dim,
       vocabSize: entry.vocab_size,
+      kvDtype: entry.dtype,
     },
     opts,
   );

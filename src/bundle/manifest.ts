@@ -3,6 +3,8 @@
  * the offending field, so an operator can fix a bundle from the log line alone.
  */
 
+import { KV_DTYPES, type KvDtype } from '../engine/types.js';
+
 export type GraphFlavour = 'logits' | 'logprobs';
 export const GRAPH_FLAVOURS: readonly GraphFlavour[] = ['logits', 'logprobs'];
 
@@ -16,6 +18,8 @@ export interface ModelEntry {
   vocab_size: number;
   /** Files holding the graph's weights outside the graph file (ONNX external data), hashed with it. */
   external_data: string[];
+  /** Element type of the KV cache inputs and outputs (default float32); the graph must agree. */
+  dtype: KvDtype;
 }
 
 export interface Manifest {
@@ -94,7 +98,15 @@ function modelEntry(v: unknown, path: string): ModelEntry {
     head_dim: posInt(v, 'head_dim', path),
     vocab_size: posInt(v, 'vocab_size', path),
     external_data: externalData(v, path),
+    dtype: kvDtype(v, path),
   };
+}
+
+function kvDtype(o: Obj, path: string): KvDtype {
+  const v = o.dtype;
+  if (v === undefined) return 'float32';
+  if (!KV_DTYPES.includes(v as KvDtype)) fail(path + 'dtype', '"float32" or "float16"', v);
+  return v as KvDtype;
 }
 
 /** Optional list of bundle files; absent means the graph keeps its weights inside. */

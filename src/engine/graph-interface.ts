@@ -69,6 +69,8 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
   const outMeta = new Map(session.outputMetadata.map((m) => [m.name, m]));
   const errors: string[] = [];
   const { numLayers: L, numHeads: H, headDim: D, vocabSize: V } = spec;
+  // The KV element type the manifest declares (prm.json `dtype`); every KV input and output has it.
+  const kv = spec.kvDtype ?? 'float32';
 
   const looksLike: GraphFlavour | 'unknown' = outputs.includes('target_logprobs')
     ? 'logprobs'
@@ -108,9 +110,9 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
       const past = `past_key_values.${i}.${kind}`;
       const present = `present.${i}.${kind}`;
       if (!inputs.includes(past)) errors.push(`missing input "${past}"`);
-      else checkMeta(inMeta.get(past), 'float32', [null, H, null, D], `input "${past}"`, errors);
+      else checkMeta(inMeta.get(past), kv, [null, H, null, D], `input "${past}"`, errors);
       if (!outputs.includes(present)) errors.push(`missing output "${present}"`);
-      else checkMeta(outMeta.get(present), 'float32', [null, H, null, D], `output "${present}"`, errors);
+      else checkMeta(outMeta.get(present), kv, [null, H, null, D], `output "${present}"`, errors);
     }
   }
   if (presentLayers.size !== pastLayers.size && pastLayers.size === L) {
@@ -124,7 +126,7 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
       for (const kind of ['key', 'value']) {
         const name = `new_key_values.${i}.${kind}`;
         if (!outputs.includes(name)) errors.push(`missing output "${name}" (the graph has some new_key_values outputs, so it needs all)`);
-        else checkMeta(outMeta.get(name), 'float32', [null, H, null, D], `output "${name}"`, errors);
+        else checkMeta(outMeta.get(name), kv, [null, H, null, D], `output "${name}"`, errors);
       }
     }
     if (newKvNames.length !== 2 * L) errors.push(`the graph has ${newKvNames.length} new_key_values outputs, expected ${2 * L}`);
@@ -134,8 +136,11 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
     checkMeta(inMeta.get(name), 'int64', [null, null], `input "${name}"`, errors);
   }
   const scoreOutput = spec.flavour === 'logprobs' ? 'target_logprobs' : 'logits';
-  if (spec.flavour === 'logprobs') checkMeta(outMeta.get(scoreOutput), 'float32', [null, null], 'output "target_logprobs"', errors);
-  else checkMeta(outMeta.get(scoreOutput), 'float32', [null, null, V], 'output "logits"', errors);
+  // Scores may be float16 in a float16 graph (read as float32 by the engine); the import keeps them float32.
+  const scoreMeta = outMeta.get(scoreOutput);
+  const scoreType = scoreMeta?.isTensor && scoreMeta.type === 'float16' ? 'float16' : 'float32';
+  if (spec.flavour === 'logprobs') checkMeta(scoreMeta, scoreType, [null, null], 'output "target_logprobs"', errors);
+  else checkMeta(scoreMeta, scoreType, [null, null, V], 'output "logits"', errors);
 
   if (errors.length > 0) throw new Error(`${label}: ${errors.join('; ')}`);
   return { flavour: spec.flavour, numLayers: L, hasPositionIds, scoreOutput, newKvOutputs };

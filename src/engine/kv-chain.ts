@@ -7,12 +7,12 @@
  * before); links deeper than MAX_DEPTH are copied flat instead, so a trace extended a hundred times
  * is not packed from a hundred pieces.
  */
-import { makeKv, type KvState } from './types.js';
+import { kvArrayLike, makeKv, type KvArray, type KvState } from './types.js';
 
 /** A run of positions of one piece: its own arrays hold `stride` positions per head; `count` are used. */
 export interface KvPiece {
-  keys: Float32Array[];
-  values: Float32Array[];
+  keys: KvArray[];
+  values: KvArray[];
   stride: number;
   count: number;
 }
@@ -24,7 +24,7 @@ export const MAX_DEPTH = 8;
  * offset after the last position written. Packing a past and flattening a KV both read this way.
  */
 export function copyHeadFromPieces(
-  dst: Float32Array, at: number, pieces: readonly KvPiece[], which: 'keys' | 'values', l: number, h: number, headDim: number,
+  dst: KvArray, at: number, pieces: readonly KvPiece[], which: 'keys' | 'values', l: number, h: number, headDim: number,
 ): number {
   let to = at;
   for (const p of pieces) {
@@ -63,8 +63,8 @@ export function depthOf(kv: KvState): number {
 export function flattenKv(kv: KvState, n: number, heads: number, headDim: number): KvState {
   if (kv.parent === undefined && n === kv.length) return kv;
   const pieces = kvPieces(kv, n);
-  const layer = (which: 'keys' | 'values', l: number): Float32Array => {
-    const out = new Float32Array(heads * n * headDim);
+  const layer = (which: 'keys' | 'values', l: number): KvArray => {
+    const out = kvArrayLike(kv[which][l]!, heads * n * headDim);
     for (let h = 0; h < heads; h++) copyHeadFromPieces(out, h * n * headDim, pieces, which, l, h, headDim);
     return out;
   };

@@ -9,11 +9,13 @@ import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { throwIfAborted } from './abort.js';
 import { createSession, type SessionOptions } from './execution-provider.js';
 import { checkGraphInterface, type GraphInterface, type ModelSpec } from './graph-interface.js';
+import { halvesToFloats } from './float16.js';
 import { logSoftmaxAt } from './log-softmax.js';
 import { flattenKv } from './kv-chain.js';
 import { composeKv, emptyKv, packRows, pastLengthOf, unpackKv, type PackedBatch } from './pack-batch.js';
 import {
-  asKvState, type ForwardResult, type ForwardRow, type KvHandle, type KvState, type LogprobModel, type ModelShape, type PassTimes,
+  asKvState, kvArray, type ForwardResult, type ForwardRow, type KvArray, type KvDtype, type KvHandle, type KvState, type LogprobModel,
+  type ModelShape, type PassTimes,
 } from './types.js';
 
 type Feeds = Record<string, Tensor>;
@@ -25,7 +27,7 @@ export class OnnxLogprobModel implements LogprobModel {
   private readonly session: InferenceSession;
   private readonly onPass: (t: PassTimes) => void;
   /** Reused storage for the padded pasts of a pass (packRows); lent to one pass at a time. */
-  private scratch = new Float32Array(0);
+  private scratch: KvArray;
   private scratchLent = false;
   private disposed = false;
 
@@ -33,6 +35,7 @@ export class OnnxLogprobModel implements LogprobModel {
     this.session = session;
     this.graph = graph;
     this.shape = shape;
+    this.scratch = kvArray(shape.kvDtype ?? 'float32', 0);
     this.executionProvider = ep;
     this.onPass = onPass;
   }
@@ -49,7 +52,8 @@ export class OnnxLogprobModel implements LogprobModel {
     try {
       const graph = checkGraphInterface(session, spec, label);
       const { numLayers, numHeads, headDim, vocabSize } = spec;
-      return new OnnxLogprobModel(session, graph, { numLayers, numHeads, headDim, vocabSize }, executionProvider, onPass);
+      const shape = { numLayers, numHeads, headDim, vocabSize, kvDtype: spec.kvDtype ?? 'float32' };
+      return new OnnxLogprobModel(session, graph, shape, executionProvider, onPass);
     } catch (err) {
       await session.release();
       throw err;
@@ -83,7 +87,7 @@ export class OnnxLogprobModel implements LogprobModel {
     let packed: PackedBatch;
     let packedAt: number;
     try {
-      packed = packRows(liveRows, this.shape, lend ? (n) => this.scratchOf(n) : undefined);
+      packed = packRows(liveRows, this.shape, lend ? (n, dtype) => this.scratchOf(n, dtype) : undefined);
       packedAt = performance.now();
       out = await this.run(packed, wantKv);
     } finally {
@@ -93,9 +97,9 @@ export class OnnxLogprobModel implements LogprobModel {
     const ranAt = performance.now();
     try {
       throwIfAborted(signal);
-      const scores = out[this.graph.scoreOutput].data as Float32Array;
-      const kvKeys: Float32Array[] = [];
-      const kvValues: Float32Array[] = [];
+      const scores = this.scoresOf(out[this.graph.scoreOutput]);
+      const kvKeys: KvArray[] = [];
+      const kvValues: KvArray[] = [];
       if (wantKv) {
         for (let l = 0; l < this.shape.numLayers; l++) {
           kvKeys.push(this.kvOutput(out, l, 'key', packed));
@@ -123,7 +127,7 @@ export class OnnxLogprobModel implements LogprobModel {
 
   /** The KV of a row that feeds no tokens: its past (cut to pastLength), or none. */
   private pastOnly(r: ForwardRow): KvState {
-    if (r.past === undefined) return emptyKv(this.shape.numLayers);
+    if (r.past === undefined) return emptyKv(this.shape.numLayers, this.kvDtype);
     return this.firstPositions(asKvState(r.past), pastLengthOf(r));
   }
 
@@ -132,13 +136,22 @@ export class OnnxLogprobModel implements LogprobModel {
     return flattenKv(kv, n, this.shape.numHeads, this.shape.headDim);
   }
 
+  private get kvDtype(): KvDtype {
+    return this.shape.kvDtype ?? 'float32';
+  }
+
   /**
-   * The scratch storage, grown to at least n floats. It keeps its largest size (the largest pass's
-   * pasts, which onnxruntime's own arena keeps the like of anyway).
+   * The scratch storage, grown to at least n elements. It keeps its largest size (the largest
+   * pass's pasts, which onnxruntime's own arena keeps the like of anyway).
    */
-  private scratchOf(n: number): Float32Array {
-    if (this.scratch.length < n) this.scratch = new Float32Array(Math.ceil(n * 1.25));
+  private scratchOf(n: number, dtype: KvDtype): KvArray {
+    if (this.scratch.length < n) this.scratch = kvArray(dtype, Math.ceil(n * 1.25));
     return this.scratch;
+  }
+
+  /** The score output as float32 values (float16 graphs may return it as half-precision bits). */
+  private scoresOf(t: Tensor): Float32Array {
+    return t.type === 'float16' ? halvesToFloats(t.data as Uint16Array) : (t.data as Float32Array);
   }
 
   /** A row without new tokens: no log-probs; its KV (and prefix) come from its past alone. */
@@ -168,8 +181,8 @@ export class OnnxLogprobModel implements LogprobModel {
     if (this.graph.hasPositionIds) feeds.position_ids = new Tensor('int64', p.positionIds, [B, S]);
     if (this.graph.flavour === 'logprobs') feeds.target_ids = new Tensor('int64', p.targetIds, [B, S]);
     for (let l = 0; l < L; l++) {
-      feeds[`past_key_values.${l}.key`] = new Tensor('float32', p.pastKeys[l], [B, H, P, D]);
-      feeds[`past_key_values.${l}.value`] = new Tensor('float32', p.pastValues[l], [B, H, P, D]);
+      feeds[`past_key_values.${l}.key`] = new Tensor(this.kvDtype, p.pastKeys[l], [B, H, P, D]);
+      feeds[`past_key_values.${l}.value`] = new Tensor(this.kvDtype, p.pastValues[l], [B, H, P, D]);
     }
     // Fetch KV only when some row keeps it: copying it out is not free. With `new_key_values` the
     // past, which the caller already holds, is not copied back out at all.
@@ -196,14 +209,15 @@ export class OnnxLogprobModel implements LogprobModel {
   }
 
   /** One layer's KV output, its dims checked: [B, H, S, D] for new_key_values, [B, H, P + S, D] for present. */
-  private kvOutput(out: InferenceSession.ReturnType, layer: number, kind: 'key' | 'value', p: PackedBatch): Float32Array {
+  private kvOutput(out: InferenceSession.ReturnType, layer: number, kind: 'key' | 'value', p: PackedBatch): KvArray {
     const name = this.kvOutputName(layer, kind);
     const t = out[name];
     const want = [p.batch, this.shape.numHeads, (this.graph.newKvOutputs ? 0 : p.past) + p.seq, this.shape.headDim];
     if (t.dims.length !== 4 || t.dims.some((d, i) => d !== want[i])) {
       throw new Error(`${name} has dims [${t.dims.join(', ')}], expected [${want.join(', ')}]`);
     }
-    return t.data as Float32Array;
+    if (t.type !== this.kvDtype) throw new Error(`${name} is ${t.type}, expected ${this.kvDtype}`);
+    return t.data as KvArray;
   }
 
   private readLogprobs(scores: Float32Array, p: PackedBatch, b: number, row: ForwardRow): Float32Array {

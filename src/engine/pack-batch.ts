@@ -19,7 +19,7 @@
  * graph's `new_key_values` outputs, composeKv keeps only the new positions, linked to the past.
  */
 import { copyHeadFromPieces, depthOf, flattenKv, kvPieces, MAX_DEPTH, type KvPiece } from './kv-chain.js';
-import { asKvState, makeKv, type ForwardRow, type KvState, type ModelShape } from './types.js';
+import { asKvState, kvArray, kvArrayLike, makeKv, type ForwardRow, type KvArray, type KvDtype, type KvState, type ModelShape } from './types.js';
 
 export interface PackedBatch {
   batch: number;
@@ -29,9 +29,9 @@ export interface PackedBatch {
   attentionMask: BigInt64Array;
   positionIds: BigInt64Array;
   targetIds: BigInt64Array;
-  /** Per layer, [B, H, P, D]. */
-  pastKeys: Float32Array[];
-  pastValues: Float32Array[];
+  /** Per layer, [B, H, P, D], of the model's KV element type. */
+  pastKeys: KvArray[];
+  pastValues: KvArray[];
   /** Real (unpadded) token positions fed, for padding metrics. */
   realTokens: number;
 }
@@ -59,17 +59,17 @@ export function pastLengthOf(r: ForwardRow): number {
  * Copies the pieces of a row's past (kv-chain.ts; one piece for a compact KV) into row b of a
  * [B, H, P, D] array, one layer, and zeroes the row's padding after them (the array may be reused).
  */
-function copyPastIn(dst: Float32Array, pieces: readonly KvPiece[], which: 'keys' | 'values', l: number, b: number, H: number, P: number, D: number): void {
+function copyPastIn(dst: KvArray, pieces: readonly KvPiece[], which: 'keys' | 'values', l: number, b: number, H: number, P: number, D: number): void {
   for (let h = 0; h < H; h++) {
     const end = copyHeadFromPieces(dst, (b * H + h) * P * D, pieces, which, l, h, D);
     dst.fill(0, end, (b * H + h + 1) * P * D);
   }
 }
 
-/** Storage for the padded pasts of one pass: at least `floats` floats, any contents. */
-export type PastBuffer = (floats: number) => Float32Array;
+/** Storage for the padded pasts of one pass: at least `elements` of `dtype`, any contents. */
+export type PastBuffer = (elements: number, dtype: KvDtype) => KvArray;
 
-const freshPastBuffer: PastBuffer = (floats) => new Float32Array(floats);
+const freshPastBuffer: PastBuffer = (elements, dtype) => kvArray(dtype, elements);
 
 /**
  * `pastBuffer` holds the 2·L padded past arrays of the pass, one after the other: the engine lends
@@ -100,7 +100,7 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape, pastBuf
   const positionIds = new BigInt64Array(B * S);
   const targetIds = new BigInt64Array(B * S);
   const per = B * H * P * D;
-  const buffer = pastBuffer(2 * L * per);
+  const buffer = pastBuffer(2 * L * per, shape.kvDtype ?? 'float32');
   const pastKeys = Array.from({ length: L }, (_, l) => buffer.subarray(2 * l * per, (2 * l + 1) * per));
   const pastValues = Array.from({ length: L }, (_, l) => buffer.subarray((2 * l + 1) * per, (2 * l + 2) * per));
 
@@ -135,7 +135,7 @@ export function packRows(rows: readonly ForwardRow[], shape: ModelShape, pastBuf
 
 /** Where one layer of a row's KV is read from, per head: an array, and each head's first position. */
 interface Source {
-  array: Float32Array;
+  array: KvArray;
   base: (h: number) => number;
 }
 
@@ -143,9 +143,9 @@ interface Source {
  * The first `len` positions of a row's KV as a compact [H, len, D] layer: its past's first positions
  * (up to `pastLen`) from one source, then its new tokens' from another.
  */
-function gatherLayer(past: Source | null, fresh: Source, H: number, D: number, pastLen: number, len: number): Float32Array {
+function gatherLayer(past: Source | null, fresh: Source, H: number, D: number, pastLen: number, len: number): KvArray {
   const fromPast = Math.min(len, pastLen);
-  const out = new Float32Array(H * len * D);
+  const out = kvArrayLike(fresh.array, H * len * D);
   for (let h = 0; h < H; h++) {
     const dst = h * len * D;
     if (past !== null && fromPast > 0) out.set(past.array.subarray(past.base(h), past.base(h) + fromPast * D), dst);
@@ -169,8 +169,8 @@ function keptLength(row: ForwardRow, upTo: number | undefined): { pastLen: numbe
  * the row's past sits at j < past_b and its new tokens at P ≤ j < P + len_b.
  */
 export function unpackKv(
-  presentKeys: readonly Float32Array[],
-  presentValues: readonly Float32Array[],
+  presentKeys: readonly KvArray[],
+  presentValues: readonly KvArray[],
   packed: Pick<PackedBatch, 'past' | 'seq'>,
   shape: ModelShape,
   b: number,
@@ -180,7 +180,7 @@ export function unpackKv(
   const { numHeads: H, headDim: D } = shape;
   const { pastLen, len } = keptLength(row, upTo);
   const T = packed.past + packed.seq;
-  const layer = (present: Float32Array) => {
+  const layer = (present: KvArray) => {
     const past = { array: present, base: (h: number) => (b * H + h) * T * D };
     const fresh = { array: present, base: (h: number) => ((b * H + h) * T + packed.past) * D };
     return gatherLayer(past, fresh, H, D, pastLen, len);
@@ -195,8 +195,8 @@ export function unpackKv(
  * flat instead. A prefix that ends inside the past is a compact copy of it.
  */
 export function composeKv(
-  newKeys: readonly Float32Array[],
-  newValues: readonly Float32Array[],
+  newKeys: readonly KvArray[],
+  newValues: readonly KvArray[],
   packed: Pick<PackedBatch, 'seq'>,
   shape: ModelShape,
   b: number,
@@ -207,17 +207,17 @@ export function composeKv(
   const { pastLen, len } = keptLength(row, upTo);
   const past = row.past === undefined || pastLen === 0 ? null : (row.past as KvState);
   if (past !== null && len <= pastLen) return flattenKv(past, len, H, D);
-  const fresh = (t: Float32Array) => gatherLayer(null, { array: t, base: (h) => (b * H + h) * packed.seq * D }, H, D, 0, len - pastLen);
+  const fresh = (t: KvArray) => gatherLayer(null, { array: t, base: (h) => (b * H + h) * packed.seq * D }, H, D, 0, len - pastLen);
   if (past === null) return makeKv(len, newKeys.map(fresh), newValues.map(fresh));
   const parent = depthOf(past) >= MAX_DEPTH ? flattenKv(past, pastLen, H, D) : past;
   return makeKv(len, newKeys.map(fresh), newValues.map(fresh), { kv: parent, length: pastLen });
 }
 
 /** KV of zero positions (a row that starts at position 0 and is asked for its KV with no tokens). */
-export function emptyKv(numLayers: number): KvState {
+export function emptyKv(numLayers: number, dtype: KvDtype = 'float32'): KvState {
   return makeKv(
     0,
-    Array.from({ length: numLayers }, () => new Float32Array(0)),
-    Array.from({ length: numLayers }, () => new Float32Array(0)),
+    Array.from({ length: numLayers }, () => kvArray(dtype, 0)),
+    Array.from({ length: numLayers }, () => kvArray(dtype, 0)),
   );
 }

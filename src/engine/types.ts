@@ -23,8 +23,8 @@ export interface KvHandle {
  * trace again (kv-chain.ts reads across the links).
  */
 export interface KvState extends KvHandle {
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
+  readonly keys: KvArray[];
+  readonly values: KvArray[];
   readonly parent?: { readonly kv: KvState; readonly length: number };
 }
 
@@ -33,7 +33,7 @@ export interface KvState extends KvHandle {
  * link's length): an upper bound on what holding this KV retains, so caches bounded by it never
  * exceed their budget (positions shared by the extensions of one trace count in each).
  */
-export function makeKv(length: number, keys: Float32Array[], values: Float32Array[], parent?: KvState['parent']): KvState {
+export function makeKv(length: number, keys: KvArray[], values: KvArray[], parent?: KvState['parent']): KvState {
   let bytes = 0;
   for (const k of keys) bytes += k.byteLength;
   for (const v of values) bytes += v.byteLength;
@@ -92,11 +92,32 @@ export interface PassTimes {
   unpackMs: number;
 }
 
+/**
+ * Element type of a model's KV cache. float16 values travel as their raw bits in a Uint16Array
+ * (onnxruntime-node's float16 tensors; Node 20 has no Float16Array): the engine only copies KV,
+ * never computes with it, so the bits are all it needs.
+ */
+export type KvDtype = 'float32' | 'float16';
+export const KV_DTYPES: readonly KvDtype[] = ['float32', 'float16'];
+export type KvArray = Float32Array | Uint16Array;
+
+/** A zeroed KV array of `n` elements of `dtype`. */
+export function kvArray(dtype: KvDtype, n: number): KvArray {
+  return dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n);
+}
+
+/** A zeroed array of the same element type as `like`. */
+export function kvArrayLike(like: KvArray, n: number): KvArray {
+  return like instanceof Uint16Array ? new Uint16Array(n) : new Float32Array(n);
+}
+
 export interface ModelShape {
   readonly numLayers: number;
   readonly numHeads: number;
   readonly headDim: number;
   readonly vocabSize: number;
+  /** Default float32. */
+  readonly kvDtype?: KvDtype;
 }
 
 export interface LogprobModel {

@@ -102,14 +102,14 @@ export class WorkerLogprobModel implements LogprobModel {
         intraOpSpinning: opts.intraOpSpinning, cudaDeviceId: opts.cudaDeviceId },
     };
     const worker = await startWorker(init);
-    const { numLayers, numHeads, headDim, vocabSize } = spec;
+    const { numLayers, numHeads, headDim, vocabSize, kvDtype } = spec;
     return new Promise((resolve, reject) => {
       let lastError: Error | undefined;
       const onMessage = (m: FromWorker): void => {
         if (m.type === 'log') opts.logger[m.level](m.obj, m.msg);
         else if (m.type === 'ready') {
           detach();
-          resolve(new WorkerLogprobModel(worker, label, { numLayers, numHeads, headDim, vocabSize }, m.executionProvider, opts.logger));
+          resolve(new WorkerLogprobModel(worker, label, { numLayers, numHeads, headDim, vocabSize, kvDtype: kvDtype ?? 'float32' }, m.executionProvider, opts.logger));
         } else if (m.type === 'open-failed') {
           detach();
           worker.on('error', () => {});

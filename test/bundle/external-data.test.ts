@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeFingerprint } from '../../src/bundle/fingerprint.js';
 import { parseManifest } from '../../src/bundle/manifest.js';
 import { requireTrainerPython } from '../../scripts/trainer-python.js';
-import { startLiveServer } from '../client/live-server.js';
 import { RedisProcess } from '../helpers/redis-server.js';
+import { ServerProcess } from '../helpers/server-process.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -80,13 +80,14 @@ afterAll(async () => {
 const ITEM = { prompt: '48+27-19', steps: ['48+27=75', '75-19=56', 'Answer: 56'] };
 
 async function scoreOnce(): Promise<{ fingerprint: string; reward: number; cached: number }> {
-  const server = await startLiveServer({ MODELS_DIR: join(work, 'models'), DEFAULT_MODEL: 'ext', REDIS_URL: redis.url, KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0' });
+  // A server process of its own each time (the production wiring), sharing only Redis.
+  const server = await ServerProcess.start({ MODELS_DIR: join(work, 'models'), DEFAULT_MODEL: 'ext', REDIS_URL: redis.url, KV_CACHE_MAX_BYTES: '0' });
   try {
     const res = await fetch(`${server.url}/v1/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: [ITEM] }) });
     const body = (await res.json()) as { model: { fingerprint: string }; results: { score: number; cached_tokens: number }[] };
     return { fingerprint: body.model.fingerprint, reward: body.results[0]!.score, cached: body.results[0]!.cached_tokens };
   } finally {
-    await server.close();
+    await server.stop();
   }
 }
 

@@ -20,6 +20,8 @@ const ITEMS = [
   { id: 'b', prompt: '48+27-19', steps: ['48+27=65', '65-19=46', 'Answer: 46'] },
   { id: 'c', prompt: 'Step 1: x = 5', steps: ['Step 2: y = x + 1', 'The answer is 12.'] },
 ];
+/** The same traces under prompts no request used before, for the KV-cache checks. */
+const AGAIN = ITEMS.map((it) => ({ ...it, id: `${it.id}-again`, prompt: `${it.prompt} again` }));
 
 /** Python building the checkpoints, importing them and scoring ITEMS with transformers. */
 const BUILD = `
@@ -38,6 +40,9 @@ man = import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported
 import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported-external", "imported-external",
               TextFormat(beta=0.5, step_separator="\\n", prompt_template="Problem: {prompt}\\nSolution:\\n", append_eos=True,
                          max_sequence_length=128), external_data_bytes=10_000)
+import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported-fp16", "imported-fp16",
+              TextFormat(beta=0.5, step_separator="\\n", prompt_template="Problem: {prompt}\\nSolution:\\n", append_eos=True,
+                         max_sequence_length=128), dtype="fp16")
 items = json.load(open(work + "/items.json"))
 json.dump(score(pol, ref, man, items), open(work + "/expected.json", "w"))
 `;
@@ -52,7 +57,7 @@ function python(args: string[]): Promise<void> {
   });
 }
 
-interface Expected { id: string; q: number[]; step_rewards: number[]; outcome_reward: number }
+interface Expected { id: string; q: number[]; step_rewards: number[]; outcome_reward: number; segment_ids: number[][] }
 
 let work = '';
 let server: LiveServer;
@@ -62,7 +67,7 @@ let uncached: Scored[] = [];
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'prm-imported-'));
-  writeFileSync(join(work, 'items.json'), JSON.stringify(ITEMS));
+  writeFileSync(join(work, 'items.json'), JSON.stringify([...ITEMS, ...AGAIN]));
   await python(['-c', BUILD, work]);
   expected = JSON.parse(readFileSync(join(work, 'expected.json'), 'utf8')) as Expected[];
   server = await startLiveServer({ MODELS_DIR: join(work, 'models'), DEFAULT_MODEL: 'imported' });
@@ -73,11 +78,11 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function scoreItems(model = 'imported'): Promise<Scored[]> {
+async function scoreItems(model = 'imported', items: unknown[] = ITEMS): Promise<Scored[]> {
   const res = await fetch(`${server.url}/v1/score`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model, items: ITEMS }),
+    body: JSON.stringify({ model, items }),
   });
   expect(res.status).toBe(200);
   return ((await res.json()) as { results: Scored[] }).results;
@@ -106,6 +111,41 @@ describe('a bundle imported from transformers checkpoints', () => {
     expect(existsSync(join(work, 'models/imported-external/policy.onnx_data'))).toBe(true);
     const external = await scoreItems('imported-external');
     external.forEach((r, i) => r.steps.forEach((s, k) => expect(Math.abs(s.reward - expected[i]!.step_rewards[k]!)).toBeLessThan(1e-4)));
+  });
+
+  it('serves a float16 import (float16 KV) within the float16 bound, from its KV cache too, in half the KV memory', async () => {
+    // Per token the float16 graph's log-probs are within 1e-2 of transformers' float32 forward
+    // (trainer/tests/test_hf_import.py, FP16_TOL); a step reward is β times a sum of
+    // (policy − reference) over its tokens, so it may move by up to β · tokens · 2 · 1e-2.
+    const bound = (i: number, k: number) => 0.5 * expected[i]!.segment_ids[k + 1]!.length * 2 * 1e-2;
+    const check = (results: Scored[], from = 0) => results.forEach((r, i) => r.steps.forEach((s, k) => {
+      expect(Math.abs(s.reward - expected[from + i]!.step_rewards[k]!), `${r.id} step ${k}`).toBeLessThan(bound(from + i, k));
+    }));
+    const kvBytes = async (model: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const m = new RegExp(`^prm_engine_kv_bytes\\{model="${model}/policy.onnx"\\} (\\d+)`, 'm').exec(text);
+      return Number(m?.[1] ?? NaN);
+    };
+    // The first two steps as a trace that goes on (its KV is kept), then the whole trace from it;
+    // each model's KV bytes grow by what it keeps of these traces (prompts neither model saw yet).
+    const partial = AGAIN.map((it) => ({ ...it, id: `${it.id}-partial`, steps: it.steps.slice(0, 2) }));
+    const grew: Record<string, number> = {};
+    for (const model of ['imported', 'imported-fp16']) {
+      const before = await kvBytes(model);
+      const res = await fetch(`${server.url}/v1/score`, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, items: partial, options: { partial: true } }) });
+      expect(res.status).toBe(200);
+      grew[model] = (await kvBytes(model)) - before;
+    }
+    expect(grew.imported).toBeGreaterThan(0);
+    expect(grew['imported-fp16']).toBe(grew.imported! / 2);
+    const cold = await scoreItems('imported-fp16');
+    check(cold);
+    const extended = await scoreItems('imported-fp16', AGAIN);
+    expect(extended.every((r) => r.cached_tokens > 0)).toBe(true);
+    check(extended, ITEMS.length);
+    const again = await scoreItems('imported-fp16', AGAIN);
+    expect(again.map((r) => r.steps)).toEqual(extended.map((r) => r.steps));
   });
 
   it('gives the same numbers, exactly, from its caches', async () => {

@@ -23,6 +23,10 @@ describe('parseManifest', () => {
     const free = JSON.parse(readFileSync(join(BUNDLES_DIR, 'bigram-ref-free', 'prm.json'), 'utf8'));
     expect(parseManifest(free).reference).toBeNull();
     expect(parseManifest(withChange('policy.architecture', { d_model: 32 })).policy.num_layers).toBe(2);
+    // Graphs keep their weights inside and have float32 KV unless the entry says otherwise.
+    expect(parseManifest(good).policy).toMatchObject({ dtype: 'float32', external_data: [] });
+    expect(parseManifest(withChange('policy.dtype', 'float16')).policy.dtype).toBe('float16');
+    expect(parseManifest(withChange('policy.external_data', ['policy.onnx_data'])).policy.external_data).toEqual(['policy.onnx_data']);
   });
 
   it.each([
@@ -36,6 +40,9 @@ describe('parseManifest', () => {
     ['policy.num_layers', 1.5, /"policy.num_layers" must be a positive integer/],
     ['policy.onnx', '../outside.onnx', /"policy.onnx" must be a relative path inside the bundle folder/],
     ['reference.head_dim', -3, /"reference.head_dim" must be a positive integer/],
+    ['policy.dtype', 'bfloat16', /"policy.dtype" must be "float32" or "float16"/],
+    ['policy.external_data', 'policy.onnx_data', /"policy.external_data" must be a list of file names/],
+    ['policy.external_data', ['../weights.bin'], /"policy.external_data.0" must be a relative path inside the bundle folder/],
     ['reference.vocab_size', 54, /"reference.vocab_size" must be equal to policy.vocab_size/],
     ['tokenizer.tokenizer_json', 7, /"tokenizer.tokenizer_json" must be a non-empty string/],
     ['step_separator', '', /"step_separator" must be a non-empty string/],

@@ -14,7 +14,7 @@ import { expectClose as expectCloseWithin, row, sequence } from '../helpers/engi
 const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
 const TOL = 1e-5;
 
-function expectClose(a: Float32Array, b: Float32Array, what: string): void {
+function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   expectCloseWithin(a, b, TOL, what);
 }
 

@@ -22,11 +22,11 @@ const POLICY = join(BUNDLES, 'tiny-logprobs', 'policy.onnx');
 const SPEC: ModelSpec = { flavour: 'logprobs', numLayers: 2, numHeads: 2, headDim: 16, vocabSize: 99 };
 const CPU: SessionOptions = { device: 'cpu', intraOpThreads: 1, logger: silentLogger };
 
-function bytes(a: Float32Array): Buffer {
+function bytes(a: Float32Array | Uint16Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
-function expectSameBits(a: Float32Array, b: Float32Array, what: string): void {
+function expectSameBits(a: Float32Array | Uint16Array, b: Float32Array | Uint16Array, what: string): void {
   expect(a.length, what).toBe(b.length);
   expect(bytes(a).equals(bytes(b)), `${what} differs bitwise`).toBe(true);
 }

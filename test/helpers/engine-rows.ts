@@ -19,7 +19,7 @@ export function row(ids: number[], from: number, to: number, extra: Partial<Forw
 }
 
 /** |got − want| < tol everywhere, and NaN exactly where `want` is NaN. */
-export function expectClose(got: Float32Array, want: Float32Array, tol: number, what: string): void {
+export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
   expect(got.length, what).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
     if (Number.isNaN(want[i])) expect(got[i], `${what}[${i}]`).toBeNaN();
