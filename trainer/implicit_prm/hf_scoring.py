@@ -16,6 +16,8 @@ from typing import List, Optional, Sequence
 
 import torch
 
+from .scoring import padded_batch, response_logprobs_of, rewards_from_logprobs, step_ends
+
 
 def render_prompt(tok, manifest: dict, prompt: str) -> str:
     if manifest["use_chat_template"]:
@@ -38,25 +40,13 @@ def segment_ids(tok, manifest: dict, prompt: str, steps: Sequence[str], partial:
 @torch.no_grad()
 def batch_logprobs(model, seqs: List[List[int]], prompt_lens: List[int], pad_id: int) -> List[torch.Tensor]:
     """Response-token log-probs of each sequence from one right-padded transformers forward."""
-    T = max(len(x) for x in seqs)
-    ids = torch.full((len(seqs), T), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), T), dtype=torch.long)
-    for i, x in enumerate(seqs):
-        ids[i, :len(x)] = torch.tensor(x)
-        mask[i, :len(x)] = 1
-    logits = model(input_ids=ids, attention_mask=mask).logits.float()
-    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]
-    return [lp[i, p - 1:len(x) - 1].double() for i, (x, p) in enumerate(zip(seqs, prompt_lens))]
+    ids, mask = padded_batch(seqs, pad_id)
+    return response_logprobs_of(model(input_ids=ids, attention_mask=mask).logits, ids, seqs, prompt_lens)
 
 
-def step_rewards(ell: torch.Tensor, segs: List[List[int]], beta: float) -> dict:
-    cum = torch.cumsum(ell, 0) * beta
-    ends, n = [], 0
-    for s in segs[1:]:
-        n += len(s)
-        ends.append(n - 1)
-    q = [float(cum[e]) for e in ends]
-    return {"q": q, "step_rewards": [q[0]] + [q[k] - q[k - 1] for k in range(1, len(q))], "outcome_reward": q[-1]}
+def step_rewards(pol: torch.Tensor, ref: Optional[torch.Tensor], segs: List[List[int]], beta: float) -> dict:
+    q, r = rewards_from_logprobs(pol, ref, step_ends(segs), beta)
+    return {"q": q, "step_rewards": r, "outcome_reward": q[-1]}
 
 
 class HfScorer:
@@ -79,11 +69,10 @@ class HfScorer:
         b = self.manifest["beta"] if beta is None else beta
         segss = [self.segments(it) for it in items]
         seqs, plens = [sum(x, []) for x in segss], [len(x[0]) for x in segss]
-        ell = batch_logprobs(self.policy, seqs, plens, self.pad_id)
-        if self.reference is not None:
-            ell = [p - r for p, r in zip(ell, batch_logprobs(self.reference, seqs, plens, self.pad_id))]
-        return [{"id": it.get("id"), "segment_ids": segs, "tokens": len(seq), **step_rewards(e, segs, b)}
-                for it, segs, seq, e in zip(items, segss, seqs, ell)]
+        pol = batch_logprobs(self.policy, seqs, plens, self.pad_id)
+        ref = batch_logprobs(self.reference, seqs, plens, self.pad_id) if self.reference is not None else [None] * len(seqs)
+        return [{"id": it.get("id"), "segment_ids": segs, "tokens": len(seq), **step_rewards(p, r, segs, b)}
+                for it, segs, seq, p, r in zip(items, segss, seqs, pol, ref)]
 
 
 def score(policy_dir: str, reference_dir: Optional[str], manifest: dict, items: Sequence[dict], beta: Optional[float] = None):

@@ -40,19 +40,29 @@ def step_ends(segs: List[List[int]]) -> List[int]:
     return ends
 
 
-@torch.no_grad()
-def batch_response_logprobs(model: GPT, seqs: List[List[int]], prompt_lens: List[int], pad_id: int = 0) -> List[torch.Tensor]:
-    """log p(token) for the response tokens of every sequence (one right-padded batch)."""
+def padded_batch(seqs: List[List[int]], pad_id: int):
+    """Right-padded ids and their attention mask, [B, longest]."""
     T = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), T), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), T), dtype=torch.long)
     for i, s in enumerate(seqs):
         ids[i, : len(s)] = torch.tensor(s)
         mask[i, : len(s)] = 1
-    logits = model(ids, attention_mask=mask)
+    return ids, mask
+
+
+def response_logprobs_of(logits: torch.Tensor, ids: torch.Tensor, seqs: List[List[int]], prompt_lens: List[int]) -> List[torch.Tensor]:
+    """log p(next token) at each response position: log_softmax over the vocabulary, then gather."""
     logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
     tok_lp = torch.gather(logp, -1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)  # [B, T-1]
     return [tok_lp[i, prompt_lens[i] - 1 : len(s) - 1].clone() for i, s in enumerate(seqs)]
+
+
+@torch.no_grad()
+def batch_response_logprobs(model: GPT, seqs: List[List[int]], prompt_lens: List[int], pad_id: int = 0) -> List[torch.Tensor]:
+    """log p(token) for the response tokens of every sequence (one right-padded batch)."""
+    ids, mask = padded_batch(seqs, pad_id)
+    return response_logprobs_of(model(ids, attention_mask=mask), ids, seqs, prompt_lens)
 
 
 def rewards_from_logprobs(pol_lp: torch.Tensor, ref_lp: Optional[torch.Tensor], ends: List[int], beta: float):
