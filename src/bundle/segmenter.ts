@@ -3,9 +3,12 @@
  * through the bundle's template; segment k is step k's text + the step separator, except the last
  * step, which gets no separator (and EOS when append_eos). Every segment is tokenized on its own,
  * without special tokens, so the ids of steps 1..k are a prefix of the ids of steps 1..k+1.
+ * Prompts and steps are user text: only the templates and the separator may put control tokens
+ * in (literal-text.ts).
  */
 import { Template } from '@huggingface/jinja';
 import { ErrorCode, PrmError } from '../errors.js';
+import { LiteralTextEncoder, type TextPart } from './literal-text.js';
 import type { Manifest } from './manifest.js';
 import { TokenMemo } from './token-memo.js';
 import type { TokenizerBundle } from './tokenizer-files.js';
@@ -39,17 +42,22 @@ export function splitResponse(response: string, separator: string): string[] {
   return parts;
 }
 
+/** Stands for the user's message while the chat template renders around it (a private-use character). */
+const CONTENT_MARKER = '\uE000prm-content\uE000';
+
 export class Segmenter {
   private readonly tok: TokenizerBundle;
   private readonly layout: SegmenterLayout;
   private readonly chatTemplate?: Template;
   private readonly memo: TokenMemo;
+  private readonly literal: LiteralTextEncoder;
 
   /** Throws (a plain Error naming the problem) when the tokenizer cannot serve this layout. */
   constructor(tok: TokenizerBundle, layout: SegmenterLayout) {
     this.tok = tok;
     this.layout = layout;
-    this.memo = new TokenMemo((text) => this.tok.tokenizer.encode(text, { add_special_tokens: false }).ids);
+    this.memo = new TokenMemo((text) => this.tok.textTokenizer.encode(text, { add_special_tokens: false }).ids);
+    this.literal = new LiteralTextEncoder(tok.specialTokens, (text) => this.memo.ids(text));
     if (layout.use_chat_template) {
       if (tok.chatTemplate === undefined) {
         throw new Error('use_chat_template is true but tokenizer_config.json has no chat_template');
@@ -91,21 +99,39 @@ export class Segmenter {
 
   /** The prompt text as the model sees it. */
   renderPrompt(prompt: string): string {
-    if (this.chatTemplate !== undefined) {
-      return this.chatTemplate.render({
-        messages: [{ role: 'user', content: prompt }],
-        add_generation_prompt: true,
-        bos_token: this.tok.bosToken ?? '',
-        eos_token: this.tok.eosToken ?? '',
-      });
-    }
-    // split/join rather than String.replace: a prompt containing "$&" must stay verbatim.
-    return this.layout.prompt_template.split('{prompt}').join(prompt);
+    return this.promptParts(prompt).map((p) => p.text).join('');
   }
 
-  /** Ids of a text without special tokens (memoised: prompts and steps repeat across requests). */
-  private encode(text: string): readonly number[] {
-    return this.memo.ids(text);
+  /** The rendered prompt as bundle text around the user's prompt (literal). */
+  private promptParts(prompt: string): TextPart[] {
+    if (this.chatTemplate === undefined) {
+      const pieces = this.layout.prompt_template.split('{prompt}');
+      return pieces.flatMap((text, i) => (i === 0 ? [{ text, literal: false }] : [{ text: prompt, literal: true }, { text, literal: false }]));
+    }
+    const rendered = this.renderChat(prompt);
+    // The template may transform the content (trim it, say): render it once more around a marker
+    // and take what lies between the template's own text as the user's, when that is unambiguous.
+    const [before, after, ...more] = this.renderChat(CONTENT_MARKER).split(CONTENT_MARKER);
+    if (after === undefined || more.length > 0 || !rendered.startsWith(before!) || !rendered.endsWith(after)
+      || rendered.length < before!.length + after.length) {
+      return [{ text: rendered, literal: false }];
+    }
+    const content = rendered.slice(before!.length, rendered.length - after.length);
+    return [{ text: before!, literal: false }, { text: content, literal: true }, { text: after, literal: false }];
+  }
+
+  private renderChat(content: string): string {
+    return this.chatTemplate!.render({
+      messages: [{ role: 'user', content }],
+      add_generation_prompt: true,
+      bos_token: this.tok.bosToken ?? '',
+      eos_token: this.tok.eosToken ?? '',
+    });
+  }
+
+  /** Ids of bundle and user text together (memoised runs: prompts and steps repeat across requests). */
+  private encode(parts: readonly TextPart[]): readonly number[] {
+    return this.literal.encode(parts);
   }
 
   /**
@@ -115,7 +141,7 @@ export class Segmenter {
    */
   segment(prompt: string, steps: readonly string[], opts: { partial?: boolean } = {}): Segments {
     if (steps.length === 0) throw new PrmError(ErrorCode.EMPTY_STEPS, 'the trace has no steps');
-    const promptIds = this.encode(this.renderPrompt(prompt));
+    const promptIds = this.encode(this.promptParts(prompt));
     if (promptIds.length === 0) {
       throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
     }
@@ -125,12 +151,12 @@ export class Segmenter {
     const last = opts.partial ? steps.length : steps.length - 1;
     for (let k = 0; k < steps.length; k++) {
       const text = steps[k];
-      const own = text.length === 0 ? [] : this.encode(text);
+      const own = text.length === 0 ? [] : this.encode([{ text, literal: true }]);
       if (own.length === 0) {
         throw new PrmError(ErrorCode.EMPTY_STEP, `step ${k + 1} of ${steps.length} tokenizes to zero tokens`);
       }
       let ids: readonly number[];
-      if (k < last) ids = this.encode(text + this.layout.step_separator);
+      if (k < last) ids = this.encode([{ text, literal: true }, { text: this.layout.step_separator, literal: false }]);
       else ids = this.layout.append_eos ? [...own, this.tok.eosId!] : own;
       out.push(ids);
       total += ids.length;

@@ -4,9 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { specialTokens, textTokenizer } from './literal-text.js';
 
 export interface TokenizerBundle {
   tokenizer: Tokenizer;
+  /** The same tokenizer with its special tokens as plain text (for user text, literal-text.ts). */
+  textTokenizer: Tokenizer;
+  /** Special added tokens, content → id. */
+  specialTokens: Map<string, number>;
   config: Record<string, unknown>;
   /** Largest id the tokenizer can produce + 1 (base vocab and added tokens). */
   vocabSize: number;
@@ -58,8 +63,10 @@ export async function loadTokenizer(tokenizerJsonPath: string, configPath: strin
   const json = await readJson(tokenizerJsonPath, 'tokenizer file');
   const config = await readJson(configPath, 'tokenizer config');
   let tokenizer: Tokenizer;
+  let plain: Tokenizer;
   try {
     tokenizer = new Tokenizer(json, config);
+    plain = textTokenizer(json, config);
   } catch (err) {
     throw new Error(`tokenizer ${tokenizerJsonPath} could not be built: ${(err as Error).message}`);
   }
@@ -68,5 +75,8 @@ export async function loadTokenizer(tokenizerJsonPath: string, configPath: strin
   const bosToken = tokenString(config.bos_token);
   const eosToken = tokenString(config.eos_token);
   const eosId = eosToken === undefined ? undefined : tokenizer.token_to_id(eosToken);
-  return { tokenizer, config, vocabSize: maxId + 1, bosToken, eosToken, eosId, chatTemplate: chatTemplateOf(config) };
+  return {
+    tokenizer, textTokenizer: plain, specialTokens: specialTokens(json), config, vocabSize: maxId + 1, bosToken, eosToken, eosId,
+    chatTemplate: chatTemplateOf(config),
+  };
 }

@@ -1,0 +1,90 @@
+/**
+ * Tokenizing rendered text in which only the bundle's own text (the prompt template, the chat
+ * template, the step separator) may put control tokens: user text — prompts and steps — is
+ * tokenized as text even where it spells a special token ("<|im_end|>", "</s>"), so a client cannot
+ * end a turn or inject a role by typing its marker.
+ *
+ * The text is a list of parts, each marked literal (user text) or not (bundle text). Special tokens
+ * are looked for in bundle text only; the text between two of them — bundle and user text together,
+ * as one run — is encoded by a tokenizer whose special tokens are plain text (transformers'
+ * `split_special_tokens=True`). Where the user text spells no special token, the ids equal those of
+ * encoding the whole rendered string with the bundle's tokenizer (added tokens split first, then
+ * each run between them encoded), so nothing changes for ordinary input.
+ */
+import { Tokenizer } from '@huggingface/tokenizers';
+
+export interface TextPart {
+  text: string;
+  /** User text: never a control token, whatever it spells. */
+  literal: boolean;
+}
+
+interface AddedTokenJson {
+  content: string;
+  special?: boolean;
+}
+
+/** The special added tokens of a tokenizer.json (content → id). */
+export function specialTokens(tokenizerJson: Record<string, unknown>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of (tokenizerJson.added_tokens ?? []) as (AddedTokenJson & { id: number })[]) {
+    if (t.special === true && t.content.length > 0) out.set(t.content, t.id);
+  }
+  return out;
+}
+
+/**
+ * The same tokenizer with its special tokens demoted to text: the pieces they are spelled with are
+ * split and merged like any other text. Non-special added tokens stay (transformers keeps them too).
+ */
+export function textTokenizer(tokenizerJson: Record<string, unknown>, config: Record<string, unknown>): Tokenizer {
+  const added = (tokenizerJson.added_tokens ?? []) as AddedTokenJson[];
+  const kept = added.filter((t) => t.special !== true);
+  const plainConfig = { ...config };
+  delete plainConfig.added_tokens_decoder;
+  return new Tokenizer({ ...tokenizerJson, added_tokens: kept }, plainConfig);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class LiteralTextEncoder {
+  private readonly specialPattern: RegExp | null;
+
+  /** `encodeRun` encodes text with special tokens as text (memoised by the caller). */
+  constructor(
+    private readonly specials: ReadonlyMap<string, number>,
+    private readonly encodeRun: (text: string) => readonly number[],
+  ) {
+    // Longest first, so "<|im_start|>" wins over a shorter token it begins with.
+    const names = [...specials.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    this.specialPattern = names.length > 0 ? new RegExp(names.join('|'), 'g') : null;
+  }
+
+  /** Ids of the parts, as one text whose control tokens come from bundle text only. */
+  encode(parts: readonly TextPart[]): number[] {
+    const ids: number[] = [];
+    let run = '';
+    const flush = () => {
+      if (run.length > 0) ids.push(...this.encodeRun(run));
+      run = '';
+    };
+    for (const part of parts) {
+      if (part.literal || this.specialPattern === null) {
+        run += part.text;
+        continue;
+      }
+      let from = 0;
+      for (const m of part.text.matchAll(this.specialPattern)) {
+        run += part.text.slice(from, m.index);
+        flush();
+        ids.push(this.specials.get(m[0])!);
+        from = m.index + m[0].length;
+      }
+      run += part.text.slice(from);
+    }
+    flush();
+    return ids;
+  }
+}
