@@ -12,7 +12,7 @@ export interface ModelEntry {
   onnx: string;
   graph: GraphFlavour;
   num_layers: number;
-  /** Key/value heads of the KV cache (num_key_value_heads for grouped-query models). */
+  /** Key/value heads of the KV cache (prm.json `num_key_value_heads`, or `num_heads`). */
   num_heads: number;
   head_dim: number;
   vocab_size: number;
@@ -94,7 +94,7 @@ function modelEntry(v: unknown, path: string): ModelEntry {
     onnx: bundleFile(v, 'onnx', path),
     graph: graph as GraphFlavour,
     num_layers: posInt(v, 'num_layers', path),
-    num_heads: posInt(v, 'num_heads', path),
+    num_heads: kvHeads(v, path),
     head_dim: posInt(v, 'head_dim', path),
     vocab_size: posInt(v, 'vocab_size', path),
     external_data: externalData(v, path),
@@ -107,6 +107,19 @@ function kvDtype(o: Obj, path: string): KvDtype {
   if (v === undefined) return 'float32';
   if (!KV_DTYPES.includes(v as KvDtype)) fail(path + 'dtype', '"float32" or "float16"', v);
   return v as KvDtype;
+}
+
+/**
+ * The KV cache's head count: `num_key_value_heads` (the name transformers configs use, smaller
+ * than the query heads in grouped-query models) or `num_heads`; when both are given they must agree.
+ */
+function kvHeads(o: Obj, path: string): number {
+  if (o.num_key_value_heads === undefined) return posInt(o, 'num_heads', path);
+  const kv = posInt(o, 'num_key_value_heads', path);
+  if (o.num_heads !== undefined && posInt(o, 'num_heads', path) !== kv) {
+    fail(path + 'num_heads', `equal to num_key_value_heads (${kv}): both name the KV cache's head count`, o.num_heads);
+  }
+  return kv;
 }
 
 /** Optional list of bundle files; absent means the graph keeps its weights inside. */

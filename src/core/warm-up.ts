@@ -2,10 +2,12 @@
  * Warm-up of a loaded bundle: one real trace through both models before the bundle is declared
  * ready. It is also the last validation step, checking at load time what no file inspection can:
  * the graphs run with this tokenizer's ids, give finite log-probs, and continuing from their own
- * KV reproduces the full pass (a graph that ignores its past would silently corrupt KV reuse).
+ * KV reproduces the full pass (a graph that ignores its past would silently corrupt KV reuse) — for
+ * one row and for a batch of two rows with pasts of different lengths, as the batcher sends them
+ * (some exports, e.g. onnxruntime-genai's GroupQueryAttention builds, run only batch 1 with a past).
  */
 import type { LoadedBundle } from '../bundle/load-bundle.js';
-import type { ForwardRow, LogprobModel } from '../engine/types.js';
+import type { ForwardRow, KvHandle, LogprobModel } from '../engine/types.js';
 import { onCpuLane } from '../engine/cpu-lane.js';
 import { traceRow } from './compute-logprobs.js';
 
@@ -39,21 +41,44 @@ async function checkModel(model: LogprobModel, label: string, row: ForwardRow): 
   if (first.kv === undefined || first.kv.length !== m) {
     throw new Error(`${label}: warm-up asked for the KV of ${m} tokens and got ${first.kv?.length ?? 'none'}`);
   }
-  let rest;
+  let split: number[];
+  let batched: number[][];
   try {
-    [rest] = await model.forward([{ tokens: slice(row.tokens, m, n), targets: slice(row.targets, m, n), past: first.kv }]);
+    const [rest] = await model.forward([{ tokens: slice(row.tokens, m, n), targets: slice(row.targets, m, n), past: first.kv }]);
+    split = [...first.logprobs, ...rest.logprobs];
+    batched = await batchOfTwo(model, label, row, first.kv, m);
   } finally {
     model.releaseKv(first.kv);
   }
-  const split = [...first.logprobs, ...rest.logprobs];
-  for (let i = 0; i < n; i++) {
-    if (row.targets[i] === -1) continue;
-    if (Math.abs(split[i] - full.logprobs[i]) > KV_TOLERANCE) {
-      throw new Error(
-        `${label}: continuing from past key/values does not reproduce the full pass ` +
-          `(position ${i}: ${split[i]} vs ${full.logprobs[i]}); the graph does not use past_key_values as specified`,
-      );
+  const check = (got: ArrayLike<number>, from: number, what: string) => {
+    for (let i = from; i < n; i++) {
+      if (row.targets[i] === -1) continue;
+      if (Math.abs(got[i - from] - full.logprobs[i]) > KV_TOLERANCE) {
+        throw new Error(
+          `${label}: continuing from past key/values ${what} does not reproduce the full pass ` +
+            `(position ${i}: ${got[i - from]} vs ${full.logprobs[i]}); the graph does not use past_key_values as specified`,
+        );
+      }
     }
+  };
+  check(split, 0, '');
+  check(batched[0]!, m, 'in a batch of two');
+  check(batched[1]!, m - 1, 'in a batch of two with a shorter past');
+}
+
+/** Rows m.. after the whole past and m−1.. after its first m−1 positions, in one pass. */
+async function batchOfTwo(model: LogprobModel, label: string, row: ForwardRow, past: KvHandle, m: number): Promise<number[][]> {
+  const n = row.tokens.length;
+  const slice = (a: ArrayLike<number>, from: number): number[] => Array.from(a).slice(from, n);
+  try {
+    const out = await model.forward([
+      { tokens: slice(row.tokens, m), targets: slice(row.targets, m), past },
+      { tokens: slice(row.tokens, m - 1), targets: slice(row.targets, m - 1), past, pastLength: m - 1 },
+    ]);
+    return out.map((r) => Array.from(r.logprobs));
+  } catch (err) {
+    throw new Error(`${label}: a batch of two rows with past key/values fails (${(err as Error).message.split('\n')[0]}); ` +
+      'this service batches rows, so the graph must take a batch dimension above 1 with a past', { cause: err });
   }
 }
 

@@ -26,6 +26,13 @@ describe('parseManifest', () => {
     // Graphs keep their weights inside and have float32 KV unless the entry says otherwise.
     expect(parseManifest(good).policy).toMatchObject({ dtype: 'float32', external_data: [] });
     expect(parseManifest(withChange('policy.dtype', 'float16')).policy.dtype).toBe('float16');
+    // The KV head count under transformers' name, alone or beside num_heads.
+    const heads = good.policy.num_heads as number;
+    const named = structuredClone(good);
+    delete named.policy.num_heads;
+    named.policy.num_key_value_heads = heads;
+    expect(parseManifest(named).policy.num_heads).toBe(heads);
+    expect(parseManifest(withChange('policy.num_key_value_heads', heads)).policy.num_heads).toBe(heads);
     expect(parseManifest(withChange('policy.external_data', ['policy.onnx_data'])).policy.external_data).toEqual(['policy.onnx_data']);
   });
 
@@ -41,6 +48,8 @@ describe('parseManifest', () => {
     ['policy.onnx', '../outside.onnx', /"policy.onnx" must be a relative path inside the bundle folder/],
     ['reference.head_dim', -3, /"reference.head_dim" must be a positive integer/],
     ['policy.dtype', 'bfloat16', /"policy.dtype" must be "float32" or "float16"/],
+    ['policy.num_key_value_heads', 3, /"policy.num_heads" must be equal to num_key_value_heads \(3\)/],
+    ['policy.num_key_value_heads', 0, /"policy.num_key_value_heads" must be a positive integer/],
     ['policy.external_data', 'policy.onnx_data', /"policy.external_data" must be a list of file names/],
     ['policy.external_data', ['../weights.bin'], /"policy.external_data.0" must be a relative path inside the bundle folder/],
     ['reference.vocab_size', 54, /"reference.vocab_size" must be equal to policy.vocab_size/],
