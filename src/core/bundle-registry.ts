@@ -245,6 +245,7 @@ export class BundleRegistry {
       names = found.names;
       // Bundles exist again: problems of the first discovery no longer hold.
       this.problems.length = 0;
+      this.forgetRemoved(new Set(names));
     }
     const out: ReloadOutcome[] = [];
     for (const n of names) {
@@ -252,6 +253,20 @@ export class BundleRegistry {
       out.push(await this.reloadOne(n, join(root, n)));
     }
     return out;
+  }
+
+  /**
+   * A full reload serves the folders there are now: a bundle whose folder is gone leaves the
+   * registry (and readiness); a version still serving it is disposed after its last request.
+   */
+  private forgetRemoved(present: ReadonlySet<string>): void {
+    for (const [name, e] of [...this.entries]) {
+      if (present.has(name)) continue;
+      this.entries.delete(name);
+      if (e.state === 'ready') this.retire(e.bundle);
+      this.opts.logger.info({ bundle: name, dir: e.dir }, `bundle "${name}" removed: its folder is gone`);
+    }
+    metrics.modelsReady.set(this.ready().length);
   }
 
   private async reloadOne(name: string, dir: string): Promise<ReloadOutcome> {

@@ -311,11 +311,16 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
       fatal.push(`the default model ${JSON.stringify(def)} is not among the bundles found`);
     }
     const names = Object.keys(models);
-    const ready = registry.isDiscovered && fatal.length === 0 && names.length > 0 && names.every((n) => models[n] === 'ready');
+    // Ready once loading is over and the default model serves: a broken bundle beside it is listed
+    // (models, degraded) and refused by name, but does not take the others out of service.
+    const unnamed = defaultModel(); // where requests that name no model go
+    const ready = registry.isDiscovered && fatal.length === 0 && names.length > 0
+      && names.every((n) => models[n] !== 'loading') && unnamed !== undefined && models[unnamed] === 'ready';
+    const broken = names.filter((n) => registry.get(n)!.state === 'failed').map((n) => `bundle "${n}" ${models[n]}`);
     const cache = tier1.health();
     // A cache in trouble degrades to uncached scoring; it never makes the service unready.
-    const degraded = cache.healthy ? fatal : [...fatal, `tier-1 cache (${cache.kind}) unavailable, scoring uncached: ${cache.detail}`];
-    return { ready, models, degraded };
+    const cacheTrouble = cache.healthy ? [] : [`tier-1 cache (${cache.kind}) unavailable, scoring uncached: ${cache.detail}`];
+    return { ready, models, degraded: [...fatal, ...broken, ...cacheTrouble] };
   }
 
   return {

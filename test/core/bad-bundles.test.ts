@@ -95,15 +95,26 @@ describe('a models folder with broken bundles', () => {
     ({ service, logger } = await start(root));
   });
 
-  it('is not ready and names each broken bundle with its reason', () => {
+  it('names each broken bundle with its reason, and is not ready while unnamed requests go to one', () => {
     const r = service.readiness();
+    // Without DEFAULT_MODEL, requests naming no model go to the first bundle: "bad-field".
+    expect(service.defaultModel()).toBe('bad-field');
     expect(r.ready).toBe(false);
+    for (const name of Object.keys(EXPECT)) expect(r.degraded.some((d) => d.startsWith(`bundle "${name}" failed: `)), name).toBe(true);
     expect(Object.keys(r.models).sort()).toEqual(['good', ...Object.keys(EXPECT)].sort());
     expect(r.models.good).toBe('ready');
     for (const [name, re] of Object.entries(EXPECT)) {
       expect(r.models[name], name).toMatch(/^failed: /);
       expect(r.models[name], name).toMatch(re);
     }
+  });
+
+  it('is ready when the default model serves: the broken bundles beside it are listed, not fatal', async () => {
+    const { service: named } = await start(root, { defaultModel: 'good' });
+    const r = named.readiness();
+    expect(r.ready).toBe(true);
+    expect(r.models.good).toBe('ready');
+    expect(r.degraded).toHaveLength(Object.keys(EXPECT).length);
   });
 
   it('logs each failure with the bundle name and folder', () => {

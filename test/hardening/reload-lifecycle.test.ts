@@ -4,7 +4,7 @@
  * that request lets go; a broken new version changes nothing; new folders join on a full reload;
  * and a new version never reads the old version's cache entries (its fingerprint differs).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LoadedBundle } from '../../src/bundle/load-bundle.js';
@@ -33,6 +33,30 @@ async function until(check: () => boolean): Promise<void> {
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of closers) await c();
+});
+
+describe('readiness across reloads', () => {
+  it('a broken new folder does not take the service out of service, and leaves with its folder', async () => {
+    const dir = modelsDirWithCopy('tiny-logprobs', 'good');
+    const service = createScoringService({ modelsDir: dir, device: 'cpu', intraOpThreads: 1, interOpThreads: 1, logger: silentLogger });
+    closers.push(() => service.close());
+    await service.whenLoaded();
+    expect(service.readiness()).toEqual({ ready: true, models: { good: 'ready' }, degraded: [] });
+
+    mkdirSync(join(dir, 'new-broken'));
+    writeFileSync(join(dir, 'new-broken', 'prm.json'), JSON.stringify({ format: 'implicit-prm-bundle' }));
+    const outcomes = await service.reload();
+    expect(outcomes.find((o) => o.name === 'new-broken')).toMatchObject({ ok: false });
+    const broken = service.readiness();
+    expect(broken.ready).toBe(true);
+    expect(broken.models['new-broken']).toMatch(/^failed: prm\.json: "format_version" must be 1/);
+    expect(broken.degraded).toEqual([expect.stringMatching(/^bundle "new-broken" failed: /)]);
+    expect((await service.score('good', [trace(2)], {})).results).toHaveLength(1);
+
+    rmSync(join(dir, 'new-broken'), { recursive: true });
+    await service.reload();
+    expect(service.readiness()).toEqual({ ready: true, models: { good: 'ready' }, degraded: [] });
+  });
 });
 
 describe('BundleRegistry.reload', () => {
