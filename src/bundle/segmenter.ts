@@ -1,8 +1,8 @@
 /**
  * Turns (prompt, steps) into token segments (ARCHITECTURE.md §1): segment 0 is the prompt rendered
  * through the bundle's template; segment k is step k's text + the step separator, except the last
- * step, which gets no separator (and EOS when append_eos). Every segment is tokenized on its own,
- * without special tokens, so the ids of steps 1..k are a prefix of the ids of steps 1..k+1.
+ * step, which gets no separator (and EOS when append_eos). The ids are those of tokenizing the
+ * whole text, as the model saw it in training, cut at the step boundaries (segment() says how).
  * Prompts and steps are user text: only the templates and the separator may put control tokens
  * in (literal-text.ts).
  */
@@ -51,6 +51,8 @@ export class Segmenter {
   private readonly chatTemplate?: Template;
   private readonly memo: TokenMemo;
   private readonly literal: LiteralTextEncoder;
+  /** For the prefixes of one trace, which no other request repeats: not memoised. */
+  private readonly literalUncached: LiteralTextEncoder;
 
   /** Throws (a plain Error naming the problem) when the tokenizer cannot serve this layout. */
   constructor(tok: TokenizerBundle, layout: SegmenterLayout) {
@@ -58,6 +60,7 @@ export class Segmenter {
     this.layout = layout;
     this.memo = new TokenMemo((text) => this.tok.textTokenizer.encode(text, { add_special_tokens: false }).ids);
     this.literal = new LiteralTextEncoder(tok.specialTokens, (text) => this.memo.ids(text));
+    this.literalUncached = new LiteralTextEncoder(tok.specialTokens, (text) => tok.textTokenizer.encode(text, { add_special_tokens: false }).ids);
     if (layout.use_chat_template) {
       if (tok.chatTemplate === undefined) {
         throw new Error('use_chat_template is true but tokenizer_config.json has no chat_template');
@@ -135,38 +138,80 @@ export class Segmenter {
   }
 
   /**
-   * Token segments of one trace. With `partial` the trace continues after its last step (tree
-   * search): every step, the last included, gets the separator and no EOS is appended, so the
-   * segments of steps 1..k are exactly those of any longer partial or final trace extending them.
+   * Token segments of one trace: the ids of tokenizing the whole rendered text (prompt, then the
+   * steps joined by the separator), cut at the step boundaries, plus EOS when the bundle says so.
+   * With `partial` the trace continues after its last step (tree search): every step, the last
+   * included, gets the separator and no EOS is appended.
+   *
+   * Boundaries: the segment ending at a given text position ends after the whole-text tokens that
+   * tokenizing the text up to there alone reproduces (their common prefix), so a token that
+   * straddles a step boundary belongs to the later step. Where the segments tokenized one by one
+   * already join up to the whole text's ids (most byte-level BPE text), those are the segments;
+   * otherwise (SentencePiece's leading "▁", merges across a boundary) the prefixes are tokenized.
    */
   segment(prompt: string, steps: readonly string[], opts: { partial?: boolean } = {}): Segments {
     if (steps.length === 0) throw new PrmError(ErrorCode.EMPTY_STEPS, 'the trace has no steps');
-    const promptIds = this.encode(this.promptParts(prompt));
-    if (promptIds.length === 0) {
-      throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
-    }
-    const out: (readonly number[])[] = [];
-    let total = promptIds.length;
+    const promptParts = this.promptParts(prompt);
     // Index of the step that ends the trace (no separator, maybe EOS); none when partial.
     const last = opts.partial ? steps.length : steps.length - 1;
-    for (let k = 0; k < steps.length; k++) {
-      const text = steps[k];
-      const own = text.length === 0 ? [] : this.encode([{ text, literal: true }]);
-      if (own.length === 0) {
+    const stepParts = steps.map((text, k): TextPart[] => {
+      if (text.length === 0 || this.encode([{ text, literal: true }]).length === 0) {
         throw new PrmError(ErrorCode.EMPTY_STEP, `step ${k + 1} of ${steps.length} tokenizes to zero tokens`);
       }
-      let ids: readonly number[];
-      if (k < last) ids = this.encode([{ text, literal: true }, { text: this.layout.step_separator, literal: false }]);
-      else ids = this.layout.append_eos ? [...own, this.tok.eosId!] : own;
-      out.push(ids);
-      total += ids.length;
+      return k < last ? [{ text, literal: true }, { text: this.layout.step_separator, literal: false }] : [{ text, literal: true }];
+    });
+    const pieces = [promptParts, ...stepParts];
+    const one = pieces.map((p) => this.encode(p));
+    if (one[0]!.length === 0) {
+      throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
     }
+    const whole = this.encode(pieces.flat());
+    const segs = joinsUp(one, whole) ? one.map((ids) => [...ids]) : this.cutAtPrefixes(pieces, whole);
+    if (this.layout.append_eos && !opts.partial) segs[segs.length - 1]!.push(this.tok.eosId!);
+    const total = segs.reduce((n, ids) => n + ids.length, 0);
     if (total > this.layout.max_sequence_length) {
       throw new PrmError(
         ErrorCode.SEQUENCE_TOO_LONG,
         `prompt + response is ${total} tokens; this model takes at most ${this.layout.max_sequence_length}`,
       );
     }
-    return { prompt: promptIds, steps: out };
+    return { prompt: segs[0]!, steps: segs.slice(1) };
   }
+
+  /** The whole text's ids cut where tokenizing each prefix alone stops agreeing with them. */
+  private cutAtPrefixes(pieces: readonly TextPart[][], whole: readonly number[]): number[][] {
+    const cuts: number[] = [];
+    let prefix: TextPart[] = [];
+    for (let k = 0; k < pieces.length - 1; k++) {
+      prefix = [...prefix, ...pieces[k]!];
+      const alone = this.literalUncached.encode(prefix);
+      cuts.push(Math.max(cuts[cuts.length - 1] ?? 0, commonPrefix(alone, whole)));
+    }
+    cuts.push(whole.length);
+    const segs = cuts.map((end, k) => whole.slice(k === 0 ? 0 : cuts[k - 1], end));
+    if (segs[0]!.length === 0) {
+      throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt has no token of its own in the whole text; the first step needs context');
+    }
+    segs.forEach((ids, k) => {
+      if (k > 0 && ids.length === 0) {
+        throw new PrmError(ErrorCode.EMPTY_STEP, `step ${k} of ${segs.length - 1} has no token of its own: the whole text tokenizes it together with its neighbours`);
+      }
+    });
+    return segs;
+  }
+}
+
+/** Whether the segments' ids, one after the other, are exactly `whole`. */
+function joinsUp(segments: readonly (readonly number[])[], whole: readonly number[]): boolean {
+  let at = 0;
+  for (const ids of segments) {
+    for (const id of ids) if (whole[at++] !== id) return false;
+  }
+  return at === whole.length;
+}
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
 }

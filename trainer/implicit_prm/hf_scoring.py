@@ -3,37 +3,85 @@ transformers checkpoints (not on the exported graphs), so the service's numbers 
 bundle can be checked against what the model's own code computes.
 
 Items are scored in right-padded batches (one forward per model per batch), as the paper's code
-does with its data loader. Token ids follow the bundle's text format (ARCHITECTURE.md §1, the segment-wise rule the service
-applies): the rendered prompt, then each step (+ separator, except the last; + EOS when the bundle
-says so), each tokenized on its own without special tokens. Then, per model, one transformers
+does with its data loader. Token ids follow the bundle's text format (ARCHITECTURE.md §1): the
+whole rendered text (prompt, steps joined by the separator) tokenized with transformers, control
+tokens from the templates only, cut at the step boundaries by prefix tokenization, + EOS when the
+bundle says so. Then, per model, one transformers
 forward over the whole sequence, log_softmax + gather of each next token, ℓ_i = log πφ − log πref,
 q_k = β·Σ ℓ_i up to the end of step k, r_k = q_k − q_{k−1}.
 """
 from __future__ import annotations
 
 import json
-from typing import List, Optional, Sequence
+import re
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
 from .scoring import padded_batch, response_logprobs_of, rewards_from_logprobs, step_ends
 
 
-def render_prompt(tok, manifest: dict, prompt: str) -> str:
-    if manifest["use_chat_template"]:
-        return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
-    return manifest["prompt_template"].replace("{prompt}", prompt)
+CONTENT_MARKER = "\ue000prm-content\ue000"
+
+
+def prompt_parts(tok, manifest: dict, prompt: str) -> List[Tuple[str, bool]]:
+    """The rendered prompt as (text, is user text) parts: bundle text around the user's prompt."""
+    if not manifest["use_chat_template"]:
+        pieces = manifest["prompt_template"].split("{prompt}")
+        parts = [(pieces[0], False)]
+        for piece in pieces[1:]:
+            parts += [(prompt, True), (piece, False)]
+        return parts
+    render = lambda c: tok.apply_chat_template([{"role": "user", "content": c}], tokenize=False, add_generation_prompt=True)  # noqa: E731
+    rendered, around = render(prompt), render(CONTENT_MARKER).split(CONTENT_MARKER)
+    if len(around) != 2 or not rendered.startswith(around[0]) or not rendered.endswith(around[1]):
+        return [(rendered, False)]
+    return [(around[0], False), (rendered[len(around[0]):len(rendered) - len(around[1])], True), (around[1], False)]
+
+
+def encode_parts(tok, parts: Sequence[Tuple[str, bool]]) -> List[int]:
+    """Control tokens from bundle text only; every run between them tokenized with special tokens
+    as text (split_special_tokens=True)."""
+    specials = {t.content: i for i, t in tok.added_tokens_decoder.items() if t.special}
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(specials, key=len, reverse=True))) if specials else None
+    ids: List[int] = []
+    run = ""
+    for text, literal in parts:
+        at = 0
+        if not literal and pattern is not None:
+            for m in pattern.finditer(text):
+                run += text[at:m.start()]
+                if run:
+                    ids += tok(run, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+                run = ""
+                ids.append(specials[m.group(0)])
+                at = m.end()
+        run += text[at:]
+    if run:
+        ids += tok(run, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    return ids
 
 
 def segment_ids(tok, manifest: dict, prompt: str, steps: Sequence[str], partial: bool = False) -> List[List[int]]:
-    """`partial`: the trace will be extended, so its last step keeps the separator and gets no EOS."""
-    enc = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    segs = [enc(render_prompt(tok, manifest, prompt))]
+    """The whole text's ids cut at the step boundaries (ARCHITECTURE.md §1): segment k ends after
+    the whole-text tokens that tokenizing the text through segment k alone reproduces.
+    `partial`: the trace will be extended, so its last step keeps the separator and gets no EOS."""
+    pieces = [prompt_parts(tok, manifest, prompt)]
     for k, step in enumerate(steps):
-        if k < len(steps) - 1 or partial:
-            segs.append(enc(step + manifest["step_separator"]))
-        else:
-            segs.append(enc(step) + ([tok.convert_tokens_to_ids(tok.eos_token)] if manifest["append_eos"] else []))
+        pieces.append([(step, True)] + ([(manifest["step_separator"], False)] if k < len(steps) - 1 or partial else []))
+    whole = encode_parts(tok, [p for piece in pieces for p in piece])
+    cuts, prefix = [], []
+    for piece in pieces[:-1]:
+        prefix += piece
+        alone = encode_parts(tok, prefix)
+        n = 0
+        while n < len(alone) and n < len(whole) and alone[n] == whole[n]:
+            n += 1
+        cuts.append(max([n] + cuts[-1:]))
+    cuts.append(len(whole))
+    segs = [whole[(cuts[k - 1] if k else 0):end] for k, end in enumerate(cuts)]
+    if manifest["append_eos"] and not partial:
+        segs[-1] = segs[-1] + [tok.convert_tokens_to_ids(tok.eos_token)]
     return segs
 
 
