@@ -6,6 +6,7 @@
 import { KV_DTYPES, type KvDtype } from '../engine/types.js';
 
 export type GraphFlavour = 'logits' | 'logprobs';
+export type StepBoundaries = 'prefix' | 'eos-separator';
 export const GRAPH_FLAVOURS: readonly GraphFlavour[] = ['logits', 'logprobs'];
 
 export interface ModelEntry {
@@ -34,6 +35,13 @@ export interface Manifest {
   prompt_template: string;
   use_chat_template: boolean;
   append_eos: boolean;
+  /**
+   * Where steps end. "prefix" (default): after the whole-text tokens that the text through the step
+   * reproduces alone (segmenter.ts). "eos-separator": after as many tokens as the text through the
+   * step followed by the EOS token and the separator has — the EurusPRM model cards' scoring code
+   * (docs/models.md), for bundles that must reproduce it.
+   */
+  step_boundaries: StepBoundaries;
   max_sequence_length: number;
   provenance?: Record<string, unknown>;
   fingerprint?: string;
@@ -159,6 +167,8 @@ export function parseManifest(raw: unknown): Manifest {
     fail('prompt_template', 'a string containing "{prompt}" (or set use_chat_template)', prompt_template);
   }
   const append_eos = bool(raw, 'append_eos', '');
+  const step_boundaries = (raw.step_boundaries ?? 'prefix') as StepBoundaries;
+  if (step_boundaries !== 'prefix' && step_boundaries !== 'eos-separator') fail('step_boundaries', '"prefix" or "eos-separator"', step_boundaries);
   const max_sequence_length = posInt(raw, 'max_sequence_length', '');
 
   const provenance = raw.provenance;
@@ -180,6 +190,7 @@ export function parseManifest(raw: unknown): Manifest {
     prompt_template,
     use_chat_template,
     append_eos,
+    step_boundaries,
     max_sequence_length,
     provenance: provenance as Record<string, unknown> | undefined,
     fingerprint: fingerprint as string | undefined,

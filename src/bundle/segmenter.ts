@@ -23,7 +23,7 @@ export interface Segments {
 export type SegmenterLayout = Pick<
   Manifest,
   'step_separator' | 'prompt_template' | 'use_chat_template' | 'append_eos' | 'max_sequence_length'
->;
+> & Partial<Pick<Manifest, 'step_boundaries'>>;
 
 /**
  * The steps of a response string.
@@ -166,7 +166,8 @@ export class Segmenter {
       throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
     }
     const whole = this.encode(pieces.flat());
-    const segs = joinsUp(one, whole) ? one.map((ids) => [...ids]) : this.cutAtPrefixes(pieces, whole);
+    const segs = this.layout.step_boundaries === 'eos-separator' ? this.cutAtEosSeparator(pieces, whole)
+      : joinsUp(one, whole) ? one.map((ids) => [...ids]) : this.cutAtPrefixes(pieces, whole);
     if (this.layout.append_eos && !opts.partial) segs[segs.length - 1]!.push(this.tok.eosId!);
     const total = segs.reduce((n, ids) => n + ids.length, 0);
     if (total > this.layout.max_sequence_length) {
@@ -176,6 +177,41 @@ export class Segmenter {
       );
     }
     return { prompt: segs[0]!, steps: segs.slice(1) };
+  }
+
+  /**
+   * step_boundaries "eos-separator", the EurusPRM model cards' rule: the prompt ends two tokens
+   * before the end of (prompt + EOS), and step k < n ends after as many tokens as (the text through
+   * step k's own text + EOS + separator) has. Their code gathers the cumulative sum at len − 2 of
+   * those ids, with the log-probs shifted by one: so the first step counts the prompt's last token,
+   * and a step often counts the first token of the next.
+   */
+  private cutAtEosSeparator(pieces: readonly TextPart[][], whole: readonly number[]): number[][] {
+    if (this.tok.eosToken === undefined) throw new Error('step_boundaries "eos-separator" needs an eos_token');
+    const eos: TextPart = { text: this.tok.eosToken, literal: false };
+    const sep: TextPart = { text: this.layout.step_separator, literal: false };
+    const cuts = [this.literalUncached.encode([...pieces[0]!, eos]).length - 2];
+    let prefix = [...pieces[0]!];
+    for (let k = 1; k < pieces.length - 1; k++) {
+      prefix = [...prefix, ...pieces[k]!];
+      const own = prefix.slice(0, -1); // the step's text without its separator
+      cuts.push(Math.min(whole.length, Math.max(cuts[cuts.length - 1]!, this.literalUncached.encode([...own, eos, sep]).length)));
+    }
+    return this.checkedCuts(whole, [...cuts, whole.length]);
+  }
+
+  /** The segments between `ends` (exclusive ends), each step with at least one token. */
+  private checkedCuts(whole: readonly number[], ends: readonly number[]): number[][] {
+    const segs = ends.map((end, k) => whole.slice(k === 0 ? 0 : ends[k - 1], end));
+    if (segs[0]!.length === 0) {
+      throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt has no token of its own in the whole text; the first step needs context');
+    }
+    segs.forEach((ids, k) => {
+      if (k > 0 && ids.length === 0) {
+        throw new PrmError(ErrorCode.EMPTY_STEP, `step ${k} of ${segs.length - 1} has no token of its own: the whole text tokenizes it together with its neighbours`);
+      }
+    });
+    return segs;
   }
 
   /** The whole text's ids cut where tokenizing each prefix alone stops agreeing with them. */
@@ -188,16 +224,7 @@ export class Segmenter {
       cuts.push(Math.max(cuts[cuts.length - 1] ?? 0, commonPrefix(alone, whole)));
     }
     cuts.push(whole.length);
-    const segs = cuts.map((end, k) => whole.slice(k === 0 ? 0 : cuts[k - 1], end));
-    if (segs[0]!.length === 0) {
-      throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt has no token of its own in the whole text; the first step needs context');
-    }
-    segs.forEach((ids, k) => {
-      if (k > 0 && ids.length === 0) {
-        throw new PrmError(ErrorCode.EMPTY_STEP, `step ${k} of ${segs.length - 1} has no token of its own: the whole text tokenizes it together with its neighbours`);
-      }
-    });
-    return segs;
+    return this.checkedCuts(whole, cuts);
   }
 }
 

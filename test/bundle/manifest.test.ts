@@ -48,6 +48,7 @@ describe('parseManifest', () => {
     ['policy.onnx', '../outside.onnx', /"policy.onnx" must be a relative path inside the bundle folder/],
     ['reference.head_dim', -3, /"reference.head_dim" must be a positive integer/],
     ['policy.dtype', 'bfloat16', /"policy.dtype" must be "float32" or "float16"/],
+    ['step_boundaries', 'shifted', /"step_boundaries" must be "prefix" or "eos-separator"/],
     ['policy.num_key_value_heads', 3, /"policy.num_heads" must be equal to num_key_value_heads \(3\)/],
     ['policy.num_key_value_heads', 0, /"policy.num_key_value_heads" must be a positive integer/],
     ['policy.external_data', 'policy.onnx_data', /"policy.external_data" must be a list of file names/],

@@ -37,7 +37,7 @@ for name, arch, chat in (("llama2", "llama", False), ("qwen3", "qwen2", True)):
     tok = npm_tokenizer(name)
     pol = save_model(f"{work}/{name}-policy", arch, tok, seed=0)
     ref = save_model(f"{work}/{name}-reference", arch, tok, seed=1)
-    fmt = TextFormat(beta=0.5, step_separator="\\\\n\\\\n", prompt_template="Question: {prompt}\\\\nAnswer:\\\\n",
+    fmt = TextFormat(beta=0.5, step_separator="\\n\\n", prompt_template="Question: {prompt}\\nAnswer:\\n",
                      use_chat_template=chat, append_eos=True, max_sequence_length=128)
     man = import_bundle(ModelSource(pol), ModelSource(ref), f"{work}/models/{name}", name, fmt)
     out[name] = score(pol, ref, man, items)

@@ -45,6 +45,7 @@ class TextFormat:
     append_eos: bool = False
     max_sequence_length: Optional[int] = None  # None: the model's max_position_embeddings
     eos_token: Optional[str] = None  # None: the tokenizer's own eos_token
+    step_boundaries: str = "prefix"  # "eos-separator": the EurusPRM model cards' rule (ARCHITECTURE.md §2)
     provenance: dict = field(default_factory=dict)
 
 
@@ -273,7 +274,8 @@ def import_bundle(policy: ModelSource, reference: Optional[ModelSource], out_dir
         "reference": ref[0] if ref else None,
         "tokenizer": {"tokenizer_json": "tokenizer.json", "tokenizer_config": "tokenizer_config.json"},
         "step_separator": fmt.step_separator, "prompt_template": "" if use_chat else fmt.prompt_template,
-        "use_chat_template": use_chat, "append_eos": fmt.append_eos, "max_sequence_length": max_len,
+        "use_chat_template": use_chat, "append_eos": fmt.append_eos, "step_boundaries": fmt.step_boundaries,
+        "max_sequence_length": max_len,
         "provenance": {"imported_from": {"policy": policy.path, "reference": reference.path if reference else None},
                        **fmt.provenance},
     }

@@ -12,8 +12,11 @@ source is the usage code of the model cards (huggingface.co/PRIME-RL/EurusPRM-St
   - the last step's sum is gathered at `len(ids) - 2` of the whole, stripped conversation, which
     counts the end-of-turn token `<|im_end|>`: the last step is followed by `<|im_end|>`;
   - the examples number their steps "Step 1: ...", "Step 2: ..." (the evaluation scripts add the
-    prefix to unnumbered steps): callers send steps with that prefix; the bundle adds none.
-docs/models.md says where the service's step boundaries differ from that code by one token.
+    prefix to unnumbered steps): callers send steps with that prefix; the bundle adds none;
+  - the cumulative sum is gathered at `len(prefix ids) - 2` of each stripped prefix conversation
+    (which ends with `<|im_end|>`, + "\\n\\n" between steps), with the log-probs shifted by one, and
+    the mask starts two tokens before the end of the stripped empty conversation:
+    `step_boundaries` "eos-separator" cuts the steps there (docs/models.md).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ PRESETS = {
         "use_chat_template": True,
         "append_eos": True,
         "eos_token": "<|im_end|>",
+        "step_boundaries": "eos-separator",
         "provenance": {"preset": "eurus-prm", "source": "PRIME-RL/EurusPRM-Stage2 model card usage code (coef=0.001)"},
     },
 }

@@ -64,12 +64,26 @@ def encode_parts(tok, parts: Sequence[Tuple[str, bool]]) -> List[int]:
 
 def segment_ids(tok, manifest: dict, prompt: str, steps: Sequence[str], partial: bool = False) -> List[List[int]]:
     """The whole text's ids cut at the step boundaries (ARCHITECTURE.md §1): segment k ends after
-    the whole-text tokens that tokenizing the text through segment k alone reproduces.
-    `partial`: the trace will be extended, so its last step keeps the separator and gets no EOS."""
+    the whole-text tokens that tokenizing the text through segment k alone reproduces, or, with
+    step_boundaries "eos-separator", after as many tokens as the text through step k + EOS +
+    separator has (the EurusPRM model cards' rule). `partial`: the trace will be extended, so its
+    last step keeps the separator and gets no EOS."""
+    sep = (manifest["step_separator"], False)
     pieces = [prompt_parts(tok, manifest, prompt)]
     for k, step in enumerate(steps):
-        pieces.append([(step, True)] + ([(manifest["step_separator"], False)] if k < len(steps) - 1 or partial else []))
+        pieces.append([(step, True)] + ([sep] if k < len(steps) - 1 or partial else []))
     whole = encode_parts(tok, [p for piece in pieces for p in piece])
+    if manifest.get("step_boundaries", "prefix") == "eos-separator":
+        cuts = eos_separator_cuts(tok, pieces, sep, len(whole))
+    else:
+        cuts = prefix_cuts(tok, pieces, whole)
+    segs = [whole[(cuts[k - 1] if k else 0):end] for k, end in enumerate(cuts)]
+    if manifest["append_eos"] and not partial:
+        segs[-1] = segs[-1] + [tok.convert_tokens_to_ids(tok.eos_token)]
+    return segs
+
+
+def prefix_cuts(tok, pieces, whole) -> List[int]:
     cuts, prefix = [], []
     for piece in pieces[:-1]:
         prefix += piece
@@ -78,11 +92,16 @@ def segment_ids(tok, manifest: dict, prompt: str, steps: Sequence[str], partial:
         while n < len(alone) and n < len(whole) and alone[n] == whole[n]:
             n += 1
         cuts.append(max([n] + cuts[-1:]))
-    cuts.append(len(whole))
-    segs = [whole[(cuts[k - 1] if k else 0):end] for k, end in enumerate(cuts)]
-    if manifest["append_eos"] and not partial:
-        segs[-1] = segs[-1] + [tok.convert_tokens_to_ids(tok.eos_token)]
-    return segs
+    return cuts + [len(whole)]
+
+
+def eos_separator_cuts(tok, pieces, sep, total: int) -> List[int]:
+    eos = (tok.eos_token, False)
+    cuts, prefix = [len(encode_parts(tok, pieces[0] + [eos])) - 2], list(pieces[0])
+    for piece in pieces[1:-1]:
+        prefix += piece
+        cuts.append(min(total, max(cuts[-1], len(encode_parts(tok, prefix[:-1] + [eos, sep])))))
+    return cuts + [total]
 
 
 @torch.no_grad()

@@ -283,7 +283,7 @@ def test_eurus_preset_sets_the_released_models_conventions(tmp_path, capsys):
     main(["import", "--policy", pol, "--reference-free", "--out", out, "--preset", "eurus-prm", "--max-sequence-length", "128"])
     man = json.load(open(os.path.join(out, "prm.json")))
     assert (man["beta"], man["step_separator"], man["use_chat_template"], man["append_eos"]) == (0.001, "\n\n", True, True)
-    assert man["provenance"]["preset"] == "eurus-prm"
+    assert man["provenance"]["preset"] == "eurus-prm" and man["step_boundaries"] == "eos-separator"
     config = json.load(open(os.path.join(out, "tokenizer_config.json")))
     assert config["eos_token"] == "<|im_end|>" and "<|im_start|>assistant" in config["chat_template"]
     # A flag still overrides the preset.
