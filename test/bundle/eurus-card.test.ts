@@ -7,13 +7,12 @@
  * tokenizer (a ChatML template with a default system message, the layout of Qwen2.5's), imported
  * with the preset, the service's q per step equals those gathered sums within 1e-4.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTrainerPython } from '../../scripts/trainer-python.js';
 import { startLiveServer, type LiveServer } from '../client/live-server.js';
+import { runPythonScript } from '../helpers/python-script.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const ITEMS = [
@@ -62,15 +61,6 @@ for d in json.load(open(work + "/items.json")):
 json.dump(out, open(work + "/card.json", "w"))
 `;
 
-function python(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(requireTrainerPython(), args, { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', TRANSFORMERS_VERBOSITY: 'error' } });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`python exited ${code}: ${err.slice(-2000)}`))));
-  });
-}
 
 let work = '';
 let server: LiveServer;
@@ -78,7 +68,7 @@ let card: number[][];
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'prm-eurus-'));
   writeFileSync(join(work, 'items.json'), JSON.stringify(ITEMS));
-  await python(['-c', BUILD, work]);
+  await runPythonScript(BUILD, [work]);
   card = JSON.parse(readFileSync(join(work, 'card.json'), 'utf8')) as number[][];
   server = await startLiveServer({ MODELS_DIR: join(work, 'models'), DEFAULT_MODEL: 'eurus' });
 }, 300_000);

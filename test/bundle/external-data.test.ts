@@ -4,16 +4,15 @@
  * changed weight gives a new fingerprint — and the shared Redis cache, keyed by it, serves no
  * reward of the old weights to a server started on the new ones.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeFingerprint } from '../../src/bundle/fingerprint.js';
 import { parseManifest } from '../../src/bundle/manifest.js';
-import { requireTrainerPython } from '../../scripts/trainer-python.js';
 import { RedisProcess } from '../helpers/redis-server.js';
 import { ServerProcess } from '../helpers/server-process.js';
+import { runPythonScript } from '../helpers/python-script.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -51,15 +50,6 @@ del man["fingerprint"]
 json.dump(man, open(os.path.join(dst, "prm.json"), "w"), indent=2)
 `;
 
-function python(script: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(requireTrainerPython(), ['-c', script, ...args], { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`python exited ${code}: ${err.slice(-2000)}`))));
-  });
-}
 
 const readManifest = (dir: string) => parseManifest(JSON.parse(readFileSync(join(dir, 'prm.json'), 'utf8')));
 
@@ -69,7 +59,7 @@ let redis: RedisProcess;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'prm-external-'));
   bundle = join(work, 'models', 'ext');
-  await python(EXTERNALIZE, [join(ROOT, 'test/fixtures/bundles/tiny-logprobs'), bundle]);
+  await runPythonScript(EXTERNALIZE, [join(ROOT, 'test/fixtures/bundles/tiny-logprobs'), bundle]);
   redis = await RedisProcess.start();
 }, 120_000);
 afterAll(async () => {
@@ -103,7 +93,7 @@ describe('external data', () => {
   it('a changed weight in the data file: a new fingerprint, and no reward of the old weights from Redis', async () => {
     const before = await scoreOnce();
     expect((await scoreOnce()).cached).toBeGreaterThan(0); // the shared cache does serve a restarted server
-    await python(CHANGE_WEIGHTS, [bundle]);
+    await runPythonScript(CHANGE_WEIGHTS, [bundle]);
     const after = await scoreOnce();
     expect(after.fingerprint).not.toBe(before.fingerprint);
     expect(after.cached).toBe(0);

@@ -6,13 +6,12 @@
  * served from the caches gives the same numbers exactly. The same models imported with their
  * weights in external data files (the size threshold lowered) load and score alike.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTrainerPython } from '../../scripts/trainer-python.js';
 import { startLiveServer, type LiveServer } from '../client/live-server.js';
+import { runPythonScript } from '../helpers/python-script.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const ITEMS = [
@@ -47,15 +46,6 @@ items = json.load(open(work + "/items.json"))
 json.dump(score(pol, ref, man, items), open(work + "/expected.json", "w"))
 `;
 
-function python(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(requireTrainerPython(), args, { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`python exited ${code}: ${err.slice(-2000)}`))));
-  });
-}
 
 interface Expected { id: string; q: number[]; step_rewards: number[]; outcome_reward: number; segment_ids: number[][] }
 
@@ -68,7 +58,7 @@ let uncached: Scored[] = [];
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'prm-imported-'));
   writeFileSync(join(work, 'items.json'), JSON.stringify([...ITEMS, ...AGAIN]));
-  await python(['-c', BUILD, work]);
+  await runPythonScript(BUILD, [work]);
   expected = JSON.parse(readFileSync(join(work, 'expected.json'), 'utf8')) as Expected[];
   server = await startLiveServer({ MODELS_DIR: join(work, 'models'), DEFAULT_MODEL: 'imported' });
 }, 180_000);

@@ -7,13 +7,12 @@
  * tokenization, boundaries by prefix tokenization, log_softmax + gather, cumulative sums at the step
  * ends) within 1e-4; cached answers and extensions of partial traces give the same numbers.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTrainerPython } from '../../scripts/trainer-python.js';
 import { startLiveServer, type LiveServer } from '../client/live-server.js';
+import { runPythonScript } from '../helpers/python-script.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const ITEMS = [
@@ -44,15 +43,6 @@ for name, arch, chat in (("llama2", "llama", False), ("qwen3", "qwen2", True)):
 json.dump(out, open(work + "/expected.json", "w"))
 `;
 
-function python(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(requireTrainerPython(), args, { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', TRANSFORMERS_VERBOSITY: 'error' } });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`python exited ${code}: ${err.slice(-2000)}`))));
-  });
-}
 
 interface Expected { id: string; q: number[]; step_rewards: number[]; segment_ids: number[][] }
 type Scored = { id: string; steps: { reward: number; q: number; tokens: number }[]; cached_tokens: number };
@@ -64,7 +54,7 @@ let expected: Record<string, Expected[]>;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'prm-whole-text-'));
   writeFileSync(join(work, 'items.json'), JSON.stringify([...ITEMS, ...MOVED]));
-  await python(['-c', BUILD, work]);
+  await runPythonScript(BUILD, [work]);
   expected = JSON.parse(readFileSync(join(work, 'expected.json'), 'utf8')) as Record<string, Expected[]>;
   server = await startLiveServer({ MODELS_DIR: join(work, 'models'), DEFAULT_MODEL: 'llama2' });
 }, 300_000);
