@@ -1,16 +1,17 @@
 /**
  * `LogprobModel` over onnxruntime-node, for both graph flavours (ARCHITECTURE.md §2):
  *   logprobs  the graph takes target_ids and returns target_logprobs [B, S]
- *   logits    the graph returns logits [B, S, V]; log-softmax is taken here, only at positions
- *             with a wanted target (float64 accumulation)
+ *   logits    the graph returns logits [B, S, V]; a second, tiny onnxruntime graph takes their
+ *             log-softmax and gathers the targets (target-logprobs-graph.ts), several times
+ *             faster than JavaScript at a large vocabulary
  * Rows are packed into one padded call (see pack-batch.ts); KV is returned per row, compact.
  */
-import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { throwIfAborted } from './abort.js';
 import { createSession, type SessionOptions } from './execution-provider.js';
 import { checkGraphInterface, type GraphInterface, type ModelSpec } from './graph-interface.js';
 import { halvesToFloats } from './float16.js';
-import { logSoftmaxAt } from './log-softmax.js';
+import { TARGET_LOGPROBS_GRAPH } from './target-logprobs-graph.js';
 import { flattenKv } from './kv-chain.js';
 import { composeKv, emptyKv, packRows, pastLengthOf, unpackKv, type PackedBatch } from './pack-batch.js';
 import {
@@ -25,14 +26,19 @@ export class OnnxLogprobModel implements LogprobModel {
   readonly executionProvider: string;
   readonly graph: GraphInterface;
   private readonly session: InferenceSession;
+  /** logits flavour: log-softmax + gather of the targets (null for logprobs graphs). */
+  private readonly head: InferenceSession | null;
   private readonly onPass: (t: PassTimes) => void;
   /** Reused storage for the padded pasts of a pass (packRows); lent to one pass at a time. */
   private scratch: KvArray;
   private scratchLent = false;
   private disposed = false;
 
-  private constructor(session: InferenceSession, graph: GraphInterface, shape: ModelShape, ep: string, onPass: (t: PassTimes) => void) {
+  private constructor(
+    session: InferenceSession, head: InferenceSession | null, graph: GraphInterface, shape: ModelShape, ep: string, onPass: (t: PassTimes) => void,
+  ) {
     this.session = session;
+    this.head = head;
     this.graph = graph;
     this.shape = shape;
     this.scratch = kvArray(shape.kvDtype ?? 'float32', 0);
@@ -49,13 +55,16 @@ export class OnnxLogprobModel implements LogprobModel {
     modelPath: string, label: string, spec: ModelSpec, opts: SessionOptions, onPass: (t: PassTimes) => void = () => {},
   ): Promise<OnnxLogprobModel> {
     const { session, executionProvider } = await createSession(modelPath, label, opts);
+    let head: InferenceSession | null = null;
     try {
       const graph = checkGraphInterface(session, spec, label);
       const { numLayers, numHeads, headDim, vocabSize } = spec;
       const shape = { numLayers, numHeads, headDim, vocabSize, kvDtype: spec.kvDtype ?? 'float32' };
-      return new OnnxLogprobModel(session, graph, shape, executionProvider, onPass);
+      if (graph.flavour === 'logits') head = await openHead(opts);
+      return new OnnxLogprobModel(session, head, graph, shape, executionProvider, onPass);
     } catch (err) {
       await session.release();
+      await head?.release();
       throw err;
     }
   }
@@ -97,7 +106,8 @@ export class OnnxLogprobModel implements LogprobModel {
     const ranAt = performance.now();
     try {
       throwIfAborted(signal);
-      const scores = this.scoresOf(out[this.graph.scoreOutput]);
+      this.checkScoreDims(out[this.graph.scoreOutput], packed);
+      const scores = await this.targetLogprobs(out[this.graph.scoreOutput], packed);
       const kvKeys: KvArray[] = [];
       const kvValues: KvArray[] = [];
       if (wantKv) {
@@ -108,7 +118,6 @@ export class OnnxLogprobModel implements LogprobModel {
       }
       // From the fed tokens' KV plus the row's past, or from `present` (past and new together).
       const rowKv = this.graph.newKvOutputs ? composeKv : unpackKv;
-      this.checkScoreDims(out[this.graph.scoreOutput], packed);
       liveRows.forEach((row, b) => {
         const logprobs = this.readLogprobs(scores, packed, b, row);
         const kv = row.keepKv ? rowKv(kvKeys, kvValues, packed, this.shape, b, row) : undefined;
@@ -152,6 +161,23 @@ export class OnnxLogprobModel implements LogprobModel {
   /** The score output as float32 values (float16 graphs may return it as half-precision bits). */
   private scoresOf(t: Tensor): Float32Array {
     return t.type === 'float16' ? halvesToFloats(t.data as Uint16Array) : (t.data as Float32Array);
+  }
+
+  /** [B, S] log-probs of the targets: the graph's own, or from its logits through the head graph. */
+  private async targetLogprobs(scores: Tensor, p: PackedBatch): Promise<Float32Array> {
+    if (this.head === null) return this.scoresOf(scores);
+    const logits = new Tensor('float32', this.scoresOf(scores), [p.batch, p.seq, this.shape.vocabSize]);
+    const targets = new Tensor('int64', p.targetIds, [p.batch, p.seq]);
+    try {
+      const out = await this.head.run({ logits, target_ids: targets });
+      const lp = out.target_logprobs!;
+      const data = (lp.data as Float32Array).slice();
+      lp.dispose();
+      return data;
+    } finally {
+      logits.dispose();
+      targets.dispose();
+    }
   }
 
   /** A row without new tokens: no log-probs; its KV (and prefix) come from its past alone. */
@@ -220,16 +246,11 @@ export class OnnxLogprobModel implements LogprobModel {
     return t.data as KvArray;
   }
 
+  /** Row b's log-probs from the [B, S] target log-probs (NaN where no target is wanted). */
   private readLogprobs(scores: Float32Array, p: PackedBatch, b: number, row: ForwardRow): Float32Array {
     const n = row.tokens.length;
     const lp = new Float32Array(n);
-    const V = this.shape.vocabSize;
-    for (let s = 0; s < n; s++) {
-      const target = row.targets[s];
-      if (target === -1) lp[s] = NaN;
-      else if (this.graph.flavour === 'logprobs') lp[s] = scores[b * p.seq + s];
-      else lp[s] = logSoftmaxAt(scores, (b * p.seq + s) * V, V, target);
-    }
+    for (let s = 0; s < n; s++) lp[s] = row.targets[s] === -1 ? NaN : scores[b * p.seq + s]!;
     return lp;
   }
 
@@ -237,5 +258,13 @@ export class OnnxLogprobModel implements LogprobModel {
     if (this.disposed) return;
     this.disposed = true;
     await this.session.release();
+    await this.head?.release();
   }
+}
+
+/** The head graph's session, on the CPU with the model's threads (its logits arrive in host memory). */
+function openHead(opts: SessionOptions): Promise<InferenceSession> {
+  const o: InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', interOpNumThreads: 1 };
+  if (opts.intraOpThreads !== undefined) o.intraOpNumThreads = opts.intraOpThreads;
+  return InferenceSession.create(TARGET_LOGPROBS_GRAPH, o);
 }

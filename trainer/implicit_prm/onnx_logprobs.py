@@ -82,6 +82,27 @@ def rewrite_to_logprobs(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def target_logprobs_model() -> onnx.ModelProto:
+    """The same computation as a graph of its own: logits [B, S, V] float32 and target_ids [B, S]
+    in, target_logprobs [B, S] out. The service runs it on the logits that `logits`-flavour graphs
+    return (src/engine/target-logprobs-graph.ts embeds its bytes; a test keeps the two equal)."""
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [-1])
+    graph = helper.make_graph(
+        [helper.make_node("LogSoftmax", [LOGITS], ["all_logprobs"], axis=-1),
+         helper.make_node("Unsqueeze", [TARGET_IDS, "axes"], ["target_ids_column"]),
+         helper.make_node("GatherElements", ["all_logprobs", "target_ids_column"], ["target_logprobs_column"], axis=-1),
+         helper.make_node("Squeeze", ["target_logprobs_column", "axes"], [TARGET_LOGPROBS])],
+        "target_logprobs",
+        [helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", "sequence", "vocab"]),
+         helper.make_tensor_value_info(TARGET_IDS, TensorProto.INT64, ["batch", "sequence"])],
+        [helper.make_tensor_value_info(TARGET_LOGPROBS, TensorProto.FLOAT, ["batch", "sequence"])],
+        [axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="implicit-prm")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
 def rewrite_file(src: str, dst: str) -> None:
     """Rewrites the graph file `src` into `dst` (same folder as its external data, if any)."""
     model = onnx.load(src, load_external_data=False)

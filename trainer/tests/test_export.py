@@ -39,3 +39,27 @@ def test_export_form_interface_and_weights(model, fused, new_kv, tmp_path):
     ids = torch.randint(0, 40, (2, 9))
     with torch.no_grad():
         assert torch.equal(back(ids), model(ids))
+
+
+def test_service_embeds_the_target_logprobs_graph():
+    """src/engine/target-logprobs-graph.ts carries target_logprobs_model()'s bytes, and the graph
+    gives log_softmax + gather as numpy computes them."""
+    import base64
+    import os
+    import re
+
+    import numpy as np
+    import onnxruntime as ort
+
+    from implicit_prm.onnx_logprobs import target_logprobs_model
+
+    ts = open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "engine", "target-logprobs-graph.ts")).read()
+    embedded = base64.b64decode(re.search(r"Buffer\.from\(\s*'([A-Za-z0-9+/=]+)'", ts).group(1))
+    assert embedded == target_logprobs_model().SerializeToString()
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 5, (2, 3, 50)).astype(np.float32)
+    targets = rng.integers(0, 50, (2, 3)).astype(np.int64)
+    got = ort.InferenceSession(embedded, providers=["CPUExecutionProvider"]).run(None, {"logits": logits, "target_ids": targets})[0]
+    shifted = logits.astype(np.float64) - logits.max(-1, keepdims=True)
+    want = np.take_along_axis(shifted - np.log(np.exp(shifted).sum(-1, keepdims=True)), targets[..., None], -1)[..., 0]
+    np.testing.assert_allclose(got, want, atol=1e-5)
