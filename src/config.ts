@@ -146,6 +146,7 @@ export const CONFIG_VARS = {
   kvCacheMaxBytes: integer('KV_CACHE_MAX_BYTES', 512 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-2 cache of prefix key/values (512 MiB; 0 disables)'),
   // batching and admission
   maxBatchTokens: integer('MAX_BATCH_TOKENS', 2048, 1, 16 * MiB, 'Padded tokens per forward pass'),
+  maxBatchBytes: integer('MAX_BATCH_BYTES', 512 * MiB, 1, Number.MAX_SAFE_INTEGER, 'What one forward pass may allocate for its outputs (512 MiB): padded tokens × the bundle\'s scores and key/values per token, all its models; lowers the token budget of large-vocabulary logits graphs'),
   maxBatchPaddingPercent: integer('MAX_BATCH_PADDING_PERCENT', 10, 0, 100, 'Largest share of padded tokens in a batch; rows that would pad more wait for the next batch (100 = no cap)'),
   maxBatchWaitMs: integer('MAX_BATCH_WAIT_MS', 2, 0, 10_000, 'How long the batcher waits to fill a batch'),
   maxQueueRows: integer('MAX_QUEUE_ROWS', 4096, 1, 16 * MiB, 'Rows waiting for a batch before new work gets 503 OVERLOADED'),
@@ -172,6 +173,7 @@ export class ConfigError extends Error {
 export function batcherOptionsOf(config: Config): BatcherOptions {
   return {
     maxBatchTokens: config.maxBatchTokens,
+    maxBatchBytes: config.maxBatchBytes,
     maxRows: 256,
     maxPaddingFraction: config.maxBatchPaddingPercent / 100,
     maxWaitMs: config.maxBatchWaitMs,

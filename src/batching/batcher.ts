@@ -18,6 +18,8 @@ import { selectBatch } from './select-batch.js';
 export interface BatcherOptions {
   /** Padded-token budget of one batch (rows × longest row). */
   maxBatchTokens: number;
+  /** Output bytes of one pass; each bundle's pipeline turns it into a token budget (token-budget.ts). */
+  maxBatchBytes?: number;
   maxRows: number;
   /** Largest padded share of a batch (0–1); rows that would pad more wait for the next batch. Default 1 (no cap). */
   maxPaddingFraction?: number;

@@ -19,6 +19,7 @@ import { BundleRegistry, ReloadError, type ReloadOutcome } from './bundle-regist
 import type { ItemLogprobs } from './compute-logprobs.js';
 import { LogprobPipeline } from './logprob-pipeline.js';
 import type { BatcherOptions } from '../batching/batcher.js';
+import { tokenBudget } from '../batching/token-budget.js';
 import { MemoryLogprobCache, type LogprobCache } from '../cache/logprob-cache.js';
 import { KvPrefixCache } from '../cache/kv-prefix-cache.js';
 import { prepareItems, type PreparedItem } from './prepare-items.js';
@@ -155,6 +156,12 @@ export interface LoadingScoringService extends ScoringService {
 
 export { ReloadError, type ReloadOutcome };
 
+/** The batcher's settings for one bundle: its passes' token budget also bounded by their bytes. */
+function bundleBatching(bundle: LoadedBundle, batching: BatcherOptions): BatcherOptions {
+  const models = [bundle.manifest.policy, ...(bundle.manifest.reference ? [bundle.manifest.reference] : [])];
+  return { ...batching, maxBatchTokens: tokenBudget(models, batching.maxBatchTokens, batching.maxBatchBytes ?? Number.POSITIVE_INFINITY) };
+}
+
 export function createScoringService(opts: ScoringServiceOptions): LoadingScoringService {
   const registry = new BundleRegistry({
     modelsDir: opts.modelsDir,
@@ -186,13 +193,19 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
   function pipelineOf(bundle: LoadedBundle): LogprobPipeline {
     let p = pipelines.get(bundle);
     if (!p) {
+      const batching = bundleBatching(bundle, opts.batching ?? batcherOptionsOf(DEFAULTS));
+      const configured = (opts.batching ?? batcherOptionsOf(DEFAULTS)).maxBatchTokens;
+      if (batching.maxBatchTokens < configured) {
+        opts.logger.info({ bundle: bundle.name, maxBatchTokens: batching.maxBatchTokens },
+          `bundle "${bundle.name}": passes of at most ${batching.maxBatchTokens} padded tokens (MAX_BATCH_BYTES)`);
+      }
       p = new LogprobPipeline({
         modelName: bundle.name,
         fingerprint: bundle.fingerprint,
         models: bundle,
         tier1,
         tier2,
-        batcher: opts.batching ?? batcherOptionsOf(DEFAULTS),
+        batcher: batching,
       });
       pipelines.set(bundle, p);
     }

@@ -2,8 +2,8 @@
  * log_softmax over the vocabulary and the gather of each position's target, as an onnxruntime
  * graph of its own (logits [B, S, V] float32, target_ids [B, S] int64 → target_logprobs [B, S]):
  * for `logits`-flavour graphs, whose logits would otherwise be log-softmaxed in JavaScript, one
- * position at a time (bench/NOTES.md: 1.43–1.53 ms per position at a 151 936-token vocabulary in
- * JavaScript, 0.29 ms in this graph on one thread, 0.14 ms on two).
+ * position at a time (bench/NOTES.md, `npx tsx bench/head-graph.ts`: 1.45–1.53 ms per position at a
+ * 151 936-token vocabulary in JavaScript, 0.28–0.29 ms in this graph on one thread, 0.14–0.15 ms on two).
  *
  * The bytes are trainer/implicit_prm/onnx_logprobs.py's target_logprobs_model() serialised; the
  * trainer's tests check that they still are.
