@@ -58,6 +58,7 @@ export function scoringServiceFor(
     intraOpThreads: config.intraOpThreads || undefined,
     interOpThreads: config.interOpThreads || undefined,
     intraOpSpinning: config.intraOpSpinning,
+    trustFingerprint: config.trustBundleFingerprint,
     logger,
   });
 }

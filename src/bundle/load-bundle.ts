@@ -78,7 +78,17 @@ async function openModel(dir: string, name: string, entry: ModelEntry, opts: Ses
  * (engine/cpu-lane.ts). With `engineThreads: 'main'` they run one after the other on the main
  * thread (onnxruntime-node runs a session synchronously there), so each gets all of them.
  */
-export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<LoadedBundle> {
+/**
+ * `trustFingerprint` (TRUST_BUNDLE_FINGERPRINT): take prm.json's fingerprint as it is instead of
+ * hashing every graph and weight file (seconds per 10 GB). It skips the one check that catches
+ * files changed after export, and caches keyed by the fingerprint would then serve the old files'
+ * rewards; a bundle without a fingerprint is still hashed.
+ */
+export interface LoadOptions extends SessionOptions {
+  trustFingerprint?: boolean;
+}
+
+export async function loadBundle(dirIn: string, opts: LoadOptions): Promise<LoadedBundle> {
   const dir = resolve(dirIn);
   const name = basename(dir);
   const fail = (reason: string, cause?: unknown): never => {
@@ -111,7 +121,8 @@ export async function loadBundle(dirIn: string, opts: SessionOptions): Promise<L
   for (const f of fingerprintFiles(manifest)) if (!(await exists(join(dir, f)))) missing.push(f);
   if (missing.length > 0) fail(`missing file${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
 
-  const fingerprint = await computeFingerprint(dir, manifest);
+  const trusted = opts.trustFingerprint === true ? manifest.fingerprint : undefined;
+  const fingerprint = trusted ?? (await computeFingerprint(dir, manifest));
   if (manifest.fingerprint !== undefined && manifest.fingerprint !== fingerprint) {
     fail(`fingerprint mismatch: prm.json says ${manifest.fingerprint} but the files hash to ${fingerprint} (files changed after export?)`);
   }

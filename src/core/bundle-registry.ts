@@ -12,8 +12,7 @@
  */
 import { access, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadBundle, BundleError, MANIFEST_FILE, type LoadedBundle } from '../bundle/load-bundle.js';
-import type { SessionOptions } from '../engine/execution-provider.js';
+import { loadBundle, BundleError, MANIFEST_FILE, type LoadedBundle, type LoadOptions } from '../bundle/load-bundle.js';
 import { metrics } from '../metrics.js';
 import { warmUp } from './warm-up.js';
 
@@ -22,7 +21,7 @@ export type BundleState =
   | { state: 'ready'; dir: string; bundle: LoadedBundle }
   | { state: 'failed'; dir: string; reason: string };
 
-export interface RegistryOptions extends SessionOptions {
+export interface RegistryOptions extends LoadOptions {
   modelsDir: string;
   /**
    * Called before a replaced version is disposed, once no request holds it any more; the scoring

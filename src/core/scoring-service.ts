@@ -48,6 +48,8 @@ export interface ScoringServiceOptions {
   interOpThreads?: number;
   /** Default off (see SessionOptions). */
   intraOpSpinning?: boolean;
+  /** TRUST_BUNDLE_FINGERPRINT (see LoadOptions in load-bundle.ts). */
+  trustFingerprint?: boolean;
   logger: Logger;
   /** Tier 1 (log-probs per segment); default: an in-process LRU of CACHE_MAX_BYTES's default size. */
   tier1?: LogprobCache;
@@ -170,6 +172,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     intraOpThreads: opts.intraOpThreads,
     interOpThreads: opts.interOpThreads,
     intraOpSpinning: opts.intraOpSpinning,
+    trustFingerprint: opts.trustFingerprint,
     logger: opts.logger,
     // A replaced version's queue is closed once no request uses it; rows still running finish.
     beforeDispose: async (bundle) => {
