@@ -42,6 +42,9 @@ import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported-exter
 import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported-fp16", "imported-fp16",
               TextFormat(beta=0.5, step_separator="\\n", prompt_template="Problem: {prompt}\\nSolution:\\n", append_eos=True,
                          max_sequence_length=128), dtype="fp16")
+import_bundle(ModelSource(pol), ModelSource(ref), work + "/models/imported-fp16-logits", "imported-fp16-logits",
+              TextFormat(beta=0.5, step_separator="\\n", prompt_template="Problem: {prompt}\\nSolution:\\n", append_eos=True,
+                         max_sequence_length=128), dtype="fp16", graph="logits")
 items = json.load(open(work + "/items.json"))
 json.dump(score(pol, ref, man, items), open(work + "/expected.json", "w"))
 `;
@@ -136,6 +139,8 @@ describe('a bundle imported from transformers checkpoints', () => {
     check(extended, ITEMS.length);
     const again = await scoreItems('imported-fp16', AGAIN);
     expect(again.map((r) => r.steps)).toEqual(extended.map((r) => r.steps));
+    // float16 logits out of the graph (read as half-precision bits), log-softmaxed by the service.
+    check(await scoreItems('imported-fp16-logits'));
   });
 
   it('gives the same numbers, exactly, from its caches', async () => {

@@ -2,7 +2,8 @@
  * The model's own token ids: bundles imported from tiny transformers models with real published
  * tokenizers — Llama-2's SentencePiece (where tokenizing each step on its own would give every step
  * a leading "▁") and Qwen's byte-level BPE with its chat template (steps that begin with a line
- * break merge with the separator) — served over HTTP. The ids of each step and the step rewards
+ * break merge with the separator), the latter also as a 151 669-token `logits` graph — served over
+ * HTTP. The ids of each step and the step rewards
  * equal the reference scorer on the original checkpoints with transformers' tokenizer (whole-text
  * tokenization, boundaries by prefix tokenization, log_softmax + gather, cumulative sums at the step
  * ends) within 1e-4; cached answers and extensions of partial traces give the same numbers.
@@ -40,6 +41,11 @@ for name, arch, chat in (("llama2", "llama", False), ("qwen3", "qwen2", True)):
                      use_chat_template=chat, append_eos=True, max_sequence_length=128)
     man = import_bundle(ModelSource(pol), ModelSource(ref), f"{work}/models/{name}", name, fmt)
     out[name] = score(pol, ref, man, items)
+    if name == "qwen3":
+        # The same models as logits graphs: [B, S, 151 669] scores leave onnxruntime, the service
+        # log-softmaxes them in its head graph, and MAX_BATCH_BYTES bounds the passes.
+        import_bundle(ModelSource(pol), ModelSource(ref), f"{work}/models/qwen3-logits", "qwen3-logits", fmt, graph="logits")
+        out["qwen3-logits"] = out[name]
 json.dump(out, open(work + "/expected.json", "w"))
 `;
 
@@ -83,7 +89,7 @@ function expectLikeTransformers(model: string, results: Scored[], from = 0): voi
   });
 }
 
-describe.each(['llama2', 'qwen3'])('%s bundle', (model) => {
+describe.each(['llama2', 'qwen3', 'qwen3-logits'])('%s bundle', (model) => {
   it('scores the ids of the whole text, cut at the step boundaries, as transformers does', async () => {
     expectLikeTransformers(model, await score(model, ITEMS));
   });
