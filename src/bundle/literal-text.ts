@@ -12,6 +12,7 @@
  * each run between them encoded), so nothing changes for ordinary input.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
+import { tokenEnds, type OffsetScheme } from './token-offsets.js';
 
 export interface TextPart {
   text: string;
@@ -65,9 +66,39 @@ export class LiteralTextEncoder {
   /** Ids of the parts, as one text whose control tokens come from bundle text only. */
   encode(parts: readonly TextPart[]): number[] {
     const ids: number[] = [];
+    this.walk(parts, (run) => ids.push(...this.encodeRun(run)), (id) => ids.push(id));
+    return ids;
+  }
+
+  /**
+   * The same ids with where each token ends, in characters of the parts' joined text (a control
+   * token ends after its own spelling); `ends` is null when a run's offsets cannot be derived.
+   */
+  encodeWithEnds(
+    parts: readonly TextPart[], scheme: OffsetScheme, tokenize: (text: string) => { ids: number[]; tokens: string[] },
+  ): { ids: number[]; ends: number[] | null } {
+    const ids: number[] = [];
+    let ends: number[] | null = [];
+    let at = 0;
+    this.walk(parts, (run) => {
+      const enc = tokenize(run);
+      ids.push(...enc.ids);
+      const runEnds = ends === null ? null : tokenEnds(run, enc.tokens, scheme);
+      ends = runEnds === null || ends === null ? null : [...ends, ...runEnds.map((e) => at + e)];
+      at += run.length;
+    }, (id, text) => {
+      ids.push(id);
+      at += text.length;
+      ends?.push(at);
+    });
+    return { ids, ends };
+  }
+
+  /** Splits the parts into runs of text and control tokens from bundle text, in order. */
+  private walk(parts: readonly TextPart[], onRun: (text: string) => void, onSpecial: (id: number, text: string) => void): void {
     let run = '';
     const flush = () => {
-      if (run.length > 0) ids.push(...this.encodeRun(run));
+      if (run.length > 0) onRun(run);
       run = '';
     };
     for (const part of parts) {
@@ -79,12 +110,11 @@ export class LiteralTextEncoder {
       for (const m of part.text.matchAll(this.specialPattern)) {
         run += part.text.slice(from, m.index);
         flush();
-        ids.push(this.specials.get(m[0])!);
+        onSpecial(this.specials.get(m[0])!, m[0]);
         from = m.index + m[0].length;
       }
       run += part.text.slice(from);
     }
     flush();
-    return ids;
   }
 }

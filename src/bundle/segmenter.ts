@@ -9,6 +9,7 @@
 import { Template } from '@huggingface/jinja';
 import { ErrorCode, PrmError } from '../errors.js';
 import { LiteralTextEncoder, type TextPart } from './literal-text.js';
+import { offsetSchemeOf, type OffsetScheme } from './token-offsets.js';
 import type { Manifest } from './manifest.js';
 import { TokenMemo } from './token-memo.js';
 import type { TokenizerBundle } from './tokenizer-files.js';
@@ -53,6 +54,8 @@ export class Segmenter {
   private readonly literal: LiteralTextEncoder;
   /** For the prefixes of one trace, which no other request repeats: not memoised. */
   private readonly literalUncached: LiteralTextEncoder;
+  /** How token ends are found in characters (token-offsets.ts); null: by tokenizing prefixes. */
+  private readonly offsets: OffsetScheme | null;
 
   /** Throws (a plain Error naming the problem) when the tokenizer cannot serve this layout. */
   constructor(tok: TokenizerBundle, layout: SegmenterLayout) {
@@ -61,6 +64,7 @@ export class Segmenter {
     this.memo = new TokenMemo((text) => this.tok.textTokenizer.encode(text, { add_special_tokens: false }).ids);
     this.literal = new LiteralTextEncoder(tok.specialTokens, (text) => this.memo.ids(text));
     this.literalUncached = new LiteralTextEncoder(tok.specialTokens, (text) => tok.textTokenizer.encode(text, { add_special_tokens: false }).ids);
+    this.offsets = offsetSchemeOf(tok.json);
     if (layout.use_chat_template) {
       if (tok.chatTemplate === undefined) {
         throw new Error('use_chat_template is true but tokenizer_config.json has no chat_template');
@@ -143,11 +147,12 @@ export class Segmenter {
    * With `partial` the trace continues after its last step (tree search): every step, the last
    * included, gets the separator and no EOS is appended.
    *
-   * Boundaries: the segment ending at a given text position ends after the whole-text tokens that
-   * tokenizing the text up to there alone reproduces (their common prefix), so a token that
+   * Boundaries: a token belongs to the segment in which its last character lies, so one that
    * straddles a step boundary belongs to the later step. Where the segments tokenized one by one
    * already join up to the whole text's ids (most byte-level BPE text), those are the segments;
-   * otherwise (SentencePiece's leading "▁", merges across a boundary) the prefixes are tokenized.
+   * otherwise the tokens' character ends come from their strings (token-offsets.ts), or, for
+   * tokenizers of another kind, from tokenizing each prefix alone (its common prefix with the
+   * whole text's ids ends the segment).
    */
   segment(prompt: string, steps: readonly string[], opts: { partial?: boolean } = {}): Segments {
     if (steps.length === 0) throw new PrmError(ErrorCode.EMPTY_STEPS, 'the trace has no steps');
@@ -166,8 +171,8 @@ export class Segmenter {
       throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
     }
     const whole = this.encode(pieces.flat());
-    const segs = this.layout.step_boundaries === 'eos-separator' ? this.cutAtEosSeparator(pieces, whole)
-      : joinsUp(one, whole) ? one.map((ids) => [...ids]) : this.cutAtPrefixes(pieces, whole);
+    const segs = this.layout.step_boundaries === 'eos-separator' ? this.cutAtEosSeparator(pieces, whole, one)
+      : joinsUp(one, whole) ? one.map((ids) => [...ids]) : this.cutAtEnds(pieces, whole) ?? this.cutAtPrefixes(pieces, whole);
     if (this.layout.append_eos && !opts.partial) segs[segs.length - 1]!.push(this.tok.eosId!);
     const total = segs.reduce((n, ids) => n + ids.length, 0);
     if (total > this.layout.max_sequence_length) {
@@ -179,6 +184,37 @@ export class Segmenter {
     return { prompt: segs[0]!, steps: segs.slice(1) };
   }
 
+  /** Where the whole text's tokens end, in characters (null: not derivable for this tokenizer or text). */
+  private wholeEnds(pieces: readonly TextPart[][], whole: readonly number[]): number[] | null {
+    if (this.offsets === null) return null;
+    const tokenize = (text: string) => {
+      const e = this.tok.textTokenizer.encode(text, { add_special_tokens: false });
+      return { ids: e.ids, tokens: e.tokens };
+    };
+    const { ids, ends } = this.literalUncached.encodeWithEnds(pieces.flat(), this.offsets, tokenize);
+    return ends !== null && joinsUp([ids], whole) ? ends : null;
+  }
+
+  /**
+   * The whole text's ids cut at the pieces' character boundaries: a token belongs to the segment in
+   * which its last character lies, so one straddling a boundary belongs to the later step. Linear in
+   * the text; the same cut as tokenizing each prefix alone wherever that reproduces the earlier
+   * tokens (the tests check both against transformers).
+   */
+  private cutAtEnds(pieces: readonly TextPart[][], whole: readonly number[]): number[][] | null {
+    const ends = this.wholeEnds(pieces, whole);
+    if (ends === null) return null;
+    const cuts: number[] = [];
+    let boundary = 0;
+    let t = 0;
+    for (const piece of pieces.slice(0, -1)) {
+      boundary += piece.reduce((n, p) => n + p.text.length, 0);
+      while (t < ends.length && ends[t]! <= boundary) t++;
+      cuts.push(t);
+    }
+    return this.checkedCuts(whole, [...cuts, whole.length]);
+  }
+
   /**
    * step_boundaries "eos-separator", the EurusPRM model cards' rule: the prompt ends two tokens
    * before the end of (prompt + EOS), and step k < n ends after as many tokens as (the text through
@@ -186,18 +222,40 @@ export class Segmenter {
    * those ids, with the log-probs shifted by one: so the first step counts the prompt's last token,
    * and a step often counts the first token of the next.
    */
-  private cutAtEosSeparator(pieces: readonly TextPart[][], whole: readonly number[]): number[][] {
+  private cutAtEosSeparator(pieces: readonly TextPart[][], whole: readonly number[], one: readonly (readonly number[])[]): number[][] {
     if (this.tok.eosToken === undefined) throw new Error('step_boundaries "eos-separator" needs an eos_token');
     const eos: TextPart = { text: this.tok.eosToken, literal: false };
     const sep: TextPart = { text: this.layout.step_separator, literal: false };
-    const cuts = [this.literalUncached.encode([...pieces[0]!, eos]).length - 2];
+    // The prompt's ids + EOS, less two: the prompt's ids less one.
+    const cuts = [one[0]!.length - 1];
+    // Counting "the rest of the step alone" reproduces the card's prefix tokenization for byte-level
+    // BPE; SentencePiece would give that rest a leading "▁" of its own, so it tokenizes prefixes.
+    const ends = this.offsets === 'byte-level' ? this.wholeEnds(pieces, whole) : null;
     let prefix = [...pieces[0]!];
+    let boundary = pieces[0]!.reduce((n, p) => n + p.text.length, 0);
+    let t = 0;
     for (let k = 1; k < pieces.length - 1; k++) {
       prefix = [...prefix, ...pieces[k]!];
       const own = prefix.slice(0, -1); // the step's text without its separator
-      cuts.push(Math.min(whole.length, Math.max(cuts[cuts.length - 1]!, this.literalUncached.encode([...own, eos, sep]).length)));
+      boundary += own[own.length - 1]!.text.length;
+      let count: number;
+      if (ends === null) {
+        count = this.literalUncached.encode([...own, eos, sep]).length;
+      } else {
+        // The whole text's tokens that end inside the step's text, then the rest of it alone.
+        while (t < ends.length && ends[t]! <= boundary) t++;
+        const lastEnd = t === 0 ? 0 : ends[t - 1]!;
+        const rest = this.joined(own).slice(lastEnd);
+        count = t + this.literalUncached.encode([{ text: rest, literal: true }, eos, sep]).length;
+      }
+      boundary += sep.text.length;
+      cuts.push(Math.min(whole.length, Math.max(cuts[cuts.length - 1]!, count)));
     }
     return this.checkedCuts(whole, [...cuts, whole.length]);
+  }
+
+  private joined(parts: readonly TextPart[]): string {
+    return parts.map((p) => p.text).join('');
   }
 
   /** The segments between `ends` (exclusive ends), each step with at least one token. */

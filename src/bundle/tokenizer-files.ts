@@ -8,6 +8,8 @@ import { specialTokens, textTokenizer } from './literal-text.js';
 
 export interface TokenizerBundle {
   tokenizer: Tokenizer;
+  /** tokenizer.json as parsed (its decoder tells how token offsets are found). */
+  json: Record<string, unknown>;
   /** The same tokenizer with its special tokens as plain text (for user text, literal-text.ts). */
   textTokenizer: Tokenizer;
   /** Special added tokens, content → id. */
@@ -76,7 +78,7 @@ export async function loadTokenizer(tokenizerJsonPath: string, configPath: strin
   const eosToken = tokenString(config.eos_token);
   const eosId = eosToken === undefined ? undefined : tokenizer.token_to_id(eosToken);
   return {
-    tokenizer, textTokenizer: plain, specialTokens: specialTokens(json), config, vocabSize: maxId + 1, bosToken, eosToken, eosId,
+    tokenizer, json, textTokenizer: plain, specialTokens: specialTokens(json), config, vocabSize: maxId + 1, bosToken, eosToken, eosId,
     chatTemplate: chatTemplateOf(config),
   };
 }
