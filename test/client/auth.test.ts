@@ -76,6 +76,9 @@ describe('API keys', () => {
       await page.click('#score');
       await page.waitForSelector('tr.step');
       expect(await page.locator('tr.step').count()).toBe(4);
+      // The key stays in this tab's session storage, never in long-lived storage.
+      const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.getItem('implicit-prm.api-key') }));
+      expect(stored).toEqual({ local: 0, session: KEY });
     } finally {
       await browser.close();
     }

@@ -1,11 +1,19 @@
 // The few API calls the page makes, with the service's error shape turned into one Error type.
-// The API key, when the service needs one, is kept in localStorage of this browser only.
+// The API key, when the service needs one (possibly an admin key), is kept in this tab's
+// sessionStorage only: it survives a reload, not the tab, and is never written to the browser's
+// long-lived storage. A key an older page left in localStorage is removed.
 
 const KEY_STORAGE = 'implicit-prm.api-key';
 
+try {
+  localStorage.removeItem(KEY_STORAGE);
+} catch {
+  // Storage disabled: nothing to remove.
+}
+
 export function savedApiKey() {
   try {
-    return localStorage.getItem(KEY_STORAGE) ?? '';
+    return sessionStorage.getItem(KEY_STORAGE) ?? '';
   } catch {
     return '';
   }
@@ -13,8 +21,8 @@ export function savedApiKey() {
 
 export function saveApiKey(key) {
   try {
-    if (key) localStorage.setItem(KEY_STORAGE, key);
-    else localStorage.removeItem(KEY_STORAGE);
+    if (key) sessionStorage.setItem(KEY_STORAGE, key);
+    else sessionStorage.removeItem(KEY_STORAGE);
   } catch {
     // Storage disabled: the key then lasts as long as the page.
   }
