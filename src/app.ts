@@ -122,9 +122,11 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   installRequestMetrics(app);
   installGracefulClose(app);
 
-  // Access control, before any route so that every route gets it.
-  installAuth(app, config);
+  // Access control, before any route so that every route gets it: who is calling, then the rate
+  // limit (every attempt counts, a wrong key included), then the refusal of missing or wrong keys.
+  const enforceKeys = installAuth(app, config);
   await installRateLimit(app, config.rateLimitPerMinute);
+  enforceKeys();
 
   // Routes.
   await app.register(scoreRoutes);

@@ -12,7 +12,7 @@
  * crypto.timingSafeEqual against every configured key, without stopping at the first match, so
  * neither the length nor the content of a key, nor which key matched, shows in the response time.
  *
- * The check runs in onRequest, before the body is read: a client without a key cannot make the
+ * The check runs before the body is read (installAuth): a client without a key cannot make the
  * server parse or buffer a body.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -30,6 +30,8 @@ declare module 'fastify' {
      * it, else undefined. Used as the rate-limit key; the key itself is never stored or logged.
      */
     principal?: string;
+    /** Whether that key is an admin key. */
+    admin?: boolean;
   }
 }
 
@@ -92,9 +94,15 @@ function unauthorized(reply: FastifyReply, message: string): FastifyReply {
   return sendError(reply, new PrmError(ErrorCode.UNAUTHORIZED, message));
 }
 
-export function installAuth(app: FastifyInstance, config: AuthConfig): void {
+/**
+ * Installs the key check in two hooks: onRequest identifies the caller (`principal`, for a valid
+ * key); preParsing — after every onRequest hook, the rate limit's included, and still before the
+ * body is read — refuses requests without a needed key. The rate limit so sees every attempt, and
+ * wrong keys count against their address's budget instead of being tried without limit.
+ */
+export function installAuth(app: FastifyInstance, config: AuthConfig): () => void {
   const ring = new KeyRing(config.apiKeys, config.adminApiKeys);
-  if (ring.size === 0) return;
+  if (ring.size === 0) return () => {};
 
   const needsKey: Record<AccessClass, boolean> = {
     public: false,
@@ -104,18 +112,27 @@ export function installAuth(app: FastifyInstance, config: AuthConfig): void {
     inference: config.apiKeys.length > 0,
   };
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const access = accessClassOf(request.routeOptions.url);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization);
     const match = token === undefined ? null : ring.find(token);
-    if (match) request.principal = match.id;
-    if (!needsKey[access]) return;
-    if (token === undefined) {
-      return unauthorized(reply, 'this endpoint needs an API key: send `Authorization: Bearer <key>`');
-    }
-    if (match === null) return unauthorized(reply, 'the API key is not valid');
-    if (access === 'admin' && !match.admin) {
-      return sendError(reply, new PrmError(ErrorCode.FORBIDDEN, 'this endpoint needs an admin key (ADMIN_API_KEYS)'));
+    if (match) {
+      request.principal = match.id;
+      request.admin = match.admin;
     }
   });
+  return () => {
+    // Returns the body stream unchanged when the request may go on (preParsing's contract).
+    app.addHook('preParsing', async (request: FastifyRequest, reply: FastifyReply, payload) => {
+      const access = accessClassOf(request.routeOptions.url);
+      if (!needsKey[access]) return payload;
+      if (bearerToken(request.headers.authorization) === undefined) {
+        return unauthorized(reply, 'this endpoint needs an API key: send `Authorization: Bearer <key>`');
+      }
+      if (request.principal === undefined) return unauthorized(reply, 'the API key is not valid');
+      if (access === 'admin' && !request.admin) {
+        return sendError(reply, new PrmError(ErrorCode.FORBIDDEN, 'this endpoint needs an admin key (ADMIN_API_KEYS)'));
+      }
+      return payload;
+    });
+  };
 }

@@ -34,8 +34,17 @@ describe('per API key', () => {
       expect((await h.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
       expect((await h.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
     }
-    // A wrong key is refused by the key check, not counted.
+    // A wrong key is refused by the key check, and counted against its address.
     expect((await as('key-c')).statusCode).toBe(401);
+  });
+
+  it('wrong keys are rate-limited by address: guessing stops at the limit', async () => {
+    const guess = (key: string) => h.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${key}` }, remoteAddress: '10.0.0.9' });
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) codes.push((await guess(`wrong-${i}`)).statusCode);
+    expect(codes).toEqual([401, 401, 401, 429, 429, 429]);
+    // A valid key from that address has its own budget.
+    expect((await h.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: 'Bearer key-b' }, remoteAddress: '10.0.0.9' })).statusCode).toBe(200);
   });
 });
 
