@@ -18,6 +18,7 @@ import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
 import { installGracefulClose } from './http/graceful-close.js';
 import { installRateLimit } from './http/rate-limit.js';
+import { requestIdOf } from './http/request-id.js';
 import { installRequestMetrics } from './http/request-metrics.js';
 import { adminRoutes, type Reloadable } from './routes/admin.js';
 import { getRewardRoutes } from './routes/get-reward.js';
@@ -79,7 +80,9 @@ const pkg = packageInfo();
 export async function buildApp({ config, scoring, logger }: AppDeps) {
   const options: FastifyServerOptions = {
     bodyLimit: config.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
+    // The client's x-request-id only when it is a plain token (request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     frameworkErrors: frameworkErrorHandler,
     ajv: {
       // Reject what is wrong instead of repairing it: no "5" → 5 coercion, and unknown fields are
