@@ -231,24 +231,22 @@ export class Segmenter {
     // Counting "the rest of the step alone" reproduces the card's prefix tokenization for byte-level
     // BPE; SentencePiece would give that rest a leading "▁" of its own, so it tokenizes prefixes.
     const ends = this.offsets === 'byte-level' ? this.wholeEnds(pieces, whole) : null;
-    let prefix = [...pieces[0]!];
-    let boundary = pieces[0]!.reduce((n, p) => n + p.text.length, 0);
+    let text = this.joined(pieces[0]!); // the text before step k
     let t = 0;
     for (let k = 1; k < pieces.length - 1; k++) {
-      prefix = [...prefix, ...pieces[k]!];
-      const own = prefix.slice(0, -1); // the step's text without its separator
-      boundary += own[own.length - 1]!.text.length;
+      const [step, separator] = pieces[k]!;
       let count: number;
       if (ends === null) {
-        count = this.literalUncached.encode([...own, eos, sep]).length;
+        count = this.literalUncached.encode([...pieces.slice(0, k).flat(), step!, eos, sep]).length;
       } else {
         // The whole text's tokens that end inside the step's text, then the rest of it alone.
-        while (t < ends.length && ends[t]! <= boundary) t++;
+        const stepEnd = text.length + step!.text.length;
+        while (t < ends.length && ends[t]! <= stepEnd) t++;
         const lastEnd = t === 0 ? 0 : ends[t - 1]!;
-        const rest = this.joined(own).slice(lastEnd);
+        const rest = lastEnd >= text.length ? step!.text.slice(lastEnd - text.length) : text.slice(lastEnd) + step!.text;
         count = t + this.literalUncached.encode([{ text: rest, literal: true }, eos, sep]).length;
       }
-      boundary += sep.text.length;
+      text += step!.text + (separator?.text ?? '');
       cuts.push(Math.min(whole.length, Math.max(cuts[cuts.length - 1]!, count)));
     }
     return this.checkedCuts(whole, [...cuts, whole.length]);

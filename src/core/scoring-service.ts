@@ -196,9 +196,9 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
   function pipelineOf(bundle: LoadedBundle): LogprobPipeline {
     let p = pipelines.get(bundle);
     if (!p) {
-      const batching = bundleBatching(bundle, opts.batching ?? batcherOptionsOf(DEFAULTS));
-      const configured = (opts.batching ?? batcherOptionsOf(DEFAULTS)).maxBatchTokens;
-      if (batching.maxBatchTokens < configured) {
+      const base = opts.batching ?? batcherOptionsOf(DEFAULTS);
+      const batching = bundleBatching(bundle, base);
+      if (batching.maxBatchTokens < base.maxBatchTokens) {
         opts.logger.info({ bundle: bundle.name, maxBatchTokens: batching.maxBatchTokens },
           `bundle "${bundle.name}": passes of at most ${batching.maxBatchTokens} padded tokens (MAX_BATCH_BYTES)`);
       }
