@@ -18,6 +18,7 @@ import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
 import { installGracefulClose } from './http/graceful-close.js';
 import { installRateLimit } from './http/rate-limit.js';
+import { installJsonBody } from './http/json-body.js';
 import { requestIdOf } from './http/request-id.js';
 import { installRequestMetrics } from './http/request-metrics.js';
 import { adminRoutes, type Reloadable } from './routes/admin.js';
@@ -116,6 +117,7 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   // Every endpoint takes JSON; Fastify's built-in text/plain parser would let a wrongly labelled
   // body through to a confusing schema error instead of a clear 415.
   app.removeContentTypeParser('text/plain');
+  installJsonBody(app);
 
   // Our services.
   app.decorate('config', config);

@@ -155,3 +155,41 @@ describe('routing errors', () => {
     expect(res.json().error.code).toBe('METHOD_NOT_ALLOWED');
   });
 });
+
+describe('request bodies are JSON in UTF-8, uncompressed', () => {
+  const raw = (payload: Buffer | string, headers: Record<string, string>) =>
+    t.app.inject({ method: 'POST', url: '/v1/score', headers: { 'content-type': 'application/json', ...headers }, payload });
+  const body = JSON.stringify({ items: [item] });
+
+  it('a declared Content-Encoding → 415 UNSUPPORTED_MEDIA_TYPE, whether or not the body is compressed', async () => {
+    const { gzipSync } = await import('node:zlib');
+    for (const payload of [body, gzipSync(body)]) {
+      const r = await raw(payload, { 'content-encoding': 'gzip' });
+      expect(r.statusCode).toBe(415);
+      expect(r.json().error).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringContaining('Content-Encoding "gzip"') });
+    }
+    expect((await raw(body, { 'content-encoding': 'identity' })).json().error?.code).not.toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('a charset other than UTF-8 → 415; UTF-8 in any spelling is fine', async () => {
+    const r = await raw(Buffer.from(body, 'utf16le'), { 'content-type': 'application/json; charset=utf-16' });
+    expect(r.statusCode).toBe(415);
+    expect(r.json().error.message).toContain('charset "utf-16"');
+    for (const cs of ['utf-8', 'UTF8', '"utf-8"']) {
+      expect((await raw(body, { 'content-type': `application/json; charset=${cs}` })).json().error?.code).not.toBe('UNSUPPORTED_MEDIA_TYPE');
+    }
+  });
+
+  it('bytes that are not UTF-8 → 400 INVALID_JSON, not replaced and scored', async () => {
+    const bad = Buffer.concat([Buffer.from('{"items":[{"prompt":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('","steps":["b"]}]}')]);
+    const r = await raw(bad, {});
+    expect(r.statusCode).toBe(400);
+    expect(r.json().error).toEqual({ code: 'INVALID_JSON', message: 'request body is not valid UTF-8' });
+  });
+
+  it('a __proto__ key → 400 INVALID_REQUEST that says so', async () => {
+    const r = await raw('{"items":[],"__proto__":{"polluted":true}}', {});
+    expect(r.statusCode).toBe(400);
+    expect(r.json().error).toEqual({ code: 'INVALID_REQUEST', message: expect.stringContaining('"__proto__"') });
+  });
+});
