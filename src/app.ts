@@ -4,6 +4,7 @@
  * access control (API keys, rate limit), then the routes. Listening and process lifetime belong
  * to src/server.ts; scoringServiceFor() is the scoring service it runs, built from the settings.
  */
+import { createServer } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -15,7 +16,7 @@ import { createScoringService, type LoadingScoringService } from './core/scoring
 import type { ScoringService } from './core/types.js';
 import type { Logger } from './engine/logger.js';
 import { installAuth } from './http/auth.js';
-import { frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
 import { installGracefulClose } from './http/graceful-close.js';
 import { installRateLimit } from './http/rate-limit.js';
 import { installJsonBody } from './http/json-body.js';
@@ -84,7 +85,13 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
     // The client's x-request-id only when it is a plain token (request-id.ts).
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // Slow clients are cut: headers within HEADERS_TIMEOUT_MS, the whole request within
+    // BODY_TIMEOUT_MS (Node answers 408 and closes), checked every second (Node's default is 30 s).
+    requestTimeout: config.bodyTimeoutMs,
+    serverFactory: (handler) =>
+      createServer({ connectionsCheckingInterval: 1_000, headersTimeout: config.headersTimeoutMs, requestTimeout: config.bodyTimeoutMs }, handler),
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     ajv: {
       // Reject what is wrong instead of repairing it: no "5" → 5 coercion, and unknown fields are
       // an error (where a schema forbids them) rather than silently dropped.

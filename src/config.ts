@@ -127,6 +127,8 @@ export const CONFIG_VARS = {
   bodyLimitBytes: integer('BODY_LIMIT_BYTES', 8 * MiB, 1024, 1024 * MiB, 'Largest request body accepted (8 MiB); larger → 413 BODY_TOO_LARGE'),
   maxItemsPerRequest: integer('MAX_ITEMS_PER_REQUEST', 256, 1, 1_000_000, 'Most traces in one /v1/score or /get_reward request; more → 413 TOO_MANY_ITEMS'),
   requestTimeoutMs: integer('REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000, 'Deadline of a scoring request; past it → 504 DEADLINE_EXCEEDED'),
+  headersTimeoutMs: integer('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000, 'Time a client has to send the request headers; a slower one is cut (408)'),
+  bodyTimeoutMs: integer('BODY_TIMEOUT_MS', 30_000, 100, 3_600_000, 'Time a client has to send the whole request, body included; a slower one is cut (408), so a body dripped byte by byte cannot hold a connection'),
   maxTokensPerItem: integer('MAX_TOKENS_PER_ITEM', 16_384, 1, 16 * MiB, 'Most prompt + response tokens in one trace; more → 413 TOO_MANY_TOKENS (a model\'s max_sequence_length still applies)'),
   maxTokensPerRequest: integer('MAX_TOKENS_PER_REQUEST', 262_144, 1, 1024 * MiB, 'Most prompt + response tokens in one request, all traces together; more → 413 TOO_MANY_TOKENS'),
   // models

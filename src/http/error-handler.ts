@@ -3,6 +3,7 @@
  * is turned into a PrmError and sent as `{error: {code, message}}` with the status from
  * HTTP_STATUS; nothing else in the service picks a status for an error.
  */
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, PrmError, errorBody } from '../errors.js';
 import { metrics } from '../metrics.js';
@@ -96,6 +97,22 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
   const mapped = toPrmError(err, 0) ?? new PrmError(ErrorCode.INTERNAL, 'internal error; the server log has details');
   if (mapped.code === ErrorCode.INTERNAL) request.log.error({ err }, 'framework error');
   sendError(reply, mapped);
+}
+
+/**
+ * Errors Node's HTTP server raises before Fastify sees a request (a client too slow with its
+ * headers or body, a malformed request line): answered in the same error shape, then closed.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return void socket.destroy();
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+  const e = timeout
+    ? new PrmError(ErrorCode.REQUEST_TIMEOUT, 'the request took too long to arrive (HEADERS_TIMEOUT_MS, BODY_TIMEOUT_MS)')
+    : new PrmError(ErrorCode.INVALID_REQUEST, 'the request is not valid HTTP');
+  const body = JSON.stringify(errorBody(e.code, e.message));
+  metrics.errors.inc({ code: e.code });
+  socket.end(`HTTP/1.1 ${e.status} ${timeout ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\n`
+    + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 export function installErrorHandlers(app: FastifyInstance): void {
