@@ -63,26 +63,6 @@ export interface ScoringServiceOptions {
   maxTokensPerRequest?: number;
 }
 
-/** Rejects a call whose items hold more tokens than allowed, before any model work. */
-export function checkTokenLimits(
-  prepared: readonly PreparedItem[],
-  limits: { maxTokensPerItem?: number; maxTokensPerRequest?: number },
-): void {
-  const perItem = limits.maxTokensPerItem ?? Number.POSITIVE_INFINITY;
-  let total = 0;
-  prepared.forEach((p, i) => {
-    const n = p.promptTokens + p.responseTokens;
-    if (n > perItem) {
-      throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `items[${i}] has ${n} tokens (prompt + response); the limit is ${perItem} per item`);
-    }
-    total += n;
-  });
-  const perRequest = limits.maxTokensPerRequest ?? Number.POSITIVE_INFINITY;
-  if (total > perRequest) {
-    throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `the request has ${total} tokens (prompts + responses); the limit is ${perRequest} per request`);
-  }
-}
-
 /** Settings of a service built without a config (tests, embedding): the config's own defaults. */
 const DEFAULTS = loadConfig({});
 
@@ -285,8 +265,9 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
   ): Promise<ScoreResult> {
     const o = resolveOptions(options, bundle.manifest.beta);
 
-    const prepared = prepareItems(bundle.segmenter, items, { partial: o.partial });
-    checkTokenLimits(prepared, opts);
+    const prepared = await prepareItems(bundle.segmenter, items, {
+      partial: o.partial, maxTokensPerItem: opts.maxTokensPerItem, maxTokensPerRequest: opts.maxTokensPerRequest, signal,
+    });
     const t1 = performance.now();
     throwIfAborted(signal);
     const { items: logprobs, queueMs } = await pipelineOf(bundle).compute(prepared, signal);

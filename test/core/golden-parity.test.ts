@@ -68,7 +68,7 @@ describe.each(goldens)('parity with $file', ({ golden }) => {
     const bundle: LoadedBundle = await loadBundle(dir, { device: 'cpu', intraOpThreads: 1, logger: silentLogger });
     opened.push({ close: () => bundle.dispose() });
     expect(bundle.fingerprint).toBe(golden.fingerprint);
-    const prepared = prepareItems(bundle.segmenter, items);
+    const prepared = await prepareItems(bundle.segmenter, items);
     prepared.forEach((p, i) => expect(p.segments, golden.cases[i].id).toEqual(golden.cases[i].segment_ids));
     const lps = await computeLogprobs(bundle, prepared);
     lps.forEach((lp, i) => {

@@ -128,3 +128,18 @@ describe('the deadline', () => {
     figure('deadline', { items: items.length, timeout_ms: 30, tokens_of_request: usage.prompt_tokens + usage.response_tokens, tokens_computed_before_cancel: computed });
   });
 });
+
+describe('oversized requests fail at their first excess', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    h = await buildHardenedApp({ MAX_TOKENS_PER_ITEM: '512' });
+  });
+  afterAll(() => h?.close());
+
+  it('an item with more steps than the per-item token limit is refused before it is tokenized', async () => {
+    const steps = Array.from({ length: 100_000 }, () => 'a');
+    const r = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: [{ prompt: 'p', steps }] } });
+    expect(r.statusCode).toBe(413);
+    expect(r.json().error).toEqual({ code: 'TOO_MANY_TOKENS', message: expect.stringMatching(/^items\[0\]( \(id "0"\))?: 100000 steps are more than the 512 tokens an item may have$/) });
+  });
+});
