@@ -88,6 +88,11 @@ export class Segmenter {
     return this.tok.vocabSize;
   }
 
+  /** The tokenizer's end-of-sequence and padding texts: what a sampled response may end with. */
+  get endTexts(): string[] {
+    return [this.tok.eosToken, this.tok.padToken].filter((t): t is string => t !== undefined && t.length > 0);
+  }
+
   get separator(): string {
     return this.layout.step_separator;
   }

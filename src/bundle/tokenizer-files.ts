@@ -20,6 +20,7 @@ export interface TokenizerBundle {
   bosToken?: string;
   eosToken?: string;
   eosId?: number;
+  padToken?: string;
   /** tokenizer_config.chat_template (the "default" one when the config lists several). */
   chatTemplate?: string;
 }
@@ -76,9 +77,10 @@ export async function loadTokenizer(tokenizerJsonPath: string, configPath: strin
   for (const id of tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
   const bosToken = tokenString(config.bos_token);
   const eosToken = tokenString(config.eos_token);
+  const padToken = tokenString(config.pad_token);
   const eosId = eosToken === undefined ? undefined : tokenizer.token_to_id(eosToken);
   return {
-    tokenizer, json, textTokenizer: plain, specialTokens: specialTokens(json), config, vocabSize: maxId + 1, bosToken, eosToken, eosId,
+    tokenizer, json, textTokenizer: plain, specialTokens: specialTokens(json), config, vocabSize: maxId + 1, bosToken, eosToken, eosId, padToken,
     chatTemplate: chatTemplateOf(config),
   };
 }

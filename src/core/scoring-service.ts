@@ -101,6 +101,7 @@ export function infoOf(b: LoadedBundle): ModelInfo {
   return {
     ...summaryOf(b),
     step_separator: b.manifest.step_separator,
+    end_texts: b.segmenter.endTexts,
     max_sequence_length: b.manifest.max_sequence_length,
     graph: b.manifest.policy.graph,
     execution_provider: b.policy.executionProvider,

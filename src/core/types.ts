@@ -54,6 +54,8 @@ export interface ModelSummary {
 
 export interface ModelInfo extends ModelSummary {
   step_separator: string;
+  /** The tokenizer's EOS and pad texts, which /get_reward strips from the end of a response. */
+  end_texts: string[];
   max_sequence_length: number;
   graph: 'logits' | 'logprobs';
   execution_provider: string;

@@ -56,6 +56,25 @@ export function stepsOf(response: string, separator: string): string[] {
   return steps;
 }
 
+/**
+ * The response without the EOS and pad texts it ends with: OpenRLHF decodes samples with their
+ * special tokens, so the policy's EOS (and any padding) arrive as text, and the model's own EOS is
+ * appended when the bundle says so — scoring both would count the end twice.
+ */
+export function withoutEndTexts(response: string, endTexts: readonly string[]): string {
+  let text = response;
+  for (let stripped = true; stripped; ) {
+    stripped = false;
+    for (const end of endTexts) {
+      if (end.length > 0 && text.endsWith(end)) {
+        text = text.slice(0, -end.length);
+        stripped = true;
+      }
+    }
+  }
+  return text;
+}
+
 export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/get_reward', { schema: GetRewardRouteSchema }, async (request, reply): Promise<GetRewardResponse> => {
     const body = request.body;
@@ -64,8 +83,9 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const aggregate = body.aggregate ?? request.query.aggregate ?? 'min';
     const model = body.model ?? request.query.model;
     // Unknown model: leave `response` as it is and let the scoring call give its usual error.
-    const separator = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()))?.step_separator;
-    const items = separator === undefined ? split : split.map(({ response, ...it }) => ({ ...it, steps: stepsOf(response!, separator) }));
+    const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));
+    const items = info === undefined ? split
+      : split.map(({ response, ...it }) => ({ ...it, steps: stepsOf(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };
     const result = await withRequestSignal(reply, app.config.requestTimeoutMs, (signal) =>
       app.scoring.score(model, items, options, signal),

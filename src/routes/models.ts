@@ -9,6 +9,7 @@ export const ModelInfoSchema = Type.Object({
   beta: Type.Number({ description: 'β the model was trained with (requests may override)' }),
   reference_free: Type.Boolean(),
   step_separator: Type.String({ description: 'Splits a `response` into steps' }),
+  end_texts: Type.Array(Type.String(), { description: "The tokenizer's EOS and pad texts; /get_reward strips them from the end of a response" }),
   max_sequence_length: Type.Integer({ description: 'Prompt + response tokens; longer → 413 SEQUENCE_TOO_LONG' }),
   graph: Type.Enum(['logits', 'logprobs'], { description: 'ONNX graph flavour' }),
   execution_provider: Type.String({ description: 'onnxruntime execution provider in use (cpu, cuda)' }),

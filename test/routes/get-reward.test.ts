@@ -44,6 +44,17 @@ describe('POST /get_reward', () => {
     expect(res.headers['x-total-time']).toMatch(/^\d+\.\d{3}$/);
   });
 
+  it('strips the EOS and pad texts a sampled response ends with, so the end is not scored twice', async () => {
+    const expected = await viaScore();
+    const query = (tail: string) => `${prompt}\n${steps.join('\n')}${tail}`;
+    const body = (await post('/get_reward', { query: [query('<eos>'), query('<eos><pad><pad>'), query('')], prompts: [prompt, prompt, prompt] })).json();
+    for (const r of body.step_rewards) expect(r).toEqual(expected.steps.map((s) => s.reward));
+    expect(body.rewards).toEqual([expected.score, expected.score, expected.score]);
+    // Only at the end: the same text inside a step stays and is scored.
+    const inside = (await post('/get_reward', { query: [`${prompt}\n${steps[0]}<eos>\n${steps[1]}`], prompts: [prompt] })).json();
+    expect(inside.step_rewards[0]).not.toEqual(expected.steps.map((s) => s.reward));
+  });
+
   it('takes the first line as the prompt when prompts are absent', async () => {
     const expected = await viaScore();
     const body = (await post('/get_reward', { query: [`${prompt}\n${steps.join('\n')}`] })).json();
