@@ -56,14 +56,16 @@ export class Segmenter {
   private readonly literalUncached: LiteralTextEncoder;
   /** How token ends are found in characters (token-offsets.ts); null: by tokenizing prefixes. */
   private readonly offsets: OffsetScheme | null;
+  /** The chat template rendered around CONTENT_MARKER, split at it (the same for every prompt). */
+  private readonly chatAround?: string[];
 
   /** Throws (a plain Error naming the problem) when the tokenizer cannot serve this layout. */
   constructor(tok: TokenizerBundle, layout: SegmenterLayout) {
     this.tok = tok;
     this.layout = layout;
-    this.memo = new TokenMemo((text) => this.tok.textTokenizer.encode(text, { add_special_tokens: false }).ids);
+    this.memo = new TokenMemo((text) => this.plainEncode(text).ids);
     this.literal = new LiteralTextEncoder(tok.specialTokens, (text) => this.memo.ids(text));
-    this.literalUncached = new LiteralTextEncoder(tok.specialTokens, (text) => tok.textTokenizer.encode(text, { add_special_tokens: false }).ids);
+    this.literalUncached = new LiteralTextEncoder(tok.specialTokens, (text) => this.plainEncode(text).ids);
     this.offsets = offsetSchemeOf(tok.json);
     if (layout.use_chat_template) {
       if (tok.chatTemplate === undefined) {
@@ -73,6 +75,11 @@ export class Segmenter {
         this.chatTemplate = new Template(tok.chatTemplate);
       } catch (err) {
         throw new Error(`tokenizer_config.json chat_template does not parse: ${(err as Error).message}`);
+      }
+      try {
+        this.chatAround = this.renderChat(CONTENT_MARKER).split(CONTENT_MARKER);
+      } catch (err) {
+        throw new Error(`tokenizer_config.json chat_template does not render a user message: ${(err as Error).message}`);
       }
     }
     if (layout.append_eos && tok.eosId === undefined) {
@@ -123,7 +130,7 @@ export class Segmenter {
     const rendered = this.renderChat(prompt);
     // The template may transform the content (trim it, say): render it once more around a marker
     // and take what lies between the template's own text as the user's, when that is unambiguous.
-    const [before, after, ...more] = this.renderChat(CONTENT_MARKER).split(CONTENT_MARKER);
+    const [before, after, ...more] = this.chatAround!;
     if (after === undefined || more.length > 0 || !rendered.startsWith(before!) || !rendered.endsWith(after)
       || rendered.length < before!.length + after.length) {
       return [{ text: rendered, literal: false }];
@@ -139,6 +146,12 @@ export class Segmenter {
       bos_token: this.tok.bosToken ?? '',
       eos_token: this.tok.eosToken ?? '',
     });
+  }
+
+  /** Text with the special tokens as text (literal-text.ts), its ids and token strings. */
+  private plainEncode(text: string): { ids: number[]; tokens: string[] } {
+    const e = this.tok.textTokenizer.encode(text, { add_special_tokens: false });
+    return { ids: e.ids, tokens: e.tokens };
   }
 
   /** Ids of bundle and user text together (memoised runs: prompts and steps repeat across requests). */
@@ -192,11 +205,7 @@ export class Segmenter {
   /** Where the whole text's tokens end, in characters (null: not derivable for this tokenizer or text). */
   private wholeEnds(pieces: readonly TextPart[][], whole: readonly number[]): number[] | null {
     if (this.offsets === null) return null;
-    const tokenize = (text: string) => {
-      const e = this.tok.textTokenizer.encode(text, { add_special_tokens: false });
-      return { ids: e.ids, tokens: e.tokens };
-    };
-    const { ids, ends } = this.literalUncached.encodeWithEnds(pieces.flat(), this.offsets, tokenize);
+    const { ids, ends } = this.literalUncached.encodeWithEnds(pieces.flat(), this.offsets, (text) => this.plainEncode(text));
     return ends !== null && joinsUp([ids], whole) ? ends : null;
   }
 
