@@ -8,7 +8,7 @@ Main commands:
   make-test-bundles the small random bundles + golden files under test/fixtures/
   import            a bundle from Hugging Face models (transformers checkpoints or optimum exports)
   inspect           a bundle's manifest, graphs, file sizes, fingerprint and tokenizer
-Single stages: data, check, sft, sample, train, export.
+Inspection: data, check.
 """
 from __future__ import annotations
 
@@ -102,73 +102,6 @@ def _preset(a):
     return p
 
 
-def cmd_sft(a):
-    _threads(a)
-    from .data import DomainConfig
-    from .model import ModelConfig, save_checkpoint
-    from .pipeline import splits
-    from .tokenizer import CharTokenizer
-    from .train import train_sft
-
-    p = _preset(a)
-    tok = CharTokenizer(model_max_length=p.max_sequence_length)
-    dom = DomainConfig()
-    test, val, roll = splits(p, dom)
-    m, info = train_sft(ModelConfig(vocab_size=tok.vocab_size, **p.model), tok, dom, p.sft_steps, p.sft_batch, p.sft_lr,
-                        p.seed, {x.text for x in test + val + roll})
-    save_checkpoint(a.out, m, {"sft": info})
-    print(json.dumps(info))
-
-
-def cmd_sample(a):
-    _threads(a)
-    from .data import DomainConfig
-    from .model import load_checkpoint
-    from .pipeline import label_rollouts, splits
-    from .sample import sample_solutions
-    from .tokenizer import CharTokenizer
-
-    p = _preset(a)
-    ref, _ = load_checkpoint(a.model)
-    test, val, roll = splits(p, DomainConfig())
-    probs = {"train": roll, "val": val, "test": test}[a.split]
-    sampled = sample_solutions(ref, CharTokenizer(), [x.text for x in probs], p.rollout_samples, a.temperature, seed=a.seed_sampling)
-    rows = label_rollouts(probs, sampled)
-    with open(a.out, "w", encoding="utf-8") as f:
-        json.dump(rows, f)
-    print(json.dumps({"samples": len(rows), "correct": sum(r["correct"] for r in rows) / max(1, len(rows))}))
-
-
-def cmd_train(a):
-    _threads(a)
-    from .model import load_checkpoint, save_checkpoint
-    from .tokenizer import CharTokenizer
-    from .train import train_prm
-
-    ref, _ = load_checkpoint(a.reference)
-    with open(a.rollouts, encoding="utf-8") as f:
-        rollouts = json.load(f)
-    pol, info = train_prm(ref, CharTokenizer(), rollouts, loss=a.loss, beta=a.beta, reference_free=a.reference_free,
-                          epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed)
-    save_checkpoint(a.out, pol, {"prm": info})
-    print(json.dumps(info))
-
-
-def cmd_export(a):
-    from .bundle import write_bundle
-    from .model import load_checkpoint
-    from .tokenizer import CharTokenizer
-
-    pol, pinfo = load_checkpoint(a.policy)
-    ref = None if a.reference_free else load_checkpoint(a.reference)[0]
-    prm = pinfo.get("prm", {})
-    man = write_bundle(a.out, a.name, pol, ref, CharTokenizer(), graph=a.graph, beta=prm.get("beta", a.beta),
-                       max_sequence_length=a.max_sequence_length, fused_attention=a.fused_attention,
-                       provenance={"training_data": "synthetic multi-step arithmetic", "loss": prm.get("loss", "unknown"),
-                                   "steps": prm.get("steps", 0), "seed": 0, "metrics": {}})
-    print(json.dumps({"bundle": a.out, "fingerprint": man["fingerprint"]}))
-
-
 def cmd_build(a):
     from .pipeline import build
 
@@ -179,7 +112,7 @@ def cmd_build(a):
     if golden == "auto":
         golden = os.path.join(repo_root(), "test", "fixtures", "golden", f"{p.name}.json")
     s = build(p, work, out, golden, rel_to_repo(out), force=a.force, threads=a.threads)
-    print(json.dumps({k: s["best_of_n"][k] for k in ("pass_at_1", "min", "majority")} | {"f1": s["processbench"]["f1"]}))
+    print(json.dumps(s["targets"], ensure_ascii=False))
 
 
 def cmd_score(a):
@@ -233,49 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--in", dest="inp", required=True)
     s.add_argument("--out", default=None)
     s.set_defaults(func=cmd_check)
-
-    s = sub.add_parser("sft", help="train the reference model by next-token prediction")
-    preset_args(s)
-    s.add_argument("--sft-steps", dest="sft_steps", type=int, default=None)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_sft)
-
-    s = sub.add_parser("sample", help="sample solutions from a checkpoint and label them by final answer")
-    preset_args(s)
-    s.add_argument("--model", required=True)
-    s.add_argument("--split", default="train", choices=["train", "val", "test"])
-    s.add_argument("--rollout-problems", dest="rollout_problems", type=int, default=None)
-    s.add_argument("--rollout-samples", dest="rollout_samples", type=int, default=None)
-    s.add_argument("--temperature", type=float, default=1.0)
-    s.add_argument("--seed-sampling", type=int, default=11)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_sample)
-
-    s = sub.add_parser("train", help="implicit PRM training (policy initialised from the reference)")
-    s.add_argument("--reference", required=True)
-    s.add_argument("--rollouts", required=True)
-    s.add_argument("--loss", default="ce", choices=["ce", "dpo"])
-    s.add_argument("--beta", type=float, default=C.DEFAULT_BETA)
-    s.add_argument("--reference-free", action="store_true")
-    s.add_argument("--epochs", type=float, default=2.0)
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--lr", type=float, default=2e-4)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--threads", type=int, default=2)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_train)
-
-    s = sub.add_parser("export", help="write a bundle folder from checkpoints")
-    s.add_argument("--policy", required=True)
-    s.add_argument("--reference", default=None)
-    s.add_argument("--reference-free", action="store_true")
-    s.add_argument("--graph", default="logprobs", choices=["logprobs", "logits"])
-    s.add_argument("--name", required=True)
-    s.add_argument("--beta", type=float, default=C.DEFAULT_BETA)
-    s.add_argument("--max-sequence-length", type=int, default=256)
-    s.add_argument("--out", required=True)
-    add_fused_attention_flag(s)
-    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("make-test-bundles", help="write the small random test bundles (+ golden files)")
     s.add_argument("--out", default=os.path.join(repo_root(), "test/fixtures/bundles"))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 OPS = "+-*"
 MAX_VALUE = 99
@@ -111,48 +111,84 @@ def mul_no_carry(a: int, m: int) -> int:
 
 @dataclass
 class StudentConfig:
-    p_borrow: float = 0.65
-    p_carry: float = 0.10
-    p_mulcarry: float = 0.10
+    """Probabilities of the student's mistakes. The systematic bugs apply when their condition
+    holds (a borrow, a carry); the slips are per operation and exclusive; the wrong answer line is
+    per solution. Rates keep the reference's pass@1 between 30% and 80% on 2–8 operations."""
+    p_borrow: float = 0.30
+    p_carry: float = 0.08
+    p_mulcarry: float = 0.08
+    slips: Dict[str, float] = field(default_factory=lambda: dict(SLIP_RATES))
+    p_wrong_answer: float = 0.02
 
 
-def student_step(op: str, a: int, b: int, cfg: StudentConfig, rng: random.Random) -> Tuple[int, Optional[str]]:
-    truth = apply(op, a, b)
-    if a < 0:  # only after an earlier mistake: no further bugs, plain arithmetic
-        return truth, None
-    if op == "-":
-        bug, p, buggy = "borrow", cfg.p_borrow, sub_smaller_from_larger
-    elif op == "+":
-        bug, p, buggy = "carry", cfg.p_carry, add_no_carry
-    else:
-        bug, p, buggy = "mulcarry", cfg.p_mulcarry, mul_no_carry
+# Per-operation rates of the student's random slips (mistakes.py has what each one writes).
+SLIP_RATES = {
+    "off_by_one": 0.012, "off_by_ten": 0.008, "digit_swap": 0.006, "miscopied_value": 0.006,
+    "miscopied_operand": 0.006, "skipped_operation": 0.004, "repeated_operation": 0.004,
+}
+SYSTEMATIC = {"-": ("borrow", "p_borrow", sub_smaller_from_larger), "+": ("carry", "p_carry", add_no_carry),
+              "*": ("mulcarry", "p_mulcarry", mul_no_carry)}
+
+
+def systematic_bug(op: str, a: int, b: int, cfg: StudentConfig, rng: random.Random) -> Optional[Tuple[int, str]]:
+    """The student's buggy result for this operation, when its bug applies and strikes."""
+    if a < 0:  # only after an earlier mistake: plain arithmetic
+        return None
+    name, rate, buggy = SYSTEMATIC[op]
     w = buggy(a, b)
-    if w != truth and 0 <= w <= MAX_VALUE and rng.random() < p:
-        return w, bug
-    return truth, None
+    if w != apply(op, a, b) and 0 <= w <= MAX_VALUE and rng.random() < getattr(cfg, rate):
+        return w, name
+    return None
+
+
+def draw_slip(cfg: StudentConfig, rng: random.Random) -> Optional[str]:
+    u = rng.random()
+    for kind, p in cfg.slips.items():
+        if u < p:
+            return kind
+        u -= p
+    return None
 
 
 def student_solution(p: Problem, cfg: StudentConfig, rng: random.Random) -> Tuple[List[str], List[Optional[str]]]:
-    v, steps, bugs = p.start, [], []
-    for op, b in p.ops:
-        w, bug = student_step(op, v, b, cfg, rng)
-        steps.append(f"{v}{op}{b}={w}")
-        bugs.append(bug)
-        v = w
-    steps.append(f"Answer: {v}")
-    bugs.append(None)
+    """Steps and, per step, the mistake it makes (None where it is right given what precedes it)."""
+    from .mistakes import answer_step, slip_steps
+
+    v, i, steps, bugs, answer_bug = p.start, 0, [], [], None
+    while i < len(p.ops):
+        op, b = p.ops[i]
+        bug = systematic_bug(op, v, b, cfg, rng)
+        if bug is not None:
+            steps.append(f"{v}{op}{b}={bug[0]}")
+            bugs.append(bug[1])
+            v, i = bug[0], i + 1
+            continue
+        kind = draw_slip(cfg, rng)
+        written, v, i = slip_steps(p, i, v, kind, rng)
+        steps += [s for s, _ in written]
+        bugs += [k for _, k in written]
+        if not written:  # the last operation skipped: the answer line is the wrong step
+            answer_bug = kind
+    wrong = rng.random() < cfg.p_wrong_answer
+    steps.append(answer_step(v, wrong, rng))
+    bugs.append(answer_bug or ("wrong_answer" if wrong else None))
     return steps, bugs
 
 
 def correct_solution(p: Problem) -> List[str]:
-    return student_solution(p, StudentConfig(0.0, 0.0, 0.0), random.Random(0))[0]
+    steps, v = [], p.start
+    for op, b in p.ops:
+        w = apply(op, v, b)
+        steps.append(f"{v}{op}{b}={w}")
+        v = w
+    return steps + [f"Answer: {v}"]
 
 
 # ---- problem generator ------------------------------------------------------------------
 @dataclass
 class DomainConfig:
     min_ops: int = 2
-    max_ops: int = 6
+    max_ops: int = 8
     add_range: Tuple[int, int] = (10, 99)
     sub_range: Tuple[int, int] = (10, 99)
     mul_range: Tuple[int, int] = (2, 9)

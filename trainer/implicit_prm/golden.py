@@ -8,7 +8,7 @@ from typing import List, Optional
 import torch
 
 from .bundle import load_bundle
-from .scoring import rewards_from_logprobs, segment, step_ends
+from .scoring import next_token_logprobs, rewards_from_logprobs, segment, step_ends
 
 # Varied step counts (1..6), right and wrong solutions, and characters outside the vocab (unk).
 GOLDEN_CASES = [
@@ -28,15 +28,58 @@ GOLDEN_CASES = [
 @torch.no_grad()
 def single_logprobs(model, seq: List[int], prompt_len: int) -> torch.Tensor:
     ids = torch.tensor([seq])
-    logits = model(ids)
-    logp = torch.log_softmax(logits[0, :-1].float(), dim=-1)
-    lp = logp.gather(-1, ids[0, 1:].unsqueeze(-1)).squeeze(-1)
-    return lp[prompt_len - 1:]
+    return next_token_logprobs(model(ids), ids)[0, prompt_len - 1:]
+
+
+def transformers_dir(bundle_dir: str) -> Optional[str]:
+    """A bundle built from transformers checkpoints keeps them in `transformers/` (the default model)."""
+    d = os.path.join(bundle_dir, "transformers")
+    return d if os.path.isdir(os.path.join(d, "policy")) else None
+
+
+def make_hf_cases(bundle_dir: str, cases) -> list:
+    """Golden cases from the transformers checkpoints' own forward (one item per forward)."""
+    from .bundle import read_manifest
+    from .hf_scoring import HfScorer, batch_logprobs
+
+    man, d = read_manifest(bundle_dir), transformers_dir(bundle_dir)
+    scorer = HfScorer(os.path.join(d, "policy"), os.path.join(d, "reference") if man.get("reference") else None, man)
+    out = []
+    for i, c in enumerate(cases):
+        segs = scorer.segments(c)
+        seq, plen = sum(segs, []), len(segs[0])
+        plp = batch_logprobs(scorer.policy, [seq], [plen], scorer.pad_id)[0]
+        rlp = batch_logprobs(scorer.reference, [seq], [plen], scorer.pad_id)[0] if scorer.reference is not None else None
+        out.append(golden_case(i, c, segs, plp, rlp, man["beta"]))
+    return out
+
+
+def golden_case(i: int, c: dict, segs, plp, rlp, beta: float) -> dict:
+    q, r = rewards_from_logprobs(plp, rlp, step_ends(segs), beta)
+    return {"id": c.get("id", f"case-{i}"), "prompt": c["prompt"], "steps": list(c["steps"]), "segment_ids": segs,
+            "policy_logprobs": [float(x) for x in plp],
+            "reference_logprobs": [float(x) for x in rlp] if rlp is not None else None,
+            "q": q, "step_rewards": r, "outcome_reward": q[-1]}
 
 
 def make_golden(bundle_dir: str, bundle_dir_rel: Optional[str] = None, cases=None) -> dict:
-    man, pol, ref, tok = load_bundle(bundle_dir)
+    from .bundle import read_manifest
+
     cases = GOLDEN_CASES if cases is None else cases
+    man = read_manifest(bundle_dir)
+    out_cases = make_hf_cases(bundle_dir, cases) if transformers_dir(bundle_dir) else gpt_cases(bundle_dir, cases)
+    return {
+        "bundle": man["name"],
+        "bundle_dir": bundle_dir_rel if bundle_dir_rel is not None else bundle_dir,
+        "fingerprint": man.get("fingerprint"),
+        "beta": man["beta"],
+        "cases": out_cases,
+    }
+
+
+def gpt_cases(bundle_dir: str, cases) -> list:
+    """Golden cases of the test fixtures' own GPT, rebuilt from the bundle's ONNX initializers."""
+    man, pol, ref, tok = load_bundle(bundle_dir)
     out_cases = []
     for i, c in enumerate(cases):
         segs = segment(tok, man, c["prompt"], c["steps"])
@@ -45,21 +88,8 @@ def make_golden(bundle_dir: str, bundle_dir_rel: Optional[str] = None, cases=Non
             raise ValueError(f"case {i} longer than max_sequence_length")
         plp = single_logprobs(pol, seq, len(segs[0]))
         rlp = single_logprobs(ref, seq, len(segs[0])) if ref is not None else None
-        q, r = rewards_from_logprobs(plp, rlp, step_ends(segs), man["beta"])
-        out_cases.append({
-            "id": c.get("id", f"case-{i}"), "prompt": c["prompt"], "steps": list(c["steps"]),
-            "segment_ids": segs,
-            "policy_logprobs": [float(x) for x in plp],
-            "reference_logprobs": [float(x) for x in rlp] if rlp is not None else None,
-            "q": q, "step_rewards": r, "outcome_reward": q[-1],
-        })
-    return {
-        "bundle": man["name"],
-        "bundle_dir": bundle_dir_rel if bundle_dir_rel is not None else bundle_dir,
-        "fingerprint": man.get("fingerprint"),
-        "beta": man["beta"],
-        "cases": out_cases,
-    }
+        out_cases.append(golden_case(i, c, segs, plp, rlp, man["beta"]))
+    return out_cases
 
 
 def dumps_golden(g: dict) -> str:

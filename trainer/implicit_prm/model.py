@@ -181,9 +181,3 @@ def load_checkpoint(path: str) -> Tuple[GPT, dict]:
     model.eval()
     return model, ck.get("extra", {})
 
-
-def sequence_logprobs(model: GPT, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Padded batch (right padding), returns [B, T-1]: log p(ids[:, t+1] | ids[:, :t+1])."""
-    logits = model(ids, attention_mask=mask)
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    return torch.gather(logp, -1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)

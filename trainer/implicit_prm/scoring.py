@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
+import numpy as np
 import torch
 
 from .model import GPT
@@ -51,10 +52,16 @@ def padded_batch(seqs: List[List[int]], pad_id: int):
     return ids, mask
 
 
-def response_logprobs_of(logits: torch.Tensor, ids: torch.Tensor, seqs: List[List[int]], prompt_lens: List[int]) -> List[torch.Tensor]:
-    """log p(next token) at each response position: log_softmax over the vocabulary, then gather."""
+def next_token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """[B, T-1]: log p(ids[:, t+1] | ids[:, :t+1]) — log_softmax over the vocabulary, then gather
+    (the implicit-PRM paper's computation; every scorer and trainer loop here uses this one)."""
     logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    tok_lp = torch.gather(logp, -1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)  # [B, T-1]
+    return torch.gather(logp, -1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+
+
+def response_logprobs_of(logits: torch.Tensor, ids: torch.Tensor, seqs: List[List[int]], prompt_lens: List[int]) -> List[torch.Tensor]:
+    """log p(next token) at each response position."""
+    tok_lp = next_token_logprobs(logits, ids)
     return [tok_lp[i, prompt_lens[i] - 1 : len(s) - 1].clone() for i, s in enumerate(seqs)]
 
 
@@ -65,12 +72,17 @@ def batch_response_logprobs(model: GPT, seqs: List[List[int]], prompt_lens: List
     return response_logprobs_of(model(ids, attention_mask=mask), ids, seqs, prompt_lens)
 
 
+def step_q(lp_pol: np.ndarray, lp_ref: Optional[np.ndarray], ends: List[int], beta: float):
+    """q_k = β·Σ ℓ_i over the response tokens through step k's last token, r_k = q_k − q_{k−1}."""
+    ell = lp_pol - lp_ref if lp_ref is not None else lp_pol
+    q = (np.cumsum(ell) * beta)[ends]
+    return q, np.diff(np.concatenate([[0.0], q]))
+
+
 def rewards_from_logprobs(pol_lp: torch.Tensor, ref_lp: Optional[torch.Tensor], ends: List[int], beta: float):
-    ell = pol_lp.double() - (ref_lp.double() if ref_lp is not None else 0.0)
-    cum = torch.cumsum(ell, 0) * beta
-    q = [float(cum[e]) for e in ends]
-    r = [q[0]] + [q[k] - q[k - 1] for k in range(1, len(q))]
-    return q, r
+    """step_q on torch log-probs, in float64, as lists."""
+    q, r = step_q(pol_lp.double().numpy(), ref_lp.double().numpy() if ref_lp is not None else None, ends, beta)
+    return q.tolist(), r.tolist()
 
 
 @torch.no_grad()

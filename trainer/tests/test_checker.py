@@ -10,7 +10,7 @@ def test_correct_solution_passes():
         p = random_problem(rng)
         c = check(p, correct_solution(p))
         assert c.correct and c.first_error == -1 and c.answer == p.answer
-        assert 2 <= len(p.ops) <= 6
+        assert 2 <= len(p.ops) <= 8
         assert Problem.parse(p.text) == p
 
 

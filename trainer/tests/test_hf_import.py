@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from hf_models import byte_level_tokenizer, npm_tokenizer, save_model
+from hf_models import Graph, byte_level_tokenizer, npm_tokenizer, save_model
 from implicit_prm.hf_import import BundleImportError, ModelSource, TextFormat, import_bundle
 
 TOL = 1e-5
@@ -31,40 +31,6 @@ def transformers_logprobs(folder, ids):
     with torch.no_grad():
         logits = model(torch.tensor([ids])).logits[0].float()
     return torch.log_softmax(logits[:-1], -1).gather(-1, torch.tensor(ids[1:])[:, None])[:, 0].numpy()
-
-
-class Graph:
-    """A logprobs-flavour graph run the way the service feeds it (right padding, padded pasts)."""
-
-    def __init__(self, path):
-        self.s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        self.past_names = [i.name for i in self.s.get_inputs() if i.name.startswith("past_key_values.")]
-        kv = self.s.get_inputs()[3]
-        self.heads, self.head_dim = kv.shape[1], kv.shape[3]
-        self.kv_type = np.float16 if kv.type == "tensor(float16)" else np.float32
-
-    def run(self, rows, past=None, past_mask=None):
-        """rows: token lists of one pass; past: present tensors of an earlier pass (all rows)."""
-        B, S = len(rows), max(len(r) for r in rows)
-        P = 0 if past is None else past[self.past_names[0]].shape[2]
-        ids = np.zeros((B, S), np.int64)
-        mask = np.zeros((B, P + S), np.int64)
-        if past_mask is not None:
-            mask[:, :P] = past_mask
-        starts = past_mask.sum(1) if past_mask is not None else np.zeros(B, np.int64)
-        pos = np.zeros((B, S), np.int64)
-        targets = np.zeros((B, S), np.int64)
-        for b, r in enumerate(rows):
-            ids[b, :len(r)] = r
-            mask[b, P:P + len(r)] = 1
-            pos[b, :len(r)] = np.arange(starts[b], starts[b] + len(r))
-            targets[b, :len(r) - 1] = r[1:]
-        feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "target_ids": targets}
-        for n in self.past_names:
-            feeds[n] = past[n] if past is not None else np.zeros((B, self.heads, 0, self.head_dim), self.kv_type)
-        out = dict(zip([o.name for o in self.s.get_outputs()], self.s.run(None, feeds)))
-        presents = {n: out[n.replace("past_key_values", "present")] for n in self.past_names}
-        return out["target_logprobs"], presents
 
 
 def encode(tok, text):
