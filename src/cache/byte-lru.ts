@@ -1,80 +1,68 @@
 /**
  * A least-recently-used map bounded by the bytes its values hold, not by entry count: cache
  * entries here range from a few bytes (one step's log-probs) to megabytes (a long prefix's KV).
- * Map iteration order is insertion order, so re-inserting on access makes the first key the LRU.
- * `onRemove` sees every value that leaves (evicted, replaced, deleted or cleared), so values that
- * own resources elsewhere (tier-2 KV handles) can give them back.
+ * Backed by `lru-cache`, whose linked list in typed arrays keeps every operation O(1) however
+ * many entries it holds and however many it has evicted (a `Map` re-inserted on access slows
+ * down as deleted slots pile up at its head). `onRemove` sees every value that leaves (evicted,
+ * replaced by a different value, deleted or cleared), so values that own resources elsewhere
+ * (KV cache handles) can give them back.
  */
-export class ByteLru<V> {
-  private readonly map = new Map<string, { value: V; bytes: number }>();
-  private used = 0;
+import { LRUCache } from 'lru-cache';
+
+export class ByteLru<V extends NonNullable<unknown>> {
+  private readonly cache: LRUCache<string, V>;
 
   constructor(
-    private readonly maxBytes: number,
-    private readonly sizeOf: (value: V) => number,
-    private readonly onRemove?: (key: string, value: V) => void,
-  ) {}
+    maxBytes: number,
+    sizeOf: (value: V) => number,
+    onRemove?: (key: string, value: V) => void,
+  ) {
+    this.cache = new LRUCache<string, V>({
+      maxSize: Math.max(1, Math.floor(maxBytes)),
+      // A value larger than the whole budget is not stored (it would evict everything).
+      maxEntrySize: Math.max(1, Math.floor(maxBytes)),
+      sizeCalculation: (value, key) => Math.max(1, Math.ceil(sizeOf(value) + key.length * 2)),
+      ...(onRemove ? { dispose: (value: V, key: string) => onRemove(key, value) } : {}),
+    });
+  }
 
   get bytes(): number {
-    return this.used;
+    return this.cache.calculatedSize;
   }
 
   get size(): number {
-    return this.map.size;
+    return this.cache.size;
   }
 
   get(key: string): V | undefined {
-    const entry = this.map.get(key);
-    if (entry === undefined) return undefined;
-    this.map.delete(key);
-    this.map.set(key, entry);
-    return entry.value;
+    return this.cache.get(key);
   }
 
   /** Looks without refreshing recency. */
   peek(key: string): V | undefined {
-    return this.map.get(key)?.value;
+    return this.cache.peek(key);
   }
 
   has(key: string): boolean {
-    return this.map.has(key);
+    return this.cache.has(key);
   }
 
-  /** Stores a value; one larger than the whole budget is not stored (it would evict everything). */
+  /** Stores a value; false when it is larger than the whole budget (then the key holds nothing). */
   set(key: string, value: V): boolean {
-    const bytes = this.sizeOf(value) + key.length * 2;
-    this.delete(key);
-    if (bytes > this.maxBytes) return false;
-    this.map.set(key, { value, bytes });
-    this.used += bytes;
-    while (this.used > this.maxBytes) {
-      const oldest = this.map.keys().next().value as string;
-      const entry = this.map.get(oldest)!;
-      this.map.delete(oldest);
-      this.used -= entry.bytes;
-      this.onRemove?.(oldest, entry.value);
-    }
-    return true;
+    this.cache.set(key, value);
+    return this.cache.has(key);
   }
 
   delete(key: string): boolean {
-    const entry = this.map.get(key);
-    if (entry === undefined) return false;
-    this.map.delete(key);
-    this.used -= entry.bytes;
-    this.onRemove?.(key, entry.value);
-    return true;
+    return this.cache.delete(key);
   }
 
   /** Deletes every entry whose value matches. */
   deleteWhere(match: (value: V) => boolean): void {
-    for (const [key, entry] of [...this.map]) if (match(entry.value)) this.delete(key);
+    for (const [key, value] of [...this.cache.entries()]) if (match(value)) this.cache.delete(key);
   }
 
   clear(): void {
-    const entries = [...this.map];
-    this.map.clear();
-    this.used = 0;
-    for (const [key, entry] of entries) this.onRemove?.(key, entry.value);
+    this.cache.clear();
   }
 }

@@ -34,4 +34,22 @@ describe('ByteLru', () => {
     expect(lru.bytes).toBe(0);
     expect(lru.size).toBe(0);
   });
+
+  it('gives back every value that leaves: replaced by another, deleted, matched, cleared — not one stored again', () => {
+    const removed: string[] = [];
+    const lru = new ByteLru<{ v: string }>(1000, (x) => x.v.length, (k, x) => removed.push(`${k}=${x.v}`));
+    const a = { v: 'a1' };
+    lru.set('a', a);
+    lru.set('a', a); // the same value again: still held, nothing to give back
+    lru.set('a', { v: 'a2' });
+    lru.set('b', { v: 'b' });
+    lru.set('c', { v: 'c' });
+    lru.delete('b');
+    lru.deleteWhere((x) => x.v === 'c');
+    lru.set('d', { v: 'd' });
+    lru.clear();
+    expect(removed).toEqual(['a=a1', 'b=b', 'c=c', 'a=a2', 'd=d']);
+    expect(lru.size).toBe(0);
+    expect(lru.bytes).toBe(0);
+  });
 });
