@@ -42,6 +42,11 @@ export class RedisLogprobCache implements LogprobCache {
   private readonly kind: 'redis' | 'redis-cluster';
   private lastError = '';
   private lastWarnAt = 0;
+  // A connected Redis that stops answering (hung, overloaded) keeps its connection "ready":
+  // health reads these instead, and a probe runs while the last command failed.
+  private lastFailureAt = 0;
+  private lastSuccessAt = 0;
+  private probe: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RedisCacheOptions) {
     const common: RedisOptions = {
@@ -73,8 +78,25 @@ export class RedisLogprobCache implements LogprobCache {
     });
   }
 
+  private noteSuccess(): void {
+    this.lastSuccessAt = Date.now();
+    if (this.probe) clearInterval(this.probe);
+    this.probe = undefined;
+  }
+
+  /** Pings once a second until a command succeeds again (then health is back without traffic). */
+  private startProbe(): void {
+    if (this.probe) return;
+    this.probe = setInterval(() => {
+      this.withTimeout(this.client.ping()).then(() => this.noteSuccess(), () => {});
+    }, 1000);
+    this.probe.unref();
+  }
+
   private noteError(op: string, err: unknown): void {
     this.lastError = err instanceof Error ? err.message : String(err);
+    this.lastFailureAt = Date.now();
+    if (op !== 'connection') this.startProbe();
     metrics.cacheErrors.inc({ op });
     const now = Date.now();
     // One warning per 10 s: a Redis outage under load must not flood the log.
@@ -124,6 +146,7 @@ export class RedisLogprobCache implements LogprobCache {
           }),
         ),
       );
+      this.noteSuccess();
       return out;
     } catch (err) {
       this.noteError('get', err);
@@ -134,21 +157,26 @@ export class RedisLogprobCache implements LogprobCache {
   setMany(entries: readonly (readonly [string, SegmentLogprobs])[]): void {
     if (entries.length === 0 || this.client.status !== 'ready') return;
     const ttl = this.opts.ttlSeconds;
-    Promise.all(entries.map(([k, v]) => this.client.set(k, encodeSegment(v), 'EX', ttl))).catch((err: unknown) =>
-      this.noteError('set', err),
+    // NX: a key, once written, keeps its value. Two computations of one segment differ in the
+    // last float bits (another batch shape, a cached prefix), and a write delayed by a stalled
+    // server must not replace what others have already read.
+    Promise.all(entries.map(([k, v]) => this.client.set(k, encodeSegment(v), 'EX', ttl, 'NX'))).then(
+      () => this.noteSuccess(),
+      (err: unknown) => this.noteError('set', err),
     );
   }
 
   health(): CacheHealth {
     const ready = this.client.status === 'ready';
-    return {
-      kind: this.kind,
-      healthy: ready,
-      detail: ready ? 'connected' : `${this.client.status}${this.lastError ? `: ${this.lastError}` : ''}`,
-    };
+    const answering = this.lastFailureAt <= this.lastSuccessAt;
+    let detail = 'connected';
+    if (!ready) detail = `${this.client.status}${this.lastError ? `: ${this.lastError}` : ''}`;
+    else if (!answering) detail = `connected but not answering: ${this.lastError}`;
+    return { kind: this.kind, healthy: ready && answering, detail };
   }
 
   async close(): Promise<void> {
+    if (this.probe) clearInterval(this.probe);
     try {
       await this.client.quit();
     } catch {

@@ -103,8 +103,15 @@ describe('RedisLogprobCache (real redis-server)', () => {
       const t0 = Date.now();
       expect(await cache.getMany([key])).toEqual([null]);
       expect(Date.now() - t0).toBeLessThan(5_000); // bounded, not hanging (generous for CI)
+      // The connection is still open, but health says the cache is not answering.
+      expect(cache.health()).toMatchObject({ healthy: false, detail: expect.stringContaining('not answering') });
+      // A write sent now reaches Redis when it resumes: it must not replace the stored value.
+      cache.setMany([[key, seg(2, true, 99)]]);
     } finally {
       process.kill(Number(pid), 'SIGCONT');
     }
-  });
+    await eventually(async () => cache.health().healthy);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await cache.getMany([key])).toEqual([seg(2, true, 6)]);
+  }, 30_000);
 });
