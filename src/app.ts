@@ -15,6 +15,7 @@ import { packageInfo } from './package-info.js';
 import { createScoringService, type LoadingScoringService } from './core/scoring-service.js';
 import type { ScoringService } from './core/types.js';
 import type { Logger } from './engine/logger.js';
+import { keyInPath } from './http/key-in-path.js';
 import { installAuth } from './http/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
 import { installGracefulClose } from './http/graceful-close.js';
@@ -92,6 +93,8 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
       createServer({ connectionsCheckingInterval: 1_000, headersTimeout: config.headersTimeoutMs, requestTimeout: config.bodyTimeoutMs }, handler),
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
+    // `/k/<key>/...`: the key in the URL, taken out before routing and logging (key-in-path.ts).
+    rewriteUrl: keyInPath,
     ajv: {
       // Reject what is wrong instead of repairing it: no "5" → 5 coercion, and unknown fields are
       // an error (where a schema forbids them) rather than silently dropped.

@@ -8,7 +8,8 @@
  *   admin      /admin/*    an ADMIN_API_KEYS key, always (the routes exist only when one is set)
  *   inference  everything else, unknown paths included: a key when API_KEYS is set
  *
- * Keys arrive as `Authorization: Bearer <key>`. They are compared as SHA-256 digests with
+ * Keys arrive as `Authorization: Bearer <key>` (a key in the path becomes that header,
+ * key-in-path.ts). They are compared as SHA-256 digests with
  * crypto.timingSafeEqual against every configured key, without stopping at the first match, so
  * neither the length nor the content of a key, nor which key matched, shows in the response time.
  *
