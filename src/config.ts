@@ -19,6 +19,9 @@ export const ENGINE_THREADS = ['worker', 'main'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** /get_reward's rules for an over-long sample (routes/reward-samples.ts). */
+export const TRUNCATIONS = ['right', 'left', 'error'] as const;
+export type Truncation = (typeof TRUNCATIONS)[number];
 
 interface VarSpec<T> {
   env: string;
@@ -41,6 +44,20 @@ function integer(env: string, def: number, min: number, max: number, doc: string
       if (!Number.isSafeInteger(n) || n < min || n > max) {
         throw new Error(`must be between ${min} and ${max}, got ${text}`);
       }
+      return n;
+    },
+  };
+}
+
+function decimal(env: string, def: number, doc: string): VarSpec<number> {
+  return {
+    env,
+    default: String(def),
+    doc,
+    parse(raw) {
+      const text = (raw ?? String(def)).trim();
+      const n = Number(text);
+      if (text === '' || !Number.isFinite(n)) throw new Error(`must be a finite number, got '${raw}'`);
       return n;
     },
   };
@@ -125,7 +142,9 @@ export const CONFIG_VARS = {
   host: text('HOST', '0.0.0.0', 'Address to listen on'),
   logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info', 'Log level (fatal, error, warn, info, debug, trace, silent)'),
   bodyLimitBytes: integer('BODY_LIMIT_BYTES', 8 * MiB, 1024, 1024 * MiB, 'Largest request body accepted (8 MiB); larger → 413 BODY_TOO_LARGE'),
-  maxItemsPerRequest: integer('MAX_ITEMS_PER_REQUEST', 256, 1, 1_000_000, 'Most traces in one /v1/score or /get_reward request; more → 413 TOO_MANY_ITEMS'),
+  maxItemsPerRequest: integer('MAX_ITEMS_PER_REQUEST', 256, 1, 1_000_000, 'Most traces in one /v1/score request; more → 413 TOO_MANY_ITEMS (/get_reward scores larger batches in chunks of this size)'),
+  rewardFallback: decimal('GET_REWARD_FALLBACK', -1, '/get_reward: the reward of a sample that cannot be scored (its error code is in the answer\'s errors); keep it below the rewards of real samples, so a policy never learns that being unscorable pays'),
+  rewardTruncation: oneOf('GET_REWARD_TRUNCATE', TRUNCATIONS, 'right', '/get_reward: an over-long sample is scored on the steps that fit (right), on the end of its prompt that fits (left), or gets the fallback (error)'),
   requestTimeoutMs: integer('REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000, 'Deadline of a scoring request; past it → 504 DEADLINE_EXCEEDED'),
   headersTimeoutMs: integer('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000, 'Time a client has to send the request headers; a slower one is cut (408)'),
   bodyTimeoutMs: integer('BODY_TIMEOUT_MS', 30_000, 100, 3_600_000, 'Time a client has to send the whole request, body included; a slower one is cut (408), so a body dripped byte by byte cannot hold a connection'),

@@ -75,6 +75,7 @@ export class RedisLogprobCache implements LogprobCache {
     this.client.on('ready', () => {
       if (this.lastError) opts.logger?.info({ cache: this.kind }, 'redis cache connected again');
       this.lastError = '';
+      this.noteSuccess();
     });
   }
 
@@ -95,8 +96,10 @@ export class RedisLogprobCache implements LogprobCache {
 
   private noteError(op: string, err: unknown): void {
     this.lastError = err instanceof Error ? err.message : String(err);
-    this.lastFailureAt = Date.now();
-    if (op !== 'connection') this.startProbe();
+    if (op !== 'connection') {
+      this.lastFailureAt = Date.now();
+      this.startProbe();
+    }
     metrics.cacheErrors.inc({ op });
     const now = Date.now();
     // One warning per 10 s: a Redis outage under load must not flood the log.

@@ -1,6 +1,7 @@
 /**
  * POST /get_reward: OpenRLHF's remote reward model protocol on top of the same scoring call as
- * /v1/score. Only the splitting of query into prompt and response is specific to this route.
+ * /v1/score: the splitting of query into prompt and response, and a reward for every sample
+ * (reward-samples.ts), are specific to this route.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ScoreItemInput } from '../core/types.js';
@@ -8,13 +9,16 @@ import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
 import { GetRewardRouteSchema, type GetRewardBody, type GetRewardResponse } from './get-reward.schema.js';
+import { scoreSamples, type SampleOutcome, type ScoreCall } from './reward-samples.js';
 
-/** query[i] → {prompt, response}; see the schema's description of `prompts` for the rules. */
-export function splitQueries(body: GetRewardBody, maxItems: number): ScoreItemInput[] {
+/** A sample that cannot be scored as sent, with the code it gets in the answer's `errors`. */
+export interface UnscorableSample {
+  error: PrmError;
+}
+
+/** query[i] → {prompt, response}, or why it has none; see the schema's description of `prompts`. */
+export function splitQueries(body: GetRewardBody): (ScoreItemInput | UnscorableSample)[] {
   const { query, prompts } = body;
-  if (query.length > maxItems) {
-    throw new PrmError(ErrorCode.TOO_MANY_ITEMS, `${query.length} queries in one request; the limit is ${maxItems}`);
-  }
   if (prompts !== undefined && prompts.length !== query.length) {
     throw new PrmError(ErrorCode.INVALID_REQUEST, `body.prompts has ${prompts.length} entries but body.query has ${query.length}`);
   }
@@ -24,13 +28,13 @@ export function splitQueries(body: GetRewardBody, maxItems: number): ScoreItemIn
     if (prompts !== undefined) {
       prompt = prompts[i]!;
       if (!text.startsWith(prompt)) {
-        throw new PrmError(ErrorCode.INVALID_REQUEST, `body.query[${i}] does not start with body.prompts[${i}]`);
+        return { error: new PrmError(ErrorCode.INVALID_REQUEST, `body.query[${i}] does not start with body.prompts[${i}]`) };
       }
       rest = text.slice(prompt.length);
     } else {
       const nl = text.indexOf('\n');
       if (nl < 0) {
-        throw new PrmError(ErrorCode.INVALID_REQUEST, `body.query[${i}] has no line break, so no response after its first line (the prompt); send prompts`);
+        return { error: new PrmError(ErrorCode.INVALID_REQUEST, `body.query[${i}] has no line break, so no response after its first line (the prompt); send prompts`) };
       }
       prompt = text.slice(0, nl);
       rest = text.slice(nl + 1);
@@ -75,31 +79,47 @@ export function withoutEndTexts(response: string, endTexts: readonly string[]): 
   return text;
 }
 
+function answer(outcomes: SampleOutcome[], fallback: number): GetRewardResponse {
+  const rewards = outcomes.map((o) => o.result?.score ?? fallback);
+  return {
+    rewards,
+    scores: rewards,
+    extra_logs: {
+      outcome_reward: outcomes.map((o) => o.result?.outcome_reward ?? fallback),
+      num_steps: outcomes.map((o) => o.result?.steps.length ?? 0),
+      scored: outcomes.map((o) => (o.result ? 1 : 0)),
+      truncated: outcomes.map((o) => (o.truncated ? 1 : 0)),
+    },
+    step_rewards: outcomes.map((o) => o.result?.steps.map((s) => s.reward) ?? []),
+    errors: outcomes.map((o) => o.error ? { code: o.error.code, message: o.error.message } : null),
+  };
+}
+
 export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/get_reward', { schema: GetRewardRouteSchema }, async (request, reply): Promise<GetRewardResponse> => {
     const body = request.body;
-    const split = splitQueries(body, app.config.maxItemsPerRequest);
-    if (split.length === 0) return { rewards: [], scores: [], extra_logs: {}, step_rewards: [] };
+    const split = splitQueries(body);
+    if (split.length === 0) return answer([], 0);
     const aggregate = body.aggregate ?? request.query.aggregate ?? 'min';
     const model = body.model ?? request.query.model;
+    const query = request.query.fallback_reward;
+    const fallback = body.fallback_reward ?? (query !== undefined ? Number(query) : app.config.rewardFallback);
+    const truncate = body.truncate ?? request.query.truncate ?? app.config.rewardTruncation;
     // Unknown model: leave `response` as it is and let the scoring call give its usual error.
     const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));
-    const items = info === undefined ? split
-      : split.map(({ response, ...it }) => ({ ...it, steps: stepsOf(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
+    const scorable = split.filter((s): s is ScoreItemInput => !('error' in s));
+    const items = info === undefined ? scorable
+      : scorable.map(({ response, ...it }) => ({ ...it, steps: stepsOf(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };
-    const result = await withRequestSignal(reply, app.config.requestTimeoutMs, (signal) =>
-      app.scoring.score(model, items, options, signal),
-    );
-    setTimingHeaders(reply, result.timings);
-    const rewards = result.results.map((r) => r.score);
-    return {
-      rewards,
-      scores: rewards,
-      extra_logs: {
-        outcome_reward: result.results.map((r) => r.outcome_reward),
-        num_steps: result.results.map((r) => r.steps.length),
-      },
-      step_rewards: result.results.map((r) => r.steps.map((s) => s.reward)),
-    };
+    const outcomes = await withRequestSignal(reply, app.config.requestTimeoutMs, async (signal) => {
+      const call: ScoreCall = async (chunk, opts) => {
+        const result = await app.scoring.score(model, chunk, opts, signal);
+        setTimingHeaders(reply, result.timings);
+        return result;
+      };
+      return scoreSamples(call, items, options, app.config.maxItemsPerRequest, truncate);
+    });
+    let next = 0;
+    return answer(split.map((s) => ('error' in s ? { error: s.error, truncated: false } : outcomes[next++]!)), fallback);
   });
 };

@@ -109,8 +109,6 @@ describe('POST /get_reward rejects bad input', () => {
     ['query missing', {}, 'body.query is required'],
     ['query of numbers', { query: [1] }, 'body.query[0] must be string'],
     ['prompts of another length', { query: ['a\nb'], prompts: [] }, 'body.prompts has 0 entries but body.query has 1'],
-    ['a query not starting with its prompt', { query: ['p1\nx', 'p2\ny'], prompts: ['p1', 'zz'] }, 'body.query[1] does not start with body.prompts[1]'],
-    ['no prompts and no line break', { query: ['just one line'] }, 'body.query[0] has no line break, so no response after its first line (the prompt); send prompts'],
   ])('%s → 400 INVALID_REQUEST', async (_name, body, message) => {
     const r = await post('/get_reward', body);
     expect(r.status).toBe(400);
@@ -121,12 +119,6 @@ describe('POST /get_reward rejects bad input', () => {
     const r = await post('/get_reward?aggregate=max', { query: [] });
     expect(r.status).toBe(400);
     expect(r.body.error.message).toBe('querystring.aggregate must be one of "min", "sum", "last", "mean"');
-  });
-
-  it('more queries than MAX_ITEMS_PER_REQUEST → 413 TOO_MANY_ITEMS', async () => {
-    const r = await post('/get_reward', { query: ['a\nb', 'a\nb', 'a\nb', 'a\nb'] });
-    expect(r.status).toBe(413);
-    expect(r.body.error.code).toBe('TOO_MANY_ITEMS');
   });
 
   it('unknown body fields are ignored (trainers add fields over time)', async () => {

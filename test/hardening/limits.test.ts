@@ -50,8 +50,9 @@ describe('size limits', () => {
     expect([request.statusCode, request.json().error.code]).toEqual([413, 'TOO_MANY_TOKENS']);
     expect(request.json().error.message).toMatch(/limit is 200 per request/);
 
-    const reward = await post('/get_reward', { query: [`1+1\n${'1+1=2\n'.repeat(8)}Answer: 2`] });
-    expect([reward.statusCode, reward.json().error.code]).toEqual([413, 'TOO_MANY_TOKENS']);
+    // /get_reward gives an over-long sample the fallback reward instead (truncate=error: no retry).
+    const reward = await post('/get_reward?truncate=error', { query: [`1+1\n${'1+1=2\n'.repeat(8)}Answer: 2`] });
+    expect([reward.statusCode, reward.json().errors[0].code, reward.json().extra_logs.scored]).toEqual([200, 'TOO_MANY_TOKENS', [0]]);
 
     // The model's own limit keeps its code.
     const seq = await post('/v1/score', { items: [{ prompt: '1', steps: ['9'.repeat(300)] }] });

@@ -29,7 +29,7 @@ async function viaScore(options: object = {}, model?: string) {
 describe('POST /get_reward', () => {
   it('answers empty lists with empty lists', async () => {
     const res = await post('/get_reward', { query: [], prompts: [], labels: [] });
-    expect(res.json()).toEqual({ rewards: [], scores: [], extra_logs: {}, step_rewards: [] });
+    expect(res.json()).toEqual({ rewards: [], scores: [], extra_logs: { outcome_reward: [], num_steps: [], scored: [], truncated: [] }, step_rewards: [], errors: [] });
   });
 
   it('returns the /v1/score numbers in OpenRLHF shape, with prompts', async () => {
@@ -40,7 +40,8 @@ describe('POST /get_reward', () => {
     expect(body.scores).toEqual(body.rewards);
     expect(body.step_rewards[0]).toEqual(expected.steps.map((s) => s.reward));
     expect(body.step_rewards[1]).toHaveLength(1);
-    expect(body.extra_logs).toEqual({ outcome_reward: [expected.outcome_reward, expect.any(Number)], num_steps: [2, 1] });
+    expect(body.extra_logs).toEqual({ outcome_reward: [expected.outcome_reward, expect.any(Number)], num_steps: [2, 1], scored: [1, 1], truncated: [0, 0] });
+    expect(body.errors).toEqual([null, null]);
     expect(res.headers['x-total-time']).toMatch(/^\d+\.\d{3}$/);
   });
 
