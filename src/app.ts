@@ -93,6 +93,8 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
       createServer({ connectionsCheckingInterval: 1_000, headersTimeout: config.headersTimeoutMs, requestTimeout: config.bodyTimeoutMs }, handler),
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
+    // A request still arriving while the server closes is served (graceful-close.ts).
+    return503OnClosing: false,
     // `/k/<key>/...`: the key in the URL, taken out before routing and logging (key-in-path.ts).
     rewriteUrl: keyInPath,
     ajv: {

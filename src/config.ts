@@ -145,6 +145,7 @@ export const CONFIG_VARS = {
   maxItemsPerRequest: integer('MAX_ITEMS_PER_REQUEST', 256, 1, 1_000_000, 'Most traces in one /v1/score request; more → 413 TOO_MANY_ITEMS (/get_reward scores larger batches in chunks of this size)'),
   rewardFallback: decimal('GET_REWARD_FALLBACK', -1, '/get_reward: the reward of a sample that cannot be scored (its error code is in the answer\'s errors); keep it below the rewards of real samples, so a policy never learns that being unscorable pays'),
   rewardTruncation: oneOf('GET_REWARD_TRUNCATE', TRUNCATIONS, 'right', '/get_reward: an over-long sample is scored on the steps that fit (right), on the end of its prompt that fits (left), or gets the fallback (error)'),
+  shutdownDrainMs: integer('SHUTDOWN_DRAIN_MS', 2_000, 0, 600_000, 'After SIGTERM: how long readiness answers 503 while requests keep being served (connections told to close), before the server stops accepting; requests already sent when the signal came are answered, not reset'),
   requestTimeoutMs: integer('REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000, 'Deadline of a scoring request; past it → 504 DEADLINE_EXCEEDED'),
   headersTimeoutMs: integer('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000, 'Time a client has to send the request headers; a slower one is cut (408)'),
   bodyTimeoutMs: integer('BODY_TIMEOUT_MS', 30_000, 100, 3_600_000, 'Time a client has to send the whole request, body included; a slower one is cut (408), so a body dripped byte by byte cannot hold a connection'),

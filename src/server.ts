@@ -1,10 +1,12 @@
 /**
  * Entry point: settings from the environment, the scoring service, the app, listen.
  *
- * - SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish, close the models
- *   and the Redis connection, exit 0 (what an orchestrator's rolling update expects). In-flight
- *   requests end by their deadline at the latest, so shutdown is bounded; should it still hang, the
- *   process exits 1 a little after REQUEST_TIMEOUT_MS instead of waiting to be killed.
+ * - SIGTERM or SIGINT: readiness turns 503 and requests keep being served for SHUTDOWN_DRAIN_MS
+ *   (what was already sent is answered), then stop accepting connections, let in-flight requests
+ *   finish, close the models and the Redis connection, exit 0 (what an orchestrator's rolling
+ *   update expects). In-flight requests end by their deadline at the latest, so shutdown is
+ *   bounded; should it still hang, the process exits 1 a little after SHUTDOWN_DRAIN_MS +
+ *   REQUEST_TIMEOUT_MS instead of waiting to be killed.
  * - SIGHUP: hot reload of every bundle folder (like POST /admin/reload with an empty body).
  */
 import { existsSync } from 'node:fs';
@@ -43,13 +45,14 @@ let closing = false;
 async function shutdown(signal: string): Promise<void> {
   if (closing) return;
   closing = true;
-  app.log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
-  const grace = config.requestTimeoutMs + 10_000;
+  app.log.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down: draining, then finishing requests in flight');
+  const grace = config.shutdownDrainMs + config.requestTimeoutMs + 10_000;
   setTimeout(() => {
     app.log.error({ graceMs: grace }, 'shutdown did not finish in time; exiting');
     process.exit(1);
   }, grace).unref();
   try {
+    await app.drain(config.shutdownDrainMs);
     await app.close();
     await scoring.close();
     app.log.info('shut down: requests finished, models and caches closed');

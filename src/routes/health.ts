@@ -43,7 +43,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const full = app.scoring.readiness();
+      const serving = app.scoring.readiness();
+      // Draining before shutdown: a load balancer must stop sending here.
+      const full = app.isDraining() ? { ...serving, ready: false, degraded: ['shutting down', ...serving.degraded] } : serving;
       // Without a valid key, messages leave out file paths and backend addresses.
       const r = request.principal !== undefined ? full : {
         ...full,
@@ -56,6 +58,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .map(([name, state]) => `${name}: ${state}`);
       const reasons = [...pending, ...r.degraded];
       const reason = reasons.length > 0 ? reasons.join('; ') : 'models are being discovered';
+      if (app.isDraining()) reply.header('retry-after', '1');
       return reply.code(503).send({ ...errorBody(ErrorCode.NOT_READY, `not ready (${reason})`), ...r });
     },
   );
