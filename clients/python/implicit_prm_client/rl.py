@@ -7,7 +7,7 @@ offsets any Hugging Face fast tokenizer returns (``return_offsets_mapping=True``
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 
 def split_steps(response: str, separator: str = "\n") -> List[Tuple[str, int, int]]:
@@ -52,3 +52,26 @@ def place_step_rewards(
             index = starts[-1] if starts else 0
         dense[index] += reward
     return dense
+
+
+def step_end_tokens(decode: Callable[[Sequence[int]], str], token_ids: Sequence[int], char_ends: Sequence[int]) -> List[int]:
+    """The index of the policy token that ends each step, for rewards on the policy's own tokens.
+
+    ``decode`` turns token ids into text exactly as the response text was made (verl decodes with
+    ``skip_special_tokens=True``); ``char_ends`` are the steps' end offsets in that text. A step
+    ends at the first token whose decoded prefix reaches the step's end, found by bisection, so a
+    response of n tokens costs about log2(n) decodes per step and the tokens need not re-encode to
+    the same ids (sampled token sequences often do not). Ends past the text go to the last token.
+    """
+    ends: List[int] = []
+    low = 0
+    for char_end in char_ends:
+        high = len(token_ids) - 1
+        while low < high:
+            mid = (low + high) // 2
+            if len(decode(token_ids[: mid + 1])) >= char_end:
+                high = mid
+            else:
+                low = mid + 1
+        ends.append(low)
+    return ends
