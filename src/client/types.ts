@@ -51,13 +51,19 @@ export interface GetRewardRequest {
   model?: string;
   aggregate?: Aggregate;
   beta?: number;
+  /** An over-long sample: scored on the steps that fit (right), the end of its prompt (left), or the fallback (error). */
+  truncate?: 'right' | 'left' | 'error';
+  /** Reward of a sample that cannot be scored (default: the server's GET_REWARD_FALLBACK). */
+  fallback_reward?: number;
 }
 
 export interface GetRewardResponse {
   rewards: number[];
   scores: number[];
-  extra_logs: { outcome_reward?: number[]; num_steps?: number[] };
+  extra_logs: { outcome_reward?: number[]; num_steps?: number[]; scored?: number[]; truncated?: number[] };
   step_rewards: number[][];
+  /** Per sample: null, or why it got the fallback reward (or was truncated). */
+  errors: ({ code: string; message: string } | null)[];
 }
 
 export interface ErrorBody {

@@ -41,7 +41,7 @@ describe('prm score', () => {
   it('writes the API result for every line and an error line for each bad one', async () => {
     const good: { id?: string | number; prompt: string; steps?: string[]; response?: string }[] = [
       { id: 'a', ...trace(1) },
-      { id: 'b', prompt: '48+27-19*3', response: '48+27=75\n75-19=64\n64*3=192\nAnswer: 192' },
+      { id: 'b', prompt: '48+27-39*2', response: '48+27=75\n75-39=44\n44*2=88\nAnswer: 88' },
       { id: 70, ...trace(2) }, // numeric ids are kept, as strings
       trace(3), // no id: the line number
       { id: 'c', ...trace(4) },

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrmApiError, PrmClient } from '../../src/index.js';
 import { startLiveServer, type LiveServer } from './live-server.js';
 
-const PROMPT = '48+27-19*3';
-const STEPS = ['48+27=75', '75-19=64', '64*3=192', 'Answer: 192'];
+const PROMPT = '48+27-39*2';
+const STEPS = ['48+27=75', '75-39=44', '44*2=88', 'Answer: 88'];
 
 let server: LiveServer;
 let prm: PrmClient;

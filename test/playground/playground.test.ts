@@ -75,15 +75,15 @@ describe('playground', () => {
   it('scores an example and shows exactly the API values', async () => {
     await page.goto(`${server.url}/playground`);
     await page.waitForSelector('#model option[value="tiny-logprobs"]', { state: 'attached' });
-    await page.selectOption('#example', { label: 'Borrow mistake: 48+27-19*3' });
+    await page.selectOption('#example', { label: 'Borrow mistake: 48+27-39*2' });
     await page.selectOption('#model', 'tiny-logits');
     await page.selectOption('#aggregate', 'mean');
     await scoreOnPage();
 
     const prompt = await page.inputValue('#prompt');
     const steps = (await page.inputValue('#solution')).split('\n');
-    expect(prompt).toBe('48+27-19*3');
-    expect(steps).toEqual(['48+27=75', '75-19=64', '64*3=192', 'Answer: 192']);
+    expect(prompt).toBe('48+27-39*2');
+    expect(steps).toEqual(['48+27=75', '75-39=44', '44*2=88', 'Answer: 88']);
 
     const api = await new PrmClient({ baseUrl: server.url }).score([{ prompt, steps }], {
       model: 'tiny-logits',
@@ -122,14 +122,14 @@ describe('playground', () => {
 
   it('shows a token reward on hover', async () => {
     const api = await new PrmClient({ baseUrl: server.url }).score(
-      [{ prompt: '48+27-19*3', steps: ['48+27=75', '75-19=64', '64*3=192', 'Answer: 192'] }],
+      [{ prompt: '48+27-39*2', steps: ['48+27=75', '75-39=44', '44*2=88', 'Answer: 88'] }],
       { model: 'tiny-logits', token_rewards: true },
     );
     const tokenRewards = api.results[0]!.token_rewards!;
-    // Step 2, fourth token: the "1" of "75-19=64".
+    // Step 2, fourth token: the "3" of "75-39=44".
     await page.hover('tr.step[data-step="1"] .tok[data-index="3"]');
     await page.waitForSelector('#tooltip:not([hidden])');
-    expect(await page.textContent('#tooltip .tip-token .v')).toBe('"1"');
+    expect(await page.textContent('#tooltip .tip-token .v')).toBe('"3"');
     expect(await page.textContent('#tooltip .tip-reward .v')).toBe(signed(tokenRewards[1]![3]!));
     // The last token of the last step is the end-of-sequence token.
     await page.hover('tr.step[data-step="3"] .tok.special');
@@ -147,7 +147,7 @@ describe('playground', () => {
   it('colours steps by reward or, on request, by value', async () => {
     const tints = () => page.$$eval('tr.step', (trs) => trs.map((tr) => (tr as HTMLElement).style.getPropertyValue('--tint')));
     const result = (await new PrmClient({ baseUrl: server.url }).score(
-      [{ prompt: '48+27-19*3', steps: ['48+27=75', '75-19=64', '64*3=192', 'Answer: 192'] }],
+      [{ prompt: '48+27-39*2', steps: ['48+27=75', '75-39=44', '44*2=88', 'Answer: 88'] }],
       { model: 'tiny-logits' },
     )).results[0]!;
     const hue = (x: number) => (x >= 0 ? '22, 163, 74' : '220, 38, 38'); // green up, red down

@@ -45,10 +45,10 @@ def remote_rm_fn(api_url: str, queries: Sequence[str], prompts: Sequence[str], l
 
 
 # A rollout batch: one prompt, two sampled solutions (the second makes a borrow mistake).
-PROMPT = "48+27-19*3"
+PROMPT = "48+27-39*2"
 RESPONSES = [
-    "48+27=75\n75-19=56\n56*3=168\nAnswer: 168",
-    "48+27=75\n75-19=64\n64*3=192\nAnswer: 192",
+    "48+27=75\n75-39=36\n36*2=72\nAnswer: 72",
+    "48+27=75\n75-39=44\n44*2=88\nAnswer: 88",
 ]
 
 

@@ -5,7 +5,7 @@ nothing beyond Python 3.8. It adds what each caller would otherwise rewrite: the
 a timeout, and retries of overload answers (429/503) that honour Retry-After.
 
     prm = PrmClient("http://localhost:8080", api_key=os.environ.get("PRM_API_KEY"))
-    result = prm.score_steps("48+27-19*3", ["48+27=75", "75-19=56", "56*3=168", "Answer: 168"])
+    result = prm.score_steps("48+27-39*2", ["48+27=75", "75-39=36", "36*2=72", "Answer: 72"])
     result["score"], [s["reward"] for s in result["steps"]]
 """
 from __future__ import annotations
@@ -96,7 +96,8 @@ class PrmClient:
         **extra: Any,
     ) -> Dict[str, Any]:
         """POST /get_reward, the OpenRLHF remote reward model protocol: ``query[i]`` is prompt +
-        response, ``prompts[i]`` its prompt. Returns ``{"rewards", "scores", "extra_logs", "step_rewards"}``."""
+        response, ``prompts[i]`` its prompt. Returns ``{"rewards", "scores", "extra_logs", "step_rewards",
+        "errors"}``: every sample gets a reward; ``errors[i]`` names why one got the fallback."""
         body: Dict[str, Any] = {"query": list(query)}
         if prompts is not None:
             body["prompts"] = list(prompts)

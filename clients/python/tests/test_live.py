@@ -18,8 +18,8 @@ sys.path.insert(0, str(HERE / "examples"))
 from implicit_prm_client import PrmClient, PrmError  # noqa: E402
 
 URL = os.environ.get("PRM_URL", "")
-PROMPT = "48+27-19*3"
-STEPS = ["48+27=75", "75-19=64", "64*3=192", "Answer: 192"]
+PROMPT = "48+27-39*2"
+STEPS = ["48+27=75", "75-39=44", "44*2=88", "Answer: 88"]
 
 
 @unittest.skipUnless(URL, "set PRM_URL to a running implicit-prm service to run these tests")
@@ -49,7 +49,10 @@ class Client(unittest.TestCase):
         self.assertAlmostEqual(res["rewards"][0], self.prm.score_steps(PROMPT, STEPS)["score"], places=6)
         self.assertEqual(res["scores"], res["rewards"])
         self.assertEqual(len(res["step_rewards"][0]), 4)
-        self.assertEqual(self.prm.get_reward([]), {"rewards": [], "scores": [], "extra_logs": {}, "step_rewards": []})
+        self.assertEqual(res["errors"], [None])
+        self.assertEqual(res["extra_logs"]["scored"], [1])
+        empty = {"outcome_reward": [], "num_steps": [], "scored": [], "truncated": []}
+        self.assertEqual(self.prm.get_reward([]), {"rewards": [], "scores": [], "extra_logs": empty, "step_rewards": [], "errors": []})
 
     def test_models_and_readiness(self):
         listed = self.prm.models()
@@ -82,7 +85,7 @@ class Examples(unittest.TestCase):
         import openrlhf_remote_rm as ex
 
         queries = [f"{ex.PROMPT}\n{r}" for r in ex.RESPONSES]
-        rewards = ex.remote_rm_fn(URL + "/get_reward", queries, [ex.PROMPT] * 2, labels=["168", "168"])
+        rewards = ex.remote_rm_fn(URL + "/get_reward", queries, [ex.PROMPT] * 2, labels=["72", "72"])
         want = [self.prm.score([{"prompt": ex.PROMPT, "response": r}])["results"][0]["score"] for r in ex.RESPONSES]
         for got, w in zip(rewards, want):
             self.assertAlmostEqual(got, w, places=6)
