@@ -14,7 +14,7 @@ import { batcherOptionsOf, type Config } from './config.js';
 import { packageInfo } from './package-info.js';
 import { createScoringService, type LoadingScoringService } from './core/scoring-service.js';
 import type { ScoringService } from './core/types.js';
-import type { Logger } from './engine/logger.js';
+import type { Logger } from './logger.js';
 import { installAuth } from './http/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
 import { installGracefulClose } from './http/graceful-close.js';

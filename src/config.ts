@@ -9,13 +9,9 @@
  * unset, which is what docker-compose files and shell scripts usually mean by it.
  */
 import type { BatcherOptions } from './batching/batcher.js';
+import { DEVICES, ENGINE_THREADS } from './engine/devices.js';
 
 const MiB = 1024 * 1024;
-
-export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
-export type Device = (typeof DEVICES)[number];
-
-export const ENGINE_THREADS = ['worker', 'main'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -17,7 +17,7 @@
 import type { ModelPair } from '../core/compute-logprobs.js';
 import type { KvHandle } from '../engine/types.js';
 import { metrics } from '../metrics.js';
-import { ByteLru } from './byte-lru.js';
+import { ByteLru } from '../util/byte-lru.js';
 import type { SegmentHash } from './segment-keys.js';
 
 /** The policy's and reference's KV of one sequence, freed when its last holder releases it. */

@@ -6,7 +6,7 @@
  * Two implementations: an in-process LRU (the embedded default) and Redis (shared by replicas,
  * see redis-logprob-cache.ts). Both never throw from lookups: a cache in trouble is a miss.
  */
-import { ByteLru } from './byte-lru.js';
+import { ByteLru } from '../util/byte-lru.js';
 
 export interface SegmentLogprobs {
   policy: Float32Array;

@@ -4,7 +4,7 @@
  * engine, so a batcher or cache layer can replace `computeLogprobs` without touching the maths.
  */
 import type { ForwardResult, ForwardRow, LogprobModel } from '../engine/types.js';
-import { throwIfAborted } from '../engine/abort.js';
+import { throwIfAborted } from '../abort.js';
 import { onCpuLane } from '../engine/cpu-lane.js';
 import { metrics } from '../metrics.js';
 

@@ -3,8 +3,9 @@
  * (caches, batcher, engine, rewards) need, so they never see text.
  */
 import type { Segmenter } from '../bundle/segmenter.js';
-import { throwIfAborted } from '../engine/abort.js';
+import { throwIfAborted } from '../abort.js';
 import { ErrorCode, PrmError } from '../errors.js';
+import { stepsOf } from './item-steps.js';
 import type { ScoreItemInput } from './types.js';
 
 export interface PreparedItem {
@@ -67,7 +68,7 @@ export async function prepareItems(segmenter: Segmenter, items: readonly ScoreIt
 
 function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, partial: boolean, perItem: number): PreparedItem {
   try {
-    const steps = segmenter.stepsOf(item);
+    const steps = stepsOf(item, segmenter.separator);
     if (steps.length > perItem) {
       throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `${steps.length} steps are more than the ${perItem} tokens an item may have`);
     }

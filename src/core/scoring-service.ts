@@ -11,8 +11,8 @@
 import { batcherOptionsOf, loadConfig } from '../config.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import type { Device, EngineThreads } from '../engine/execution-provider.js';
-import type { Logger } from '../engine/logger.js';
-import { throwIfAborted } from '../engine/abort.js';
+import type { Logger } from '../logger.js';
+import { throwIfAborted } from '../abort.js';
 import { metrics } from '../metrics.js';
 import type { LoadedBundle } from '../bundle/load-bundle.js';
 import { BundleRegistry, ReloadError, type ReloadOutcome } from './bundle-registry.js';

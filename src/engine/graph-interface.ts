@@ -4,9 +4,7 @@
  * a clear log line; found at request time it would be an opaque onnxruntime error.
  */
 import type { InferenceSession } from 'onnxruntime-node';
-import type { ModelShape } from './types.js';
-
-export type GraphFlavour = 'logits' | 'logprobs';
+import type { GraphFlavour, ModelShape } from './types.js';
 
 export interface ModelSpec extends ModelShape {
   flavour: GraphFlavour;

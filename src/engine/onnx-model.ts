@@ -7,7 +7,7 @@
  * Rows are packed into one padded call (see pack-batch.ts); KV is returned per row, compact.
  */
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { throwIfAborted } from './abort.js';
+import { throwIfAborted } from '../abort.js';
 import { createSession, type SessionOptions } from './execution-provider.js';
 import { checkGraphInterface, type GraphInterface, type ModelSpec } from './graph-interface.js';
 import { halvesToFloats } from './float16.js';

@@ -51,6 +51,10 @@ export function asKvState(h: KvHandle): KvState {
   return h as KvState;
 }
 
+/** What a graph outputs for scoring: full logits, or the log-probs of given targets (ARCHITECTURE.md §2). */
+export type GraphFlavour = 'logits' | 'logprobs';
+export const GRAPH_FLAVOURS: readonly GraphFlavour[] = ['logits', 'logprobs'];
+
 /** One row of a forward pass. */
 export interface ForwardRow {
   /** Tokens fed this pass, at positions past.length .. past.length + tokens.length - 1. */

@@ -18,10 +18,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import { countPassTimes, metrics } from '../metrics.js';
-import { throwIfAborted } from './abort.js';
+import { throwIfAborted } from '../abort.js';
 import type { SessionOptions } from './execution-provider.js';
 import type { ModelSpec } from './graph-interface.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import type { ForwardResult, ForwardRow, KvHandle, KvState, LogprobModel, ModelShape } from './types.js';
 import { workerSourceScript } from './worker/source-script.js';
 import { fromWireError, wireRows, type FromWorker, type KvStats, type ToWorker, type WireKv, type WireResult, type WorkerInit } from './worker/protocol.js';

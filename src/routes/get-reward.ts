@@ -3,6 +3,7 @@
  * /v1/score. Only the splitting of query into prompt and response is specific to this route.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { splitSampledResponse } from '../core/item-steps.js';
 import type { ScoreItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
@@ -40,23 +41,6 @@ export function splitQueries(body: GetRewardBody, maxItems: number): ScoreItemIn
 }
 
 /**
- * A sampled response split into steps without ever failing on blank lines: RL samples often hold
- * doubled separators, and one EMPTY_STEP would lose the whole batch's rewards. A blank piece is
- * kept inside the step before it (separator included), so the scored text is exactly the response;
- * one trailing separator is dropped, as /v1/score does for `response`.
- */
-export function stepsOf(response: string, separator: string): string[] {
-  let text = response;
-  if (text.endsWith(separator)) text = text.slice(0, -separator.length);
-  const steps: string[] = [];
-  for (const piece of text.split(separator)) {
-    if (piece.trim() === '' && steps.length > 0) steps[steps.length - 1] += separator + piece;
-    else steps.push(piece);
-  }
-  return steps;
-}
-
-/**
  * The response without the EOS and pad texts it ends with: OpenRLHF decodes samples with their
  * special tokens, so the policy's EOS (and any padding) arrive as text, and the model's own EOS is
  * appended when the bundle says so — scoring both would count the end twice.
@@ -85,7 +69,7 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Unknown model: leave `response` as it is and let the scoring call give its usual error.
     const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));
     const items = info === undefined ? split
-      : split.map(({ response, ...it }) => ({ ...it, steps: stepsOf(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
+      : split.map(({ response, ...it }) => ({ ...it, steps: splitSampledResponse(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };
     const result = await withRequestSignal(reply, app.config.requestTimeoutMs, (signal) =>
       app.scoring.score(model, items, options, signal),

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
-import type { Logger } from '../../src/engine/logger.js';
+import type { Logger } from '../../src/logger.js';
 import { BUNDLES_DIR } from '../fixtures/analytic/closed-form.js';
 
 const tmpRoots: string[] = [];

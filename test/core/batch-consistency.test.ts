@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
 import type { ItemResult, ScoreItemInput } from '../../src/core/types.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 
 const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
 const TOL = 1e-5;

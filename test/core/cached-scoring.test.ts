@@ -14,7 +14,7 @@ import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
 import { RedisLogprobCache } from '../../src/cache/redis-logprob-cache.js';
 import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
 import type { ItemResult, ScoreItemInput, ScoreOptions } from '../../src/core/types.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import { RedisProcess } from '../helpers/redis-server.js';
 import { trace } from '../helpers/traces.js';
 

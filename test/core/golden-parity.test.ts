@@ -11,7 +11,7 @@ import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { computeLogprobs } from '../../src/core/compute-logprobs.js';
 import { prepareItems } from '../../src/core/prepare-items.js';
 import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GOLDEN_DIR = join(ROOT, 'test', 'fixtures', 'golden');

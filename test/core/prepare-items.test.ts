@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { prepareItems } from '../../src/core/prepare-items.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import { FIXTURE_BUNDLES } from '../helpers/server-process.js';
 
 let bundle: LoadedBundle;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
 import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
 import type { ItemResult } from '../../src/core/types.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import { BUNDLES_DIR, SPECIAL, bigram, charIds, sequenceLogprobs, type Flavour } from '../fixtures/analytic/closed-form.js';
 
 interface Layout {

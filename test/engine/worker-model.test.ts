@@ -11,7 +11,7 @@ import { runForward } from '../../src/core/compute-logprobs.js';
 import { ErrorCode, PrmError } from '../../src/errors.js';
 import type { SessionOptions } from '../../src/engine/execution-provider.js';
 import type { ModelSpec } from '../../src/engine/graph-interface.js';
-import { silentLogger, type Logger } from '../../src/engine/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import { OnnxLogprobModel } from '../../src/engine/onnx-model.js';
 import type { ForwardResult, ForwardRow, KvState, LogprobModel } from '../../src/engine/types.js';
 import { WorkerLogprobModel } from '../../src/engine/worker-model.js';

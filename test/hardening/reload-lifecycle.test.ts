@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { BundleRegistry } from '../../src/core/bundle-registry.js';
 import { createScoringService } from '../../src/core/scoring-service.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import { installBundle, modelsDirWithCopy, replaceFile } from '../helpers/bundle-files.js';
 import { FIXTURE_BUNDLES } from '../helpers/server-process.js';
 import { trace } from '../helpers/traces.js';

@@ -5,7 +5,7 @@
 import { buildApp, scoringServiceFor, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { LoadingScoringService } from '../../src/core/scoring-service.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import { FIXTURE_BUNDLES } from './server-process.js';
 
 export interface HardenedApp {

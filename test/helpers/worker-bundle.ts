@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import type { WorkerLogprobModel } from '../../src/engine/worker-model.js';
 import { FIXTURE_BUNDLES } from './server-process.js';
 
