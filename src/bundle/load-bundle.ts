@@ -7,6 +7,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { threadsPerModel, type SessionOptions } from '../engine/execution-provider.js';
+import { ModelPair } from '../engine/model-pair.js';
 import { openLogprobModel } from '../engine/open-model.js';
 import type { LogprobModel } from '../engine/types.js';
 import { computeFingerprint, fingerprintFiles } from './fingerprint.js';
@@ -39,6 +40,8 @@ export interface LoadedBundle {
   segmenter: Segmenter;
   policy: LogprobModel;
   reference: LogprobModel | null;
+  /** The policy and reference as one engine (what scoring runs). */
+  models: ModelPair;
   dispose(): Promise<void>;
 }
 
@@ -152,18 +155,16 @@ export async function loadBundle(dirIn: string, opts: LoadOptions): Promise<Load
     const reason: unknown = policy.status === 'rejected' ? policy.reason : (reference as PromiseRejectedResult).reason;
     return fail(message(reason), reason);
   }
-  const p = policy.value;
-  const r = reference.value;
+  const models = new ModelPair(policy.value, reference.value);
   return {
     name,
     dir,
     manifest,
     fingerprint,
     segmenter,
-    policy: p,
-    reference: r,
-    async dispose() {
-      await Promise.all([p.dispose(), r?.dispose()]);
-    },
+    policy: models.policy,
+    reference: models.reference,
+    models,
+    dispose: () => models.dispose(),
   };
 }

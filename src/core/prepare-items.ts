@@ -17,8 +17,8 @@ export interface PreparedItem {
   /** Token count of each step segment (separator and EOS included). */
   stepTokens: number[];
   responseTokens: number;
-  /** The trace will be extended (a `partial` request): its KV is worth keeping in tier 2. */
-  continues: boolean;
+  /** The trace will be extended (ScoreOptions.partial): its KV is worth keeping in the KV cache. */
+  partial: boolean;
 }
 
 export interface PrepareOptions {
@@ -80,7 +80,7 @@ function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, p
       promptTokens: seg.prompt.length,
       stepTokens,
       responseTokens: stepTokens.reduce((a, b) => a + b, 0),
-      continues: partial,
+      partial,
     };
   } catch (err) {
     if (err instanceof PrmError) {

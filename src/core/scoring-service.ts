@@ -16,8 +16,7 @@ import { throwIfAborted } from '../abort.js';
 import { metrics } from '../metrics.js';
 import type { LoadedBundle } from '../bundle/load-bundle.js';
 import { BundleRegistry, ReloadError, type ReloadOutcome } from './bundle-registry.js';
-import type { ItemLogprobs } from './compute-logprobs.js';
-import { LogprobPipeline } from './logprob-pipeline.js';
+import { LogprobPipeline, type ItemLogprobs } from './logprob-pipeline.js';
 import type { BatcherOptions } from '../batching/batcher.js';
 import { tokenBudget } from '../batching/token-budget.js';
 import { MemoryLogprobCache, type LogprobCache } from '../cache/logprob-cache.js';
@@ -164,7 +163,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
         await p.drain();
       }
       // Its KV lives in the models about to be released: such entries could never serve again.
-      tier2?.dropModels(bundle);
+      tier2?.dropModels(bundle.models);
     },
   });
   // Loading never rejects (failures are recorded per bundle), but keep a stray rejection visible.
@@ -183,14 +182,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
         opts.logger.info({ bundle: bundle.name, maxBatchTokens: batching.maxBatchTokens },
           `bundle "${bundle.name}": passes of at most ${batching.maxBatchTokens} padded tokens (MAX_BATCH_BYTES)`);
       }
-      p = new LogprobPipeline({
-        modelName: bundle.name,
-        fingerprint: bundle.fingerprint,
-        models: bundle,
-        tier1,
-        tier2,
-        batcher: batching,
-      });
+      p = new LogprobPipeline({ fingerprint: bundle.fingerprint, models: bundle.models, caches: { logprobs: tier1, kv: tier2 }, batcher: batching });
       pipelines.set(bundle, p);
     }
     return p;

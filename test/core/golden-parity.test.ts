@@ -70,7 +70,7 @@ describe.each(goldens)('parity with $file', ({ golden }) => {
     expect(bundle.fingerprint).toBe(golden.fingerprint);
     const prepared = await prepareItems(bundle.segmenter, items);
     prepared.forEach((p, i) => expect(p.segments, golden.cases[i].id).toEqual(golden.cases[i].segment_ids));
-    const lps = await computeLogprobs(bundle, prepared);
+    const lps = await computeLogprobs(bundle.models, prepared);
     lps.forEach((lp, i) => {
       const c = golden.cases[i];
       expectAllClose(lp.policy, c.policy_logprobs, `${c.id} policy`);
