@@ -4,13 +4,15 @@
  * access control (API keys, rate limit), then the routes. Listening and process lifetime belong
  * to src/server.ts; scoringServiceFor() is the scoring service it runs, built from the settings.
  */
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { createCaches } from './cache/create-caches.js';
-import { batcherOptionsOf, type Config } from './config.js';
+import { createCaches, type Caches } from './cache/create-caches.js';
+import { batcherOptionsOf, engineOptionsOf, requestLimitsOf, type Config } from './config.js';
 import { packageInfo } from './package-info.js';
 import { createScoringService, type LoadingScoringService } from './core/scoring-service.js';
 import type { ScoringService } from './core/types.js';
@@ -38,30 +40,30 @@ declare module 'fastify' {
   }
 }
 
+/** DEFAULT_MODEL, else the bundle this project trains when it is there, else the service's choice. */
+function defaultModelOf(config: Config): string | undefined {
+  if (config.defaultModel !== undefined) return config.defaultModel;
+  return existsSync(join(config.modelsDir, 'arith-tiny', 'prm.json')) ? 'arith-tiny' : undefined;
+}
+
 /**
  * The scoring service of a deployment: caches, batching, admission limits and threads from the
- * settings. The entry point runs exactly this; tests that need the production wiring use it too.
+ * settings. The entry point runs exactly this, and so does every test and bench harness; `caches`
+ * lets a caller keep a handle on the caches it built from the same settings.
  */
 export function scoringServiceFor(
   config: Config,
   logger: Logger & { info(obj: unknown, msg?: string): void; warn(obj: unknown, msg?: string): void },
-  defaultModel: string | undefined = config.defaultModel,
+  defaultModel: string | undefined = defaultModelOf(config),
+  caches: Caches = createCaches(config, logger),
 ): LoadingScoringService {
   return createScoringService({
-    ...createCaches(config, logger),
-    batching: batcherOptionsOf(config),
-    maxConcurrentRequests: config.maxConcurrentRequests,
-    maxTokensPerItem: config.maxTokensPerItem,
-    maxTokensPerRequest: config.maxTokensPerRequest,
     modelsDir: config.modelsDir,
     defaultModel,
-    device: config.device,
-    engineThreads: config.engineThreads,
-    // 0 means "this machine's cores" (threadsPerModel), which the service expresses as "not set".
-    intraOpThreads: config.intraOpThreads || undefined,
-    interOpThreads: config.interOpThreads || undefined,
-    intraOpSpinning: config.intraOpSpinning,
-    trustFingerprint: config.trustBundleFingerprint,
+    engine: engineOptionsOf(config, logger),
+    caches,
+    batching: batcherOptionsOf(config),
+    limits: requestLimitsOf(config),
     logger,
   });
 }

@@ -9,6 +9,8 @@
  * unset, which is what docker-compose files and shell scripts usually mean by it.
  */
 import type { BatcherOptions } from './batching/batcher.js';
+import type { LoadOptions } from './bundle/load-bundle.js';
+import type { RequestLimits } from './core/score-request.js';
 import { DEVICES, ENGINE_THREADS } from './engine/devices.js';
 
 const MiB = 1024 * 1024;
@@ -177,6 +179,29 @@ export function batcherOptionsOf(config: Config): BatcherOptions {
     maxPaddingFraction: config.maxBatchPaddingPercent / 100,
     maxWaitMs: config.maxBatchWaitMs,
     maxQueueRows: config.maxQueueRows,
+  };
+}
+
+/** How bundles are opened: the engine's settings under the engine's names. */
+export function engineOptionsOf(config: Config, logger: LoadOptions['logger']): LoadOptions {
+  return {
+    device: config.device,
+    engineThreads: config.engineThreads,
+    // 0 means "this machine's cores" (threadsPerModel), which the engine expresses as "not set".
+    intraOpThreads: config.intraOpThreads || undefined,
+    interOpThreads: config.interOpThreads || undefined,
+    intraOpSpinning: config.intraOpSpinning,
+    trustFingerprint: config.trustBundleFingerprint,
+    logger,
+  };
+}
+
+/** The admission limits of a scoring call. */
+export function requestLimitsOf(config: Config): RequestLimits {
+  return {
+    maxConcurrentRequests: config.maxConcurrentRequests,
+    maxTokensPerItem: config.maxTokensPerItem,
+    maxTokensPerRequest: config.maxTokensPerRequest,
   };
 }
 

@@ -16,10 +16,14 @@
  * and fresh results are identical whatever path produced them.
  */
 import { Batcher, type BatcherOptions } from '../batching/batcher.js';
-import type { KvHit, KvPrefixCache } from '../cache/kv-prefix-cache.js';
-import type { LogprobCache, SegmentLogprobs } from '../cache/logprob-cache.js';
+import { tokenBudget } from '../batching/token-budget.js';
+import type { LoadedBundle } from '../bundle/load-bundle.js';
+import type { Caches } from '../cache/create-caches.js';
+import type { KvHit } from '../cache/kv-prefix-cache.js';
+import type { SegmentLogprobs } from '../cache/logprob-cache.js';
 import { hashChain, logprobKey, type SegmentHash } from '../cache/segment-keys.js';
 import type { ModelPair, PairResult, PairRow, PrefixKv } from '../engine/model-pair.js';
+import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
 import { firstNeeded, fromCachedSteps, planRow, promptDemand, scatterRow, stepSlices, usableHitLength, type PlannedRow } from './plan-rows.js';
 
@@ -40,12 +44,6 @@ export interface ItemLogprobs {
   reference: Float32Array | null;
   /** Response tokens whose log-probs came from a cache. */
   cachedTokens: number;
-}
-
-/** The two caches every bundle's pipeline shares; a null KV cache is disabled. */
-export interface Caches {
-  logprobs: LogprobCache;
-  kv: KvPrefixCache | null;
 }
 
 export interface PipelineOptions {
@@ -247,4 +245,58 @@ export class LogprobPipeline {
 /** Every step's log-probs came from the log-prob cache. */
 function complete(item: PipelineItem, lookup: ItemLookup): boolean {
   return lookup.cached.length === item.segments.length - 1;
+}
+
+/**
+ * One pipeline (queue + batcher) per loaded bundle object: a reloaded bundle gets a new one, and
+ * the replaced version's queue is closed once no request uses it (rows still running finish).
+ */
+export class BundlePipelines {
+  private readonly pipelines = new Map<LoadedBundle, LogprobPipeline>();
+
+  constructor(
+    private readonly caches: Caches,
+    private readonly batching: BatcherOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  of(bundle: LoadedBundle): LogprobPipeline {
+    let p = this.pipelines.get(bundle);
+    if (!p) {
+      p = new LogprobPipeline({ fingerprint: bundle.fingerprint, models: bundle.models, caches: this.caches, batcher: this.batchingOf(bundle) });
+      this.pipelines.set(bundle, p);
+    }
+    return p;
+  }
+
+  /** The batcher's settings for one bundle: its passes' token budget also bounded by their bytes. */
+  private batchingOf(bundle: LoadedBundle): BatcherOptions {
+    const base = this.batching;
+    const models = [bundle.manifest.policy, ...(bundle.manifest.reference ? [bundle.manifest.reference] : [])];
+    const maxBatchTokens = tokenBudget(models, base.maxBatchTokens, base.maxBatchBytes ?? Number.POSITIVE_INFINITY);
+    if (maxBatchTokens < base.maxBatchTokens) {
+      this.logger.info({ bundle: bundle.name, maxBatchTokens },
+        `bundle "${bundle.name}": passes of at most ${maxBatchTokens} padded tokens (MAX_BATCH_BYTES)`);
+    }
+    return { ...base, maxBatchTokens };
+  }
+
+  /** Closes a replaced version's queue and waits for its rows; its KV-cache entries go with its models. */
+  async retire(bundle: LoadedBundle): Promise<void> {
+    const p = this.pipelines.get(bundle);
+    if (p) {
+      this.pipelines.delete(bundle);
+      p.close();
+      await p.drain();
+    }
+    // Its KV lives in the models about to be released: such entries could never serve again.
+    this.caches.kv?.dropModels(bundle.models);
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.pipelines.values()];
+    for (const p of all) p.close();
+    await Promise.all(all.map((p) => p.drain()));
+    this.pipelines.clear();
+  }
 }

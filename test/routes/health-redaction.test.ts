@@ -5,7 +5,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHardenedApp, type HardenedApp } from '../helpers/hardened-app.js';
+import { buildLoadedApp, type TestApp as HardenedApp } from '../harness/app.js';
 import { FIXTURE_BUNDLES, linkedModelsDir } from '../helpers/server-process.js';
 
 let h: HardenedApp;
@@ -18,7 +18,7 @@ beforeAll(async () => {
   delete man.fingerprint;
   writeFileSync(join(dir, 'zz-broken', 'prm.json'), JSON.stringify(man));
   writeFileSync(join(dir, 'zz-broken', 'tokenizer.json'), '{ not json');
-  h = await buildHardenedApp({ MODELS_DIR: dir, DEFAULT_MODEL: 'tiny-logprobs', API_KEYS: 'k1' });
+  h = await buildLoadedApp({ MODELS_DIR: dir, DEFAULT_MODEL: 'tiny-logprobs', API_KEYS: 'k1' });
 });
 afterAll(() => h?.close());
 
