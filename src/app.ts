@@ -82,6 +82,34 @@ export interface AppDeps {
 const pkg = packageInfo();
 
 export async function buildApp({ config, scoring, logger }: AppDeps) {
+  const app = Fastify(fastifyOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>();
+
+  // External libraries.
+  await registerOpenApi(app);
+  // Every endpoint takes JSON; Fastify's built-in text/plain parser would let a wrongly labelled
+  // body through to a confusing schema error instead of a clear 415.
+  app.removeContentTypeParser('text/plain');
+  installJsonBody(app);
+
+  // Our services.
+  app.decorate('config', config);
+  const service: ScoringService & Partial<Reloadable> = typeof scoring === 'function' ? scoring(app.log) : scoring;
+  app.decorate('scoring', service);
+  installErrorHandlers(app);
+  installRequestMetrics(app);
+  installGracefulClose(app);
+
+  // Access control, before any route so that every route gets it: who is calling, then the rate
+  // limit (every attempt counts, a wrong key included), then the refusal of missing or wrong keys.
+  const enforceKeys = installAuth(app, config);
+  await installRateLimit(app, config.rateLimitPerMinute);
+  enforceKeys();
+
+  await registerRoutes(app, config, service);
+  return app;
+}
+
+function fastifyOptions(config: Config, logger: FastifyBaseLogger | undefined): FastifyServerOptions {
   const options: FastifyServerOptions = {
     bodyLimit: config.bodyLimitBytes,
     // The client's x-request-id only when it is a plain token (request-id.ts).
@@ -102,9 +130,10 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   };
   if (logger) options.loggerInstance = logger;
   else options.logger = { level: config.logLevel };
-  const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
+  return options;
+}
 
-  // External libraries.
+async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -122,27 +151,9 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+}
 
-  // Every endpoint takes JSON; Fastify's built-in text/plain parser would let a wrongly labelled
-  // body through to a confusing schema error instead of a clear 415.
-  app.removeContentTypeParser('text/plain');
-  installJsonBody(app);
-
-  // Our services.
-  app.decorate('config', config);
-  const service: ScoringService & Partial<Reloadable> = typeof scoring === 'function' ? scoring(app.log) : scoring;
-  app.decorate('scoring', service);
-  installErrorHandlers(app);
-  installRequestMetrics(app);
-  installGracefulClose(app);
-
-  // Access control, before any route so that every route gets it: who is calling, then the rate
-  // limit (every attempt counts, a wrong key included), then the refusal of missing or wrong keys.
-  const enforceKeys = installAuth(app, config);
-  await installRateLimit(app, config.rateLimitPerMinute);
-  enforceKeys();
-
-  // Routes.
+async function registerRoutes(app: FastifyInstance, config: Config, service: ScoringService & Partial<Reloadable>): Promise<void> {
   await app.register(scoreRoutes);
   await app.register(getRewardRoutes);
   await app.register(modelsRoutes);
@@ -153,8 +164,6 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   if (config.adminApiKeys.length > 0 && typeof service.reload === 'function') {
     await app.register(adminRoutes({ reload: (name) => service.reload!(name) }));
   }
-
-  return app;
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;
