@@ -8,7 +8,7 @@
 import { PrmClient } from '../client/client.js';
 import { PrmApiError } from '../client/errors.js';
 import type { ScoreItem } from '../client/types.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, apiKey, helpText, int, parse, str, type OptionTable, type Parsed } from './args.js';
+import { CONNECTION_OPTIONS, HELP_OPTION, apiKey, helpText, int, parseOrHelp, str, type OptionTable, type Parsed } from './args.js';
 import { checkService } from './connect.js';
 import { seededRandom } from '../util/seeded-random.js';
 
@@ -82,11 +82,9 @@ interface Tally {
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, OPTIONS, 0);
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseOrHelp(argv, OPTIONS, 0, HELP);
+  if (parsed === null) return 0;
+  const { values } = parsed;
   const plan = await planOf(values);
   for (let i = 0; i < plan.warmup; i++) await plan.client.score(plan.batch(), plan.options);
   const tally = await runRequests(plan);

@@ -53,6 +53,24 @@ export interface RunSpec<P> {
   process(batch: Task<P>[]): Promise<Outcome[]>;
 }
 
+/** An input line read as an object with a string prompt, its id, and how to refuse the rest of it. */
+export interface PromptLine {
+  fields: Record<string, unknown>;
+  id: string;
+  prompt: string;
+  bad(message: string): InputError;
+}
+
+/** The checks every input line gets: a JSON object with a string `prompt`; the id defaults to the line number. */
+export function promptLine(record: unknown, line: number): PromptLine {
+  if (!record || typeof record !== 'object' || Array.isArray(record)) throw new InputError('INVALID_REQUEST', 'line is not a JSON object');
+  const r = record as Record<string, unknown>;
+  const id = typeof r.id === 'string' ? r.id : typeof r.id === 'number' ? String(r.id) : String(line);
+  const bad = (message: string) => new InputError('INVALID_REQUEST', message, id);
+  if (typeof r.prompt !== 'string') throw bad("'prompt' must be a string");
+  return { fields: r, id, prompt: r.prompt, bad };
+}
+
 /** Errors that every further line would hit too. */
 export function isFatal(err: unknown): err is PrmApiError {
   return (
