@@ -12,10 +12,10 @@ import { BundleRegistry } from '../../src/core/bundle-registry.js';
 import { testScoringService } from '../harness/app.js';
 import { silentLogger } from '../../src/logger.js';
 import { installBundle, modelsDirWithCopy, replaceFile } from '../helpers/bundle-files.js';
-import { FIXTURE_BUNDLES } from '../helpers/server-process.js';
+import { BUNDLES_DIR } from '../harness/server-process.js';
 import { trace } from '../helpers/traces.js';
 
-const fingerprintOf = (bundle: string) => (JSON.parse(readFileSync(join(FIXTURE_BUNDLES, bundle, 'prm.json'), 'utf8')) as { fingerprint: string }).fingerprint;
+const fingerprintOf = (bundle: string) => (JSON.parse(readFileSync(join(BUNDLES_DIR, bundle, 'prm.json'), 'utf8')) as { fingerprint: string }).fingerprint;
 const F_LOGPROBS = fingerprintOf('tiny-logprobs');
 const F_LOGITS = fingerprintOf('tiny-logits');
 const ROW = { tokens: [5, 6, 7], targets: [6, 7, -1] };

@@ -4,16 +4,14 @@
  * of src/server.ts, on quiet, single-threaded defaults and the tiny test bundles. For what only a
  * process has (signals, exit codes, replicas), server-process.ts starts src/server.ts itself.
  */
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { buildApp, scoringServiceFor, type App } from '../../src/app.js';
 import type { Caches } from '../../src/cache/create-caches.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { LoadingScoringService } from '../../src/core/scoring-service.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
+import { BUNDLES_DIR } from './bundles.js';
 
-export const BUNDLES_DIR = new URL('../fixtures/bundles/', import.meta.url).pathname;
+export { BUNDLES_DIR, emptyModelsDir, modelsDirWith } from './bundles.js';
 
 /** Two shared cores: no onnxruntime thread pool per session; no logs. */
 export const TEST_ENV: Record<string, string> = {
@@ -23,18 +21,6 @@ export const TEST_ENV: Record<string, string> = {
   PRM_INTRA_OP_THREADS: '1',
   PRM_INTER_OP_THREADS: '1',
 };
-
-/** A models folder with no bundles in it: the service starts but never becomes ready. */
-export function emptyModelsDir(): string {
-  return mkdtempSync(join(tmpdir(), 'prm-no-models-'));
-}
-
-/** A models folder holding only the named test bundles (linked, not copied). */
-export function modelsDirWith(...bundles: string[]): string {
-  const dir = emptyModelsDir();
-  for (const name of bundles) symlinkSync(join(BUNDLES_DIR, name), join(dir, name));
-  return dir;
-}
 
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ ...TEST_ENV, ...env });
