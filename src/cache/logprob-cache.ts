@@ -1,5 +1,5 @@
 /**
- * Tier 1 of the cache: the per-token log-probs of each step segment, under the hash-chain keys of
+ * The log-prob cache: the per-token log-probs of each step segment, under the hash-chain keys of
  * segment-keys.ts. Values are the raw float32 outputs of the policy and reference, so rewards
  * computed from a cached value are bit-identical to rewards computed from a fresh forward pass.
  *

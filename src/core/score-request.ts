@@ -17,7 +17,7 @@ import type { BundleRegistry } from './bundle-registry.js';
 import type { BundlePipelines, ItemLogprobs } from './logprob-pipeline.js';
 import { prepareItems, type PreparedItem } from './prepare-items.js';
 import { computeRewards } from './rewards.js';
-import { AGGREGATES, type Aggregate, type ItemResult, type ModelSummary, type ScoreItemInput, type ScoreOptions, type ScoreResult } from './types.js';
+import { AGGREGATES, type Aggregate, type ItemResult, type ModelSummary, type ScoreItemInput, type ScoreOptions, type ScoreResult, type ScoringService } from './types.js';
 
 /** Per-call limits; each defaults to none. */
 export interface RequestLimits {
@@ -116,6 +116,11 @@ interface ScoreContext {
   logprobs: ItemLogprobs[];
   queueMs: number;
   computedAt: number;
+}
+
+/** The service's score method: every call runs scoreRequest over the same parts. */
+export function scorer(deps: ScoreDeps): ScoringService['score'] {
+  return (model, items, options, signal) => scoreRequest(deps, model, items, options, signal);
 }
 
 export async function scoreRequest(

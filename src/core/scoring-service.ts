@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { BundleRegistry, ReloadError, type ReloadOutcome } from './bundle-registry.js';
 import type { Caches } from '../cache/create-caches.js';
 import { BundlePipelines } from './logprob-pipeline.js';
-import { Admission, scoreRequest, type RequestLimits, type ScoreDeps } from './score-request.js';
+import { Admission, scorer, type RequestLimits, type ScoreDeps } from './score-request.js';
 import { infoOf, readinessOf } from './service-status.js';
 import type { ScoringService } from './types.js';
 
@@ -55,7 +55,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     models: () => registry.ready().map(infoOf),
     defaultModel,
     readiness: () => readinessOf(registry, opts.defaultModel, defaultModel(), opts.caches.logprobs),
-    score: (model, items, options, signal) => scoreRequest(deps, model, items, options, signal),
+    score: scorer(deps),
     close: async () => {
       await pipelines.close();
       await registry.close();

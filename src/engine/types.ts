@@ -12,7 +12,7 @@
 export interface KvHandle {
   /** Number of token positions covered. */
   readonly length: number;
-  /** Bytes the model holds for it (bounds the tier-2 cache). */
+  /** Bytes the model holds for it (bounds the KV cache). */
   readonly bytes: number;
 }
 
@@ -72,7 +72,7 @@ export interface ForwardRow {
    * trace serves every shorter prefix without a copy.
    */
   readonly pastLength?: number;
-  /** Return the KV of past + tokens (for the tier-2 cache). */
+  /** Return the KV of past + tokens (for the KV cache). */
   readonly keepKv?: boolean;
   /**
    * Also return the first `keepKvPrefix` positions (past included) as a compact KV of their own

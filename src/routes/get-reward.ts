@@ -3,7 +3,7 @@
  * /v1/score. Only the splitting of query into prompt and response is specific to this route.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { splitSampledResponse } from '../core/item-steps.js';
+import { splitSampledResponse } from '../core/prepare-items.js';
 import type { ScoreItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';

@@ -4,7 +4,7 @@
  * connection, and exposes the stage timings as headers.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { checkStepsOrResponse } from '../core/item-steps.js';
+import { checkStepsOrResponse } from '../core/prepare-items.js';
 import type { ScoreItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';

@@ -3,7 +3,7 @@
  * entries here range from a few bytes (one step's log-probs) to megabytes (a long prefix's KV).
  * Map iteration order is insertion order, so re-inserting on access makes the first key the LRU.
  * `onRemove` sees every value that leaves (evicted, replaced, deleted or cleared), so values that
- * own resources elsewhere (tier-2 KV handles) can give them back.
+ * own resources elsewhere (the KV cache's handles) can give them back.
  */
 export class ByteLru<V> {
   private readonly map = new Map<string, { value: V; bytes: number }>();

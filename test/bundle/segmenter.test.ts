@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Segmenter, type SegmenterLayout } from '../../src/bundle/segmenter.js';
-import { splitResponse, stepsOf } from '../../src/core/item-steps.js';
+import { splitResponse, stepsOf } from '../../src/core/prepare-items.js';
 import { loadTokenizer, type TokenizerBundle } from '../../src/bundle/tokenizer-files.js';
 import { BUNDLES_DIR, SPECIAL, charIds } from '../fixtures/analytic/closed-form.js';
 
