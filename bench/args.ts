@@ -3,6 +3,7 @@
  * (smaller counts, same shapes) that finishes in minutes; any count can still be overridden.
  */
 
+import { HELP_OPTION, helpText, int, parse, str, type OptionTable, type Parsed } from '../src/cli/args.js';
 import { ALLOCATOR_MODES, type AllocatorMode } from './allocator.js';
 
 export const MODEL_KEYS = ['arith-tiny', 'random-30m'] as const;
@@ -37,25 +38,33 @@ export interface BenchArgs {
   serverEnv: Record<string, string>;
 }
 
-const USAGE = `npm run bench -- [options]
-  --quick                 smaller counts (rl 8 prompts × 8 at the top concurrency and 2 below,
-                          tree 8 traces, PyTorch on 4 of the rl prompts, one batching repeat);
-                          < 10 minutes
-  --out FILE              JSON report (default bench/report.json, quick: bench/report-quick.json)
-  --md FILE               Markdown report (default bench/REPORT.md; quick: beside --out, .md)
-  --models a,b            of ${MODEL_KEYS.join(', ')} (default: both)
-  --skip-torch            service only: no PyTorch run, no ratios, no cross-check
-  --threads N             threads for both sides (default 2)
-  --allocator keep|default  glibc malloc settings for both sides (default keep: freed memory is
-                          reused instead of returned to the kernel; see bench/allocator.ts)
-  --seed N                workload seed (default 1)
-  --rl-prompts N --rollouts N --rl-per-request N --concurrency 1,8,32
-  --latency-prompts N      prompts for the passes below the top concurrency (full 16, quick 2; 0 = all)
-  --tree-traces N --tree-per-request N --batching-items N --batching-repeats N
-  --torch-batch-size N    PyTorch scorer batch (default 8)
-  --torch-rl-prompts N    PyTorch scores the first N rl prompts' rollouts (default all; quick 4)
-  --random-params 30M     size of the random bundle
-  --server-env KEY=VALUE  extra service setting (repeatable)`;
+/** Every option once: parsing and `--help` come from this table (src/cli/args.ts). */
+const OPTIONS: OptionTable = {
+  quick: { type: 'boolean', help: 'Smaller counts (rl 8 prompts × 8 at the top concurrency and 2 below, tree 8 traces, PyTorch on 4 of the rl prompts, one batching repeat); < 10 minutes' },
+  out: { type: 'string', value: 'FILE', help: 'JSON report (default bench/report.json, quick: bench/report-quick.json)' },
+  md: { type: 'string', value: 'FILE', help: 'Markdown report (default bench/REPORT.md; quick: beside --out, .md)' },
+  models: { type: 'string', value: 'a,b', help: `Of ${MODEL_KEYS.join(', ')} (default: both)` },
+  'skip-torch': { type: 'boolean', help: 'Service only: no PyTorch run, no ratios, no cross-check' },
+  threads: { type: 'string', value: 'N', help: 'Threads for both sides (default 2)' },
+  allocator: { type: 'string', value: 'MODE', help: 'keep|default: glibc malloc settings for both sides (default keep: freed memory is reused instead of returned to the kernel; see bench/allocator.ts)' },
+  seed: { type: 'string', value: 'N', help: 'Workload seed (default 1)' },
+  'rl-prompts': { type: 'string', value: 'N', help: 'rl prompts (full 64, quick 8)' },
+  rollouts: { type: 'string', value: 'N', help: 'Rollouts per rl prompt (default 8)' },
+  'rl-per-request': { type: 'string', value: 'N', help: 'rl items per request (default 8)' },
+  concurrency: { type: 'string', value: '1,8,32', help: 'rl concurrency levels (default 1,8,32)' },
+  'latency-prompts': { type: 'string', value: 'N', help: 'Prompts for the passes below the top concurrency (full 16, quick 2; 0 = all)' },
+  'tree-traces': { type: 'string', value: 'N', help: 'Tree traces (full 64, quick 8)' },
+  'tree-per-request': { type: 'string', value: 'N', help: 'Tree items per request (default 8)' },
+  'batching-items': { type: 'string', value: 'N', help: 'Items of the batching check (default 32)' },
+  'batching-repeats': { type: 'string', value: 'N', help: 'Repeats of the batching check (full 4, quick 1)' },
+  'torch-batch-size': { type: 'string', value: 'N', help: 'PyTorch scorer batch (default 8)' },
+  'torch-rl-prompts': { type: 'string', value: 'N', help: "PyTorch scores the first N rl prompts' rollouts (default all; quick 4)" },
+  'random-params': { type: 'string', value: '30M', help: 'Size of the random bundle' },
+  'server-env': { type: 'string', value: 'KEY=VALUE', help: 'Extra service setting (repeatable)' },
+  ...HELP_OPTION,
+};
+
+const USAGE = helpText(['npm run bench -- [options]'], 'The service against the PyTorch reference scorer (bench/NOTES.md).', OPTIONS);
 
 function intList(v: string): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
@@ -63,9 +72,9 @@ function intList(v: string): number[] {
   return xs;
 }
 
-export function parseArgs(argv: string[]): BenchArgs {
-  const quick = argv.includes('--quick');
-  const a: BenchArgs = {
+/** The defaults of a run: the full one, or `--quick`'s smaller counts of the same shapes. */
+function defaults(quick: boolean): BenchArgs {
+  return {
     quick,
     out: quick ? 'bench/report-quick.json' : 'bench/report.json',
     markdown: null,
@@ -88,63 +97,71 @@ export function parseArgs(argv: string[]): BenchArgs {
     randomParams: '30M',
     serverEnv: {},
   };
-  const num = (v: string, name: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} needs a non-negative integer\n${USAGE}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const v = argv[i + 1];
-    const take = (): string => {
-      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
-      i++;
-      return v;
-    };
-    switch (flag) {
-      case '--quick': break;
-      case '--skip-torch': a.skipTorch = true; break;
-      case '--out': a.out = take(); break;
-      case '--md': a.markdown = take(); break;
-      case '--models': {
-        const ms = take().split(',').map((s) => s.trim());
-        for (const m of ms) if (!(MODEL_KEYS as readonly string[]).includes(m)) throw new Error(`unknown model ${m}\n${USAGE}`);
-        a.models = ms as ModelKey[];
-        break;
-      }
-      case '--threads': a.threads = num(take(), flag); break;
-      case '--allocator': {
-        const m = take();
-        if (!(ALLOCATOR_MODES as readonly string[]).includes(m)) throw new Error(`--allocator is one of ${ALLOCATOR_MODES.join(', ')}\n${USAGE}`);
-        a.allocator = m as AllocatorMode;
-        break;
-      }
-      case '--seed': a.seed = num(take(), flag); break;
-      case '--rl-prompts': a.rlPrompts = num(take(), flag); break;
-      case '--rollouts': a.rollouts = num(take(), flag); break;
-      case '--rl-per-request': a.rlPerRequest = num(take(), flag); break;
-      case '--concurrency': a.concurrency = intList(take()).sort((x, y) => x - y); break;
-      case '--latency-prompts': a.latencyPrompts = num(take(), flag); break;
-      case '--tree-traces': a.treeTraces = num(take(), flag); break;
-      case '--tree-per-request': a.treePerRequest = num(take(), flag); break;
-      case '--batching-items': a.batchingItems = num(take(), flag); break;
-      case '--batching-repeats': a.batchingRepeats = num(take(), flag); break;
-      case '--torch-batch-size': a.torchBatchSize = num(take(), flag); break;
-      case '--torch-rl-prompts': a.torchRlPrompts = num(take(), flag); break;
-      case '--random-params': a.randomParams = take(); break;
-      case '--server-env': {
-        const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(take() ?? '');
-        if (!m) throw new Error(`--server-env needs KEY=VALUE\n${USAGE}`);
-        a.serverEnv[m[1]] = m[2];
-        break;
-      }
-      case '--help': case '-h': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`unknown option ${flag}\n${USAGE}`);
-    }
+}
+
+/** Numeric options: flag → the field it sets. */
+const COUNTS = {
+  threads: 'threads', seed: 'seed', 'rl-prompts': 'rlPrompts', rollouts: 'rollouts', 'rl-per-request': 'rlPerRequest',
+  'latency-prompts': 'latencyPrompts', 'tree-traces': 'treeTraces', 'tree-per-request': 'treePerRequest',
+  'batching-items': 'batchingItems', 'batching-repeats': 'batchingRepeats', 'torch-batch-size': 'torchBatchSize',
+  'torch-rl-prompts': 'torchRlPrompts',
+} as const satisfies Record<string, keyof BenchArgs>;
+
+export function parseArgs(argv: string[]): BenchArgs {
+  // --server-env repeats; node:util keeps only the last of a repeated string option.
+  const serverEnv = argv.flatMap((flag, i) => (flag === '--server-env' ? [argv[i + 1] ?? ''] : []));
+  let parsed: Parsed;
+  try {
+    parsed = parse(argv, OPTIONS, 0);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${USAGE}`);
   }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const a = defaults(values.quick === true);
+  a.skipTorch = values['skip-torch'] === true;
+  a.out = str(values, 'out') ?? a.out;
+  a.markdown = str(values, 'md') ?? null;
+  setModels(a, str(values, 'models'));
+  setAllocator(a, str(values, 'allocator'));
+  for (const [flag, field] of Object.entries(COUNTS)) if (str(values, flag) !== undefined) a[field] = count(values, flag);
+  const levels = str(values, 'concurrency');
+  if (levels !== undefined) a.concurrency = intList(levels).sort((x, y) => x - y);
+  a.randomParams = str(values, 'random-params') ?? a.randomParams;
+  for (const kv of serverEnv) setServerEnv(a, kv);
   if (a.threads < 1 || a.rlPrompts < 1 || a.rollouts < 1 || a.treeTraces < 1 || a.batchingItems < 1) {
     throw new Error(`counts and --threads must be at least 1\n${USAGE}`);
   }
-  a.markdown ??= quick || a.out !== 'bench/report.json' ? a.out.replace(/\.json$/, '') + '.md' : 'bench/REPORT.md';
+  a.markdown ??= a.quick || a.out !== 'bench/report.json' ? a.out.replace(/\.json$/, '') + '.md' : 'bench/REPORT.md';
   return a;
+}
+
+function count(values: Parsed['values'], flag: string): number {
+  try {
+    return int(values, flag, 0);
+  } catch {
+    throw new Error(`--${flag} needs a non-negative integer\n${USAGE}`);
+  }
+}
+
+function setModels(a: BenchArgs, list: string | undefined): void {
+  if (list === undefined) return;
+  const ms = list.split(',').map((s) => s.trim());
+  for (const m of ms) if (!(MODEL_KEYS as readonly string[]).includes(m)) throw new Error(`unknown model ${m}\n${USAGE}`);
+  a.models = ms as ModelKey[];
+}
+
+function setAllocator(a: BenchArgs, mode: string | undefined): void {
+  if (mode === undefined) return;
+  if (!(ALLOCATOR_MODES as readonly string[]).includes(mode)) throw new Error(`--allocator is one of ${ALLOCATOR_MODES.join(', ')}\n${USAGE}`);
+  a.allocator = mode as AllocatorMode;
+}
+
+function setServerEnv(a: BenchArgs, kv: string): void {
+  const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(kv);
+  if (!m) throw new Error(`--server-env needs KEY=VALUE\n${USAGE}`);
+  a.serverEnv[m[1]] = m[2];
 }

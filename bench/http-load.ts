@@ -5,32 +5,12 @@
  * stage timings from the x-*-time headers.
  */
 import { Agent, request } from 'node:http';
+import type { ScoreRequest as ClientScoreRequest, ItemResult, ScoreResponse } from '../src/client/types.js';
+import { closedLoop } from '../test/harness/closed-loop.js';
 import type { Item } from './workloads.js';
 
-export interface ScoreOptionsBody {
-  aggregate?: 'min' | 'sum' | 'last' | 'mean';
-  partial?: boolean;
-}
-
-export interface StepOut {
-  reward: number;
-  q: number;
-  value: number;
-  tokens: number;
-}
-
-export interface ResultOut {
-  id: string;
-  score: number;
-  outcome_reward: number;
-  cached_tokens: number;
-  steps: StepOut[];
-}
-
-export interface ScoreResponse {
-  results: ResultOut[];
-  usage: { items: number; prompt_tokens: number; response_tokens: number; cached_tokens: number };
-}
+/** The service's result of one trace, as the client types name it. */
+export type ResultOut = ItemResult;
 
 export interface RequestSample {
   items: number;
@@ -49,10 +29,8 @@ export interface LoadResult {
   results: ResultOut[];
 }
 
-export interface ScoreRequest {
-  items: Item[];
-  options?: ScoreOptionsBody;
-}
+/** One request of a pass: the client's request body with the bench's traces; the pass names the model. */
+export type ScoreRequest = Omit<ClientScoreRequest, 'model' | 'items'> & { items: Item[] };
 
 /** One POST /v1/score; rejects on a non-200 answer with the server's error body. */
 function post(agent: Agent, port: number, body: string): Promise<{ json: ScoreResponse; headers: Record<string, unknown>; ms: number }> {
@@ -100,10 +78,9 @@ export async function runLoad(port: number, model: string, requests: ScoreReques
   const perRequest: ResultOut[][] = new Array(requests.length);
   let next = 0;
   const t0 = performance.now();
-  async function worker(): Promise<void> {
-    for (;;) {
-      const i = next++;
-      if (i >= bodies.length) return;
+  const take = () => (next < bodies.length ? next++ : null);
+  try {
+    await closedLoop(Math.min(concurrency, bodies.length), take, async (i) => {
       const { json, headers, ms } = await post(agent, port, bodies[i]);
       perRequest[i] = json.results;
       samples[i] = {
@@ -115,10 +92,7 @@ export async function runLoad(port: number, model: string, requests: ScoreReques
         responseTokens: json.usage.response_tokens,
         cachedTokens: json.usage.cached_tokens,
       };
-    }
-  }
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, bodies.length) }, worker));
+    });
   } finally {
     agent.destroy();
   }

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { baseOptions } from '../src/engine/execution-provider.js';
-import { silentLogger } from '../src/engine/logger.js';
+import { silentLogger } from '../src/logger.js';
 import { prepareBundle } from './bundles.js';
 
 const benchRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

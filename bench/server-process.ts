@@ -1,14 +1,14 @@
 /**
- * Starts the service as a child process (one per workload, so caches start cold), waits for it to
- * be ready, reads its counters, and stops it.
- *
- * The child is `node --import tsx src/server.ts` rather than `npx tsx ...`: the pid we hold is
- * then the server itself, so /proc/<pid>/status gives its peak RSS (VmHWM) and not a launcher's.
+ * The service as a child process for the bench (one per workload, so caches start cold), started
+ * by the same harness as the tests' process-level checks: its readiness, its counters, its peak
+ * memory, and its stop. The child is `node --import tsx src/server.ts`, so the pid held is the
+ * server itself and /proc/<pid>/status gives its peak RSS (VmHWM), not a launcher's.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request } from 'node:http';
+import type { ModelsResponse } from '../src/client/types.js';
+import { ServerProcess } from '../test/harness/server-process.js';
 
 export interface ServerOptions {
   repoRoot: string;
@@ -87,64 +87,31 @@ function vmHwmBytes(pid: number): number {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
+/** The server through the tests' process harness (test/harness/server-process.ts), on the bench's settings. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    MODELS_DIR: opts.modelsDir,
-    PRM_DEVICE: 'cpu',
-    PRM_INTRA_OP_THREADS: String(opts.threads),
-    PRM_INTER_OP_THREADS: '1',
-    LOG_LEVEL: 'warn',
-    REDIS_URL: '',
-    // A pass queues every request at once; the bench measures throughput, not deadlines.
-    REQUEST_TIMEOUT_MS: '3600000',
-    ...opts.env,
-  };
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: opts.repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  const keep = (c: Buffer) => { log = (log + c.toString('utf8')).slice(-8000); };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  let exited: number | null = null;
-  const exitPromise = new Promise<void>((resolve) => child.once('exit', (code) => { exited = code ?? -1; resolve(); }));
-
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 180_000);
-  for (;;) {
-    if (exited !== null) throw new Error(`server exited with ${exited} before becoming ready:\n${log}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server not ready after ${opts.readyTimeoutMs ?? 180_000} ms:\n${log}`);
-    }
-    const res = await httpGet(port, '/health/ready').catch(() => null);
-    if (res?.status === 200) break;
-    await sleep(200);
-  }
-  const listing = JSON.parse((await httpGet(port, '/v1/models')).body) as { models?: { name: string }[] };
+  const server = await ServerProcess.start(
+    {
+      PORT: String(port),
+      MODELS_DIR: opts.modelsDir,
+      PRM_INTRA_OP_THREADS: String(opts.threads),
+      LOG_LEVEL: 'warn',
+      REDIS_URL: '',
+      // A pass queues every request at once; the bench measures throughput, not deadlines.
+      REQUEST_TIMEOUT_MS: '3600000',
+      ...opts.env,
+    },
+    { repoRoot: opts.repoRoot, readyTimeoutMs: opts.readyTimeoutMs ?? 180_000 },
+  );
+  const listing = JSON.parse((await httpGet(port, '/v1/models')).body) as ModelsResponse;
   const model = listing.models?.[0]?.name;
   if (!model) throw new Error(`GET /v1/models listed no model: ${JSON.stringify(listing).slice(0, 300)}`);
-  const pid = child.pid ?? 0;
-
   return {
     port,
-    pid,
+    pid: server.pid,
     model,
     metrics: async () => parsePrometheus((await httpGet(port, '/metrics')).body),
-    peakRssBytes: () => vmHwmBytes(pid),
-    async stop() {
-      if (exited !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exitPromise;
-      clearTimeout(timer);
-    },
+    peakRssBytes: () => vmHwmBytes(server.pid),
+    stop: async () => void (await server.stop(10_000)),
   };
 }

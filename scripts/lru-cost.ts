@@ -3,7 +3,7 @@
  * when full — a hot key read among `entries` (default 100 000), and a store that evicts — after
  * a churn of as many stores again (the state a long-running service reaches). Prints JSON.
  */
-import { ByteLru } from '../src/cache/byte-lru.js';
+import { ByteLru } from '../src/util/byte-lru.js';
 
 type Lru = { get(k: string): unknown; set(k: string, v: number[]): unknown };
 

@@ -5,9 +5,9 @@
  * The README therefore shows real output, and regenerating it after retraining is one command.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { buildApp } from '../src/app.js';
+import { buildApp, scoringServiceFor } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createScoringService } from '../src/core/scoring-service.js';
+import { silentLogger } from '../src/logger.js';
 
 interface Example {
   name: string;
@@ -49,12 +49,7 @@ function curl(e: Example): string {
 }
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
-const scoring = createScoringService({
-  modelsDir: config.modelsDir,
-  defaultModel: config.defaultModel,
-  device: config.device,
-  logger: { info: () => {}, warn: () => {}, error: () => {} },
-});
+const scoring = scoringServiceFor(config, silentLogger);
 const app = await buildApp({ config, scoring });
 try {
   await scoring.whenLoaded();

@@ -4,17 +4,19 @@
  * access control (API keys, rate limit), then the routes. Listening and process lifetime belong
  * to src/server.ts; scoringServiceFor() is the scoring service it runs, built from the settings.
  */
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { createCaches } from './cache/create-caches.js';
-import { batcherOptionsOf, type Config } from './config.js';
+import { createCaches, type Caches } from './cache/create-caches.js';
+import { batcherOptionsOf, engineOptionsOf, requestLimitsOf, type Config } from './config.js';
 import { packageInfo } from './package-info.js';
 import { createScoringService, type LoadingScoringService } from './core/scoring-service.js';
 import type { ScoringService } from './core/types.js';
-import type { Logger } from './engine/logger.js';
+import type { Logger } from './logger.js';
 import { keyInPath } from './http/key-in-path.js';
 import { installAuth } from './http/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
@@ -39,30 +41,30 @@ declare module 'fastify' {
   }
 }
 
+/** DEFAULT_MODEL, else the bundle this project trains when it is there, else the service's choice. */
+function defaultModelOf(config: Config): string | undefined {
+  if (config.defaultModel !== undefined) return config.defaultModel;
+  return existsSync(join(config.modelsDir, 'arith-tiny', 'prm.json')) ? 'arith-tiny' : undefined;
+}
+
 /**
  * The scoring service of a deployment: caches, batching, admission limits and threads from the
- * settings. The entry point runs exactly this; tests that need the production wiring use it too.
+ * settings. The entry point runs exactly this, and so does every test and bench harness; `caches`
+ * lets a caller keep a handle on the caches it built from the same settings.
  */
 export function scoringServiceFor(
   config: Config,
   logger: Logger & { info(obj: unknown, msg?: string): void; warn(obj: unknown, msg?: string): void },
-  defaultModel: string | undefined = config.defaultModel,
+  defaultModel: string | undefined = defaultModelOf(config),
+  caches: Caches = createCaches(config, logger),
 ): LoadingScoringService {
   return createScoringService({
-    ...createCaches(config, logger),
-    batching: batcherOptionsOf(config),
-    maxConcurrentRequests: config.maxConcurrentRequests,
-    maxTokensPerItem: config.maxTokensPerItem,
-    maxTokensPerRequest: config.maxTokensPerRequest,
     modelsDir: config.modelsDir,
     defaultModel,
-    device: config.device,
-    engineThreads: config.engineThreads,
-    // 0 means "this machine's cores" (threadsPerModel), which the service expresses as "not set".
-    intraOpThreads: config.intraOpThreads || undefined,
-    interOpThreads: config.interOpThreads || undefined,
-    intraOpSpinning: config.intraOpSpinning,
-    trustFingerprint: config.trustBundleFingerprint,
+    engine: engineOptionsOf(config, logger),
+    caches,
+    batching: batcherOptionsOf(config),
+    limits: requestLimitsOf(config),
     logger,
   });
 }
@@ -81,6 +83,34 @@ export interface AppDeps {
 const pkg = packageInfo();
 
 export async function buildApp({ config, scoring, logger }: AppDeps) {
+  const app = Fastify(fastifyOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>();
+
+  // External libraries.
+  await registerOpenApi(app);
+  // Every endpoint takes JSON; Fastify's built-in text/plain parser would let a wrongly labelled
+  // body through to a confusing schema error instead of a clear 415.
+  app.removeContentTypeParser('text/plain');
+  installJsonBody(app);
+
+  // Our services.
+  app.decorate('config', config);
+  const service: ScoringService & Partial<Reloadable> = typeof scoring === 'function' ? scoring(app.log) : scoring;
+  app.decorate('scoring', service);
+  installErrorHandlers(app);
+  installRequestMetrics(app);
+  installGracefulClose(app);
+
+  // Access control, before any route so that every route gets it: who is calling, then the rate
+  // limit (every attempt counts, a wrong key included), then the refusal of missing or wrong keys.
+  const enforceKeys = installAuth(app, config);
+  await installRateLimit(app, config.rateLimitPerMinute);
+  enforceKeys();
+
+  await registerRoutes(app, config, service);
+  return app;
+}
+
+function fastifyOptions(config: Config, logger: FastifyBaseLogger | undefined): FastifyServerOptions {
   const options: FastifyServerOptions = {
     bodyLimit: config.bodyLimitBytes,
     // The client's x-request-id only when it is a plain token (request-id.ts).
@@ -105,9 +135,10 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   };
   if (logger) options.loggerInstance = logger;
   else options.logger = { level: config.logLevel };
-  const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
+  return options;
+}
 
-  // External libraries.
+async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -125,27 +156,9 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+}
 
-  // Every endpoint takes JSON; Fastify's built-in text/plain parser would let a wrongly labelled
-  // body through to a confusing schema error instead of a clear 415.
-  app.removeContentTypeParser('text/plain');
-  installJsonBody(app);
-
-  // Our services.
-  app.decorate('config', config);
-  const service: ScoringService & Partial<Reloadable> = typeof scoring === 'function' ? scoring(app.log) : scoring;
-  app.decorate('scoring', service);
-  installErrorHandlers(app);
-  installRequestMetrics(app);
-  installGracefulClose(app);
-
-  // Access control, before any route so that every route gets it: who is calling, then the rate
-  // limit (every attempt counts, a wrong key included), then the refusal of missing or wrong keys.
-  const enforceKeys = installAuth(app, config);
-  await installRateLimit(app, config.rateLimitPerMinute);
-  enforceKeys();
-
-  // Routes.
+async function registerRoutes(app: FastifyInstance, config: Config, service: ScoringService & Partial<Reloadable>): Promise<void> {
   await app.register(scoreRoutes);
   await app.register(getRewardRoutes);
   await app.register(modelsRoutes);
@@ -156,8 +169,6 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   if (config.adminApiKeys.length > 0 && typeof service.reload === 'function') {
     await app.register(adminRoutes({ reload: (name) => service.reload!(name) }));
   }
-
-  return app;
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;

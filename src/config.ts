@@ -9,13 +9,11 @@
  * unset, which is what docker-compose files and shell scripts usually mean by it.
  */
 import type { BatcherOptions } from './batching/batcher.js';
+import type { LoadOptions } from './bundle/load-bundle.js';
+import type { RequestLimits } from './core/score-request.js';
+import { DEVICES, ENGINE_THREADS } from './engine/devices.js';
 
 const MiB = 1024 * 1024;
-
-export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
-export type Device = (typeof DEVICES)[number];
-
-export const ENGINE_THREADS = ['worker', 'main'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -161,12 +159,12 @@ export const CONFIG_VARS = {
   interOpThreads: integer('PRM_INTER_OP_THREADS', 0, 0, 1024, 'onnxruntime threads across operators (0 = onnxruntime default)'),
   engineThreads: oneOf('PRM_ENGINE_THREADS', ENGINE_THREADS, 'worker', 'Where onnxruntime runs: worker (one worker thread per model; the event loop stays free during inference) or main'),
   // caching
-  redisUrl: optionalText('REDIS_URL', 'Tier-1 cache in Redis, e.g. redis://127.0.0.1:6379 (unset = in-process cache)', checkRedisUrl),
-  redisClusterNodes: list('REDIS_CLUSTER_NODES', 'Tier-1 cache in a Redis Cluster: comma-separated host:port seeds (unset = not a cluster)', checkHostPort),
+  redisUrl: optionalText('REDIS_URL', 'Log-prob cache in Redis, e.g. redis://127.0.0.1:6379 (unset = in-process cache)', checkRedisUrl),
+  redisClusterNodes: list('REDIS_CLUSTER_NODES', 'Log-prob cache in a Redis Cluster: comma-separated host:port seeds (unset = not a cluster)', checkHostPort),
   redisTimeoutMs: integer('REDIS_TIMEOUT_MS', 50, 1, 60_000, 'Budget of one Redis call; slower calls count as a miss'),
-  cacheTtlSeconds: integer('CACHE_TTL_SECONDS', 86_400, 1, 365 * 86_400, 'Expiry of tier-1 entries in Redis (1 day)'),
-  cacheMaxBytes: integer('CACHE_MAX_BYTES', 256 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-1 in-process cache size (256 MiB; 0 disables)'),
-  kvCacheMaxBytes: integer('KV_CACHE_MAX_BYTES', 512 * MiB, 0, Number.MAX_SAFE_INTEGER, 'Tier-2 cache of prefix key/values (512 MiB; 0 disables)'),
+  cacheTtlSeconds: integer('CACHE_TTL_SECONDS', 86_400, 1, 365 * 86_400, 'Expiry of log-prob cache entries in Redis (1 day)'),
+  cacheMaxBytes: integer('CACHE_MAX_BYTES', 256 * MiB, 0, Number.MAX_SAFE_INTEGER, 'In-process log-prob cache size (256 MiB; 0 disables)'),
+  kvCacheMaxBytes: integer('KV_CACHE_MAX_BYTES', 512 * MiB, 0, Number.MAX_SAFE_INTEGER, 'KV cache: key/values of prefixes (512 MiB; 0 disables)'),
   // batching and admission
   maxBatchTokens: integer('MAX_BATCH_TOKENS', 2048, 1, 16 * MiB, 'Padded tokens per forward pass'),
   maxBatchBytes: integer('MAX_BATCH_BYTES', 512 * MiB, 1, Number.MAX_SAFE_INTEGER, 'What one forward pass may allocate for its outputs (512 MiB): padded tokens × the bundle\'s scores and key/values per token, all its models; lowers the token budget of large-vocabulary logits graphs'),
@@ -201,6 +199,29 @@ export function batcherOptionsOf(config: Config): BatcherOptions {
     maxPaddingFraction: config.maxBatchPaddingPercent / 100,
     maxWaitMs: config.maxBatchWaitMs,
     maxQueueRows: config.maxQueueRows,
+  };
+}
+
+/** How bundles are opened: the engine's settings under the engine's names. */
+export function engineOptionsOf(config: Config, logger: LoadOptions['logger']): LoadOptions {
+  return {
+    device: config.device,
+    engineThreads: config.engineThreads,
+    // 0 means "this machine's cores" (threadsPerModel), which the engine expresses as "not set".
+    intraOpThreads: config.intraOpThreads || undefined,
+    interOpThreads: config.interOpThreads || undefined,
+    intraOpSpinning: config.intraOpSpinning,
+    trustFingerprint: config.trustBundleFingerprint,
+    logger,
+  };
+}
+
+/** The admission limits of a scoring call. */
+export function requestLimitsOf(config: Config): RequestLimits {
+  return {
+    maxConcurrentRequests: config.maxConcurrentRequests,
+    maxTokensPerItem: config.maxTokensPerItem,
+    maxTokensPerRequest: config.maxTokensPerRequest,
   };
 }
 

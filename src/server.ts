@@ -9,8 +9,6 @@
  *   REQUEST_TIMEOUT_MS instead of waiting to be killed.
  * - SIGHUP: hot reload of every bundle folder (like POST /admin/reload with an empty body).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { buildApp, scoringServiceFor } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { LoadingScoringService } from './core/scoring-service.js';
@@ -27,17 +25,11 @@ function configOrExit(): Config {
   }
 }
 
-/** DEFAULT_MODEL, else the bundle this project trains when it is there, else the service's choice. */
-function defaultModel(config: Config): string | undefined {
-  if (config.defaultModel !== undefined) return config.defaultModel;
-  return existsSync(join(config.modelsDir, 'arith-tiny', 'prm.json')) ? 'arith-tiny' : undefined;
-}
-
 const config = configOrExit();
 let service: LoadingScoringService | undefined;
 const app = await buildApp({
   config,
-  scoring: (logger) => (service = scoringServiceFor(config, logger, defaultModel(config))),
+  scoring: (logger) => (service = scoringServiceFor(config, logger)),
 });
 const scoring = service!;
 

@@ -11,6 +11,7 @@
  * - The queue is bounded in rows: a full queue rejects with OVERLOADED and a Retry-After hint
  *   instead of growing without bound.
  */
+import { abortError } from '../abort.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { metrics } from '../metrics.js';
 import { selectBatch } from './select-batch.js';
@@ -39,12 +40,6 @@ interface Entry<J, R> {
   reject: (e: unknown) => void;
   signal?: AbortSignal;
   onAbort?: () => void;
-}
-
-export function abortError(signal: AbortSignal): PrmError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof PrmError) return reason;
-  return new PrmError(ErrorCode.CLIENT_CLOSED, 'the request was cancelled');
 }
 
 export class Batcher<J, R> {

@@ -7,6 +7,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { threadsPerModel, type SessionOptions } from '../engine/execution-provider.js';
+import { ModelPair } from '../engine/model-pair.js';
 import { openLogprobModel } from '../engine/open-model.js';
 import type { LogprobModel } from '../engine/types.js';
 import { computeFingerprint, fingerprintFiles } from './fingerprint.js';
@@ -39,6 +40,8 @@ export interface LoadedBundle {
   segmenter: Segmenter;
   policy: LogprobModel;
   reference: LogprobModel | null;
+  /** The policy and reference as one engine (what scoring runs). */
+  models: ModelPair;
   dispose(): Promise<void>;
 }
 
@@ -88,13 +91,39 @@ export interface LoadOptions extends SessionOptions {
   trustFingerprint?: boolean;
 }
 
+/** Throws the BundleError of one bundle: its message names the bundle, the folder and the reason. */
+type Fail = (reason: string, cause?: unknown) => never;
+
 export async function loadBundle(dirIn: string, opts: LoadOptions): Promise<LoadedBundle> {
   const dir = resolve(dirIn);
   const name = basename(dir);
-  const fail = (reason: string, cause?: unknown): never => {
+  const fail: Fail = (reason, cause) => {
     throw new BundleError(name, dir, reason, { cause });
   };
+  const manifest = await readManifest(dir, fail);
+  if (manifest.name !== name) {
+    opts.logger.warn({ bundle: name, manifestName: manifest.name }, `bundle folder "${name}" declares name "${manifest.name}"; serving it as "${name}"`);
+  }
+  const missing: string[] = [];
+  for (const f of fingerprintFiles(manifest)) if (!(await exists(join(dir, f)))) missing.push(f);
+  if (missing.length > 0) fail(`missing file${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  const fingerprint = await fingerprintOf(dir, manifest, opts, fail);
+  const segmenter = await segmenterOf(dir, manifest, fail);
+  const models = await openModels(dir, name, manifest, opts, fail);
+  return {
+    name,
+    dir,
+    manifest,
+    fingerprint,
+    segmenter,
+    policy: models.policy,
+    reference: models.reference,
+    models,
+    dispose: () => models.dispose(),
+  };
+}
 
+async function readManifest(dir: string, fail: Fail): Promise<Manifest> {
   let text = '';
   try {
     text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
@@ -107,26 +136,23 @@ export async function loadBundle(dirIn: string, opts: LoadOptions): Promise<Load
   } catch (err) {
     fail(`${MANIFEST_FILE} is not valid JSON: ${message(err)}`, err);
   }
-  let manifest: Manifest;
   try {
-    manifest = parseManifest(raw);
+    return parseManifest(raw);
   } catch (err) {
     return fail(message(err), err);
   }
-  if (manifest.name !== name) {
-    opts.logger.warn({ bundle: name, manifestName: manifest.name }, `bundle folder "${name}" declares name "${manifest.name}"; serving it as "${name}"`);
-  }
+}
 
-  const missing: string[] = [];
-  for (const f of fingerprintFiles(manifest)) if (!(await exists(join(dir, f)))) missing.push(f);
-  if (missing.length > 0) fail(`missing file${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
-
+async function fingerprintOf(dir: string, manifest: Manifest, opts: LoadOptions, fail: Fail): Promise<string> {
   const trusted = opts.trustFingerprint === true ? manifest.fingerprint : undefined;
   const fingerprint = trusted ?? (await computeFingerprint(dir, manifest));
   if (manifest.fingerprint !== undefined && manifest.fingerprint !== fingerprint) {
     fail(`fingerprint mismatch: prm.json says ${manifest.fingerprint} but the files hash to ${fingerprint} (files changed after export?)`);
   }
+  return fingerprint;
+}
 
+async function segmenterOf(dir: string, manifest: Manifest, fail: Fail): Promise<Segmenter> {
   let segmenter: Segmenter;
   try {
     const tok = await loadTokenizer(join(dir, manifest.tokenizer.tokenizer_json), join(dir, manifest.tokenizer.tokenizer_config));
@@ -137,9 +163,14 @@ export async function loadBundle(dirIn: string, opts: LoadOptions): Promise<Load
   if (segmenter.vocabSize > manifest.policy.vocab_size) {
     fail(`the tokenizer has ${segmenter.vocabSize} ids but policy.vocab_size is ${manifest.policy.vocab_size}`);
   }
+  return segmenter;
+}
 
-  // Both models open at once (each in its own worker thread by default); a failure of the policy
-  // is reported before one of the reference, and whatever did open is released.
+/**
+ * Both models open at once (each in its own worker thread by default); a failure of the policy
+ * is reported before one of the reference, and whatever did open is released.
+ */
+async function openModels(dir: string, name: string, manifest: Manifest, opts: LoadOptions, fail: Fail): Promise<ModelPair> {
   const sideBySide = manifest.reference !== null && (opts.engineThreads ?? 'worker') === 'worker';
   const session = { ...opts, intraOpThreads: threadsPerModel(opts.intraOpThreads, sideBySide ? 2 : 1) };
   const [policy, reference] = await Promise.allSettled([
@@ -152,18 +183,5 @@ export async function loadBundle(dirIn: string, opts: LoadOptions): Promise<Load
     const reason: unknown = policy.status === 'rejected' ? policy.reason : (reference as PromiseRejectedResult).reason;
     return fail(message(reason), reason);
   }
-  const p = policy.value;
-  const r = reference.value;
-  return {
-    name,
-    dir,
-    manifest,
-    fingerprint,
-    segmenter,
-    policy: p,
-    reference: r,
-    async dispose() {
-      await Promise.all([p.dispose(), r?.dispose()]);
-    },
-  };
+  return new ModelPair(policy.value, reference.value);
 }

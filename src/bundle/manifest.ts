@@ -3,11 +3,9 @@
  * the offending field, so an operator can fix a bundle from the log line alone.
  */
 
-import { KV_DTYPES, type KvDtype } from '../engine/types.js';
+import { GRAPH_FLAVOURS, KV_DTYPES, type GraphFlavour, type KvDtype } from '../engine/types.js';
 
-export type GraphFlavour = 'logits' | 'logprobs';
 export type StepBoundaries = 'prefix' | 'eos-separator';
-export const GRAPH_FLAVOURS: readonly GraphFlavour[] = ['logits', 'logprobs'];
 
 export interface ModelEntry {
   onnx: string;

@@ -26,23 +26,6 @@ export type SegmenterLayout = Pick<
   'step_separator' | 'prompt_template' | 'use_chat_template' | 'append_eos' | 'max_sequence_length'
 > & Partial<Pick<Manifest, 'step_boundaries'>>;
 
-/**
- * The steps of a response string.
- *
- * The response is split at every occurrence of the separator. Exactly one trailing separator is
- * dropped (it ends the last step rather than starting an empty one), so "a\nb\n" and "a\nb" both
- * give ["a", "b"], and the trailing separator is not scored: both score the same tokens as
- * steps ["a", "b"] sent explicitly. Anything else is kept verbatim, so an empty piece in the
- * middle ("a\n\nb" with "\n") is an empty step and is rejected like an explicit empty step.
- * An empty response has no steps (EMPTY_STEPS); a response that is only a separator is one empty
- * step (EMPTY_STEP), exactly like steps [""].
- */
-export function splitResponse(response: string, separator: string): string[] {
-  const parts = response.split(separator);
-  if (parts[parts.length - 1] === '') parts.pop();
-  return parts;
-}
-
 /** Stands for the user's message while the chat template renders around it (a private-use character). */
 const CONTENT_MARKER = '\uE000prm-content\uE000';
 
@@ -102,18 +85,6 @@ export class Segmenter {
 
   get separator(): string {
     return this.layout.step_separator;
-  }
-
-  /** The steps of an item: explicit `steps`, or `response` split by the separator. */
-  stepsOf(item: { steps?: string[]; response?: string }): string[] {
-    const hasSteps = item.steps !== undefined;
-    const hasResponse = item.response !== undefined;
-    if (hasSteps === hasResponse) {
-      throw new PrmError(ErrorCode.INVALID_REQUEST, 'give exactly one of "steps" and "response"');
-    }
-    const steps = hasSteps ? item.steps! : splitResponse(item.response!, this.layout.step_separator);
-    if (steps.length === 0) throw new PrmError(ErrorCode.EMPTY_STEPS, 'the trace has no steps');
-    return steps;
   }
 
   /** The prompt text as the model sees it. */

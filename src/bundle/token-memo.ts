@@ -10,7 +10,7 @@
  * per id); texts longer than `maxTextLength` are not kept (a long unique text would evict many
  * short shared ones). The arrays handed out are frozen: callers share them.
  */
-import { ByteLru } from '../cache/byte-lru.js';
+import { ByteLru } from '../util/byte-lru.js';
 
 export class TokenMemo {
   private readonly lru: ByteLru<readonly number[]>;

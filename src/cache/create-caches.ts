@@ -1,6 +1,7 @@
 /**
- * Builds the two cache tiers from the configuration: tier 1 in Redis (cluster or single node)
- * when configured, in process otherwise; tier 2 always in process (KV is too large to ship).
+ * Builds the two caches from the configuration: the log-prob cache in Redis (cluster or single
+ * node) when configured, in process otherwise; the KV cache always in process (KV is too large to
+ * ship).
  */
 import type { Config } from '../config.js';
 import { KvPrefixCache } from './kv-prefix-cache.js';
@@ -12,9 +13,12 @@ type CacheConfig = Pick<
   'redisUrl' | 'redisClusterNodes' | 'redisTimeoutMs' | 'cacheTtlSeconds' | 'cacheMaxBytes' | 'kvCacheMaxBytes'
 >;
 
+/** The two caches every bundle's pipeline shares; a null KV cache is disabled. */
 export interface Caches {
-  tier1: LogprobCache;
-  tier2: KvPrefixCache | null;
+  /** Log-probs per step segment (logprob-cache.ts). */
+  logprobs: LogprobCache;
+  /** Past key/values of prefixes (kv-prefix-cache.ts). */
+  kv: KvPrefixCache | null;
 }
 
 export function createCaches(
@@ -22,7 +26,7 @@ export function createCaches(
   logger?: { warn(obj: unknown, msg?: string): void; info(obj: unknown, msg?: string): void },
 ): Caches {
   const redis = config.redisClusterNodes.length > 0 || config.redisUrl !== undefined;
-  const tier1: LogprobCache = redis
+  const logprobs: LogprobCache = redis
     ? new RedisLogprobCache({
         url: config.redisUrl,
         clusterNodes: config.redisClusterNodes,
@@ -31,10 +35,10 @@ export function createCaches(
         logger,
       })
     : new MemoryLogprobCache(config.cacheMaxBytes);
-  const tier2 = config.kvCacheMaxBytes > 0 ? new KvPrefixCache(config.kvCacheMaxBytes) : null;
+  const kv = config.kvCacheMaxBytes > 0 ? new KvPrefixCache(config.kvCacheMaxBytes) : null;
   logger?.info(
-    { tier1: tier1.health().kind, tier2Bytes: config.kvCacheMaxBytes },
-    redis ? 'tier-1 cache: redis' : 'tier-1 cache: in-process',
+    { logprobCache: logprobs.health().kind, kvCacheBytes: config.kvCacheMaxBytes },
+    redis ? 'log-prob cache: redis' : 'log-prob cache: in-process',
   );
-  return { tier1, tier2 };
+  return { logprobs, kv };
 }

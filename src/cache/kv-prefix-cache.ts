@@ -1,5 +1,5 @@
 /**
- * Tier 2 of the cache: past key/values of recent prefixes, bounded by bytes.
+ * The KV cache: past key/values of recent prefixes, bounded by bytes.
  *
  * The entry under h_k (segment-keys.ts) names the KV of every token of segments 0..k except the
  * last one. Feeding that last token again with this past gives the log-prob of the first new token
@@ -14,52 +14,10 @@
  * KV of their own size: the prompt's entry is a compact copy (ForwardRow.keepKvPrefix), since one
  * pointing into a trace's KV would pin, and be charged, the whole trace.
  */
-import type { ModelPair } from '../core/compute-logprobs.js';
-import type { KvHandle } from '../engine/types.js';
+import type { ModelPair, PrefixKv, SharedKv } from '../engine/model-pair.js';
 import { metrics } from '../metrics.js';
-import { ByteLru } from './byte-lru.js';
+import { ByteLru } from '../util/byte-lru.js';
 import type { SegmentHash } from './segment-keys.js';
-
-/** The policy's and reference's KV of one sequence, freed when its last holder releases it. */
-export class SharedKv {
-  private refs = 1;
-
-  /** Starts with one reference, owned by whoever computed it. */
-  constructor(
-    readonly models: ModelPair,
-    readonly policy: KvHandle,
-    /** null for reference-free bundles. */
-    readonly reference: KvHandle | null,
-  ) {}
-
-  /** Positions covered (policy and reference always cover the same tokens). */
-  get length(): number {
-    return this.policy.length;
-  }
-
-  get bytes(): number {
-    return this.policy.bytes + (this.reference?.bytes ?? 0);
-  }
-
-  retain(): this {
-    if (this.refs <= 0) throw new Error('retain of key/values already released');
-    this.refs++;
-    return this;
-  }
-
-  release(): void {
-    if (this.refs <= 0) throw new Error('key/values released more often than retained');
-    if (--this.refs > 0) return;
-    this.models.policy.releaseKv(this.policy);
-    if (this.reference !== null) this.models.reference?.releaseKv(this.reference);
-  }
-}
-
-/** The first `length` positions of a shared KV. */
-export interface PrefixKv {
-  kv: SharedKv;
-  length: number;
-}
 
 export interface KvHit {
   /** Index k of the segment whose prefix matched (0 = prompt only). */

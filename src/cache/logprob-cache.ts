@@ -1,12 +1,12 @@
 /**
- * Tier 1 of the cache: the per-token log-probs of each step segment, under the hash-chain keys of
+ * The log-prob cache: the per-token log-probs of each step segment, under the hash-chain keys of
  * segment-keys.ts. Values are the raw float32 outputs of the policy and reference, so rewards
  * computed from a cached value are bit-identical to rewards computed from a fresh forward pass.
  *
  * Two implementations: an in-process LRU (the embedded default) and Redis (shared by replicas,
  * see redis-logprob-cache.ts). Both never throw from lookups: a cache in trouble is a miss.
  */
-import { ByteLru } from './byte-lru.js';
+import { ByteLru } from '../util/byte-lru.js';
 
 export interface SegmentLogprobs {
   policy: Float32Array;

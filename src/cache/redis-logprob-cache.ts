@@ -1,5 +1,5 @@
 /**
- * Tier 1 in Redis (single node or cluster) via ioredis: replicas that share one Redis share hits.
+ * The log-prob cache in Redis (single node or cluster) via ioredis: replicas that share one Redis share hits.
  *
  * Redis is an accelerator, never a dependency: every command has a bounded timeout, commands are
  * not queued while disconnected (enableOfflineQueue: false fails them at once), and any failure

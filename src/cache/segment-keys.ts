@@ -1,5 +1,5 @@
 /**
- * Cache keys as a hash chain over step segments (design §4):
+ * Cache keys as a hash chain over step segments (ARCHITECTURE.md §4):
  *   h_0 = H("prm/1", bundle fingerprint, prompt segment ids)
  *   h_k = H(h_{k-1}, segment k ids)
  * h_k names "this exact prompt followed by these exact k segments" under this exact model, so a

@@ -57,6 +57,14 @@ export function parse(argv: string[], table: OptionTable, maxPositionals: number
   return { values, positionals: parsed.positionals };
 }
 
+/** The parsed command line, or null once `--help` has printed `help` (the command then exits 0). */
+export function parseOrHelp(argv: string[], table: OptionTable, maxPositionals: number, help: string): Parsed | null {
+  const parsed = parse(argv, table, maxPositionals);
+  if (!parsed.values.help) return parsed;
+  process.stdout.write(help);
+  return null;
+}
+
 /** `--help` text: usage lines, a description, then the option table. */
 export function helpText(usage: string[], description: string, table: OptionTable): string {
   const rows = Object.entries(table).map(([name, spec]) => {

@@ -8,7 +8,7 @@
 import { PrmClient } from '../client/client.js';
 import { PrmApiError } from '../client/errors.js';
 import type { ScoreItem } from '../client/types.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, apiKey, helpText, int, parse, str, type OptionTable } from './args.js';
+import { CONNECTION_OPTIONS, HELP_OPTION, apiKey, helpText, int, parseOrHelp, str, type OptionTable, type Parsed } from './args.js';
 import { checkService } from './connect.js';
 import { seededRandom } from '../util/seeded-random.js';
 
@@ -61,68 +61,103 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+interface BenchPlan {
+  client: PrmClient;
+  options: { model: string; token_rewards?: boolean };
+  requests: number;
+  concurrency: number;
+  itemsPer: number;
+  steps: number;
+  warmup: number;
+  /** The traces of the next request: the same ones with --cached, fresh ones otherwise. */
+  batch(): ScoreItem[];
+}
+
+interface Tally {
+  latencies: number[];
+  errors: Map<string, number>;
+  tokens: number;
+  cachedTokens: number;
+  secs: number;
+}
+
 export async function benchCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, OPTIONS, 0);
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseOrHelp(argv, OPTIONS, 0, HELP);
+  if (parsed === null) return 0;
+  const { values } = parsed;
+  const plan = await planOf(values);
+  for (let i = 0; i < plan.warmup; i++) await plan.client.score(plan.batch(), plan.options);
+  const tally = await runRequests(plan);
+  const summary = summaryOf(plan, tally);
+  process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : summaryText(plan, summary, tally.errors));
+  return tally.errors.size > 0 ? 1 : 0;
+}
+
+async function planOf(values: Parsed['values']): Promise<BenchPlan> {
   const requests = int(values, 'requests', 1);
   const concurrency = int(values, 'concurrency', 1);
   const itemsPer = int(values, 'items', 1);
   const steps = int(values, 'steps', 1);
   const warmup = int(values, 'warmup', 0);
   const seed = str(values, 'seed') !== undefined ? int(values, 'seed', 0) : Date.now() % 2 ** 31;
-  const model = str(values, 'model');
   const key = apiKey(values);
   const client = new PrmClient({ baseUrl: str(values, 'url')!, maxRetries: 0, ...(key ? { apiKey: key } : {}) });
-  const modelName = await checkService(client, model);
-
+  const modelName = await checkService(client, str(values, 'model'));
   const rand = rng(seed);
   const fixed = Array.from({ length: itemsPer }, () => syntheticTrace(rand, steps));
-  const batch = () => (values.cached ? fixed : Array.from({ length: itemsPer }, () => syntheticTrace(rand, steps)));
-  const options = { model: modelName, ...(values['token-rewards'] ? { token_rewards: true } : {}) };
+  return {
+    client,
+    options: { model: modelName, ...(values['token-rewards'] ? { token_rewards: true } : {}) },
+    requests,
+    concurrency,
+    itemsPer,
+    steps,
+    warmup,
+    batch: () => (values.cached ? fixed : Array.from({ length: itemsPer }, () => syntheticTrace(rand, steps))),
+  };
+}
 
-  for (let i = 0; i < warmup; i++) await client.score(batch(), options);
-
-  const latencies: number[] = [];
-  const errors = new Map<string, number>();
-  let tokens = 0;
-  let cachedTokens = 0;
+/** `concurrency` closed loops sending the plan's requests; latencies come back sorted. */
+async function runRequests(plan: BenchPlan): Promise<Tally> {
+  const t: Tally = { latencies: [], errors: new Map(), tokens: 0, cachedTokens: 0, secs: 0 };
   let next = 0;
   const started = performance.now();
   const worker = async () => {
-    while (next < requests) {
+    while (next < plan.requests) {
       next++;
       const t0 = performance.now();
       try {
-        const res = await client.score(batch(), options);
-        latencies.push(performance.now() - t0);
-        tokens += res.usage.prompt_tokens + res.usage.response_tokens;
-        cachedTokens += res.usage.cached_tokens;
+        const res = await plan.client.score(plan.batch(), plan.options);
+        t.latencies.push(performance.now() - t0);
+        t.tokens += res.usage.prompt_tokens + res.usage.response_tokens;
+        t.cachedTokens += res.usage.cached_tokens;
       } catch (err) {
         const code = err instanceof PrmApiError ? err.code : 'ERROR';
-        errors.set(code, (errors.get(code) ?? 0) + 1);
+        t.errors.set(code, (t.errors.get(code) ?? 0) + 1);
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, requests) }, worker));
-  const secs = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  await Promise.all(Array.from({ length: Math.min(plan.concurrency, plan.requests) }, worker));
+  t.secs = (performance.now() - started) / 1000;
+  t.latencies.sort((a, b) => a - b);
+  return t;
+}
 
-  const summary = {
-    model: modelName,
-    requests,
-    concurrency,
-    items_per_request: itemsPer,
-    steps_per_trace: steps,
+function summaryOf(plan: BenchPlan, t: Tally) {
+  const { latencies, secs } = t;
+  return {
+    model: plan.options.model,
+    requests: plan.requests,
+    concurrency: plan.concurrency,
+    items_per_request: plan.itemsPer,
+    steps_per_trace: plan.steps,
     ok: latencies.length,
-    failed: Object.fromEntries(errors),
+    failed: Object.fromEntries(t.errors),
     seconds: round(secs),
     requests_per_s: round(latencies.length / secs),
-    traces_per_s: round((latencies.length * itemsPer) / secs),
-    tokens_per_s: round(tokens / secs),
-    cached_token_fraction: tokens > 0 ? round(cachedTokens / tokens) : 0,
+    traces_per_s: round((latencies.length * plan.itemsPer) / secs),
+    tokens_per_s: round(t.tokens / secs),
+    cached_token_fraction: t.tokens > 0 ? round(t.cachedTokens / t.tokens) : 0,
     latency_ms: {
       p50: round(percentile(latencies, 50)),
       p90: round(percentile(latencies, 90)),
@@ -130,21 +165,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
       max: round(latencies[latencies.length - 1] ?? NaN),
     },
   };
-  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else {
-    const l = summary.latency_ms;
-    const failed = errors.size > 0 ? [...errors].map(([c, n]) => `${n} ${c}`).join(', ') : '0';
-    process.stdout.write(
-      [
-        `model ${modelName}: ${requests} requests × ${itemsPer} traces × ${steps} steps, concurrency ${concurrency}`,
-        `  ok ${summary.ok}, failed ${failed}, ${summary.seconds} s`,
-        `  ${summary.requests_per_s} requests/s, ${summary.traces_per_s} traces/s, ${summary.tokens_per_s} tokens/s (cached ${(summary.cached_token_fraction * 100).toFixed(0)}%)`,
-        `  latency ms: p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}`,
-        '',
-      ].join('\n'),
-    );
-  }
-  return errors.size > 0 ? 1 : 0;
+}
+
+function summaryText(plan: BenchPlan, summary: ReturnType<typeof summaryOf>, errors: Map<string, number>): string {
+  const l = summary.latency_ms;
+  const failed = errors.size > 0 ? [...errors].map(([c, n]) => `${n} ${c}`).join(', ') : '0';
+  return [
+    `model ${summary.model}: ${plan.requests} requests × ${plan.itemsPer} traces × ${plan.steps} steps, concurrency ${plan.concurrency}`,
+    `  ok ${summary.ok}, failed ${failed}, ${summary.seconds} s`,
+    `  ${summary.requests_per_s} requests/s, ${summary.traces_per_s} traces/s, ${summary.tokens_per_s} tokens/s (cached ${(summary.cached_token_fraction * 100).toFixed(0)}%)`,
+    `  latency ms: p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}`,
+    '',
+  ].join('\n');
 }
 
 function round(x: number): number {

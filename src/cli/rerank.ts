@@ -6,12 +6,10 @@
  * the choice instead of failing the whole group.
  */
 import type { ScoreCallOptions, PrmClient } from '../client/client.js';
-import { PrmApiError } from '../client/errors.js';
 import type { ItemResult, ScoreItem } from '../client/types.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, aggregate, helpText, int, parse, positiveNumber, str, type OptionTable } from './args.js';
-import { checkService, clientFrom } from './connect.js';
-import { InputError, errorInfo, isFatal, runJsonl, type ErrorInfo, type Outcome, type Task } from './runner.js';
-import { BATCH_OPTIONS, batchTarget, wantProgress } from './score.js';
+import { CONNECTION_OPTIONS, HELP_OPTION, helpText, int, parseOrHelp, type OptionTable } from './args.js';
+import { promptLine, type Outcome, type Task } from './runner.js';
+import { BATCH_OPTIONS, callOptions, runBatchCommand, scoreIsolating, type Scored } from './score.js';
 
 const OPTIONS: OptionTable = {
   ...CONNECTION_OPTIONS,
@@ -44,32 +42,12 @@ interface Group {
 }
 
 export function parseGroup(record: unknown, line: number): { id: string; payload: Group } {
-  if (!record || typeof record !== 'object' || Array.isArray(record)) throw new InputError('INVALID_REQUEST', 'line is not a JSON object');
-  const r = record as Record<string, unknown>;
-  const id = typeof r.id === 'string' ? r.id : typeof r.id === 'number' ? String(r.id) : String(line);
-  const bad = (message: string) => new InputError('INVALID_REQUEST', message, id);
-  if (typeof r.prompt !== 'string') throw bad("'prompt' must be a string");
+  const { fields: r, id, prompt, bad } = promptLine(record, line);
   const ok = (c: unknown) => typeof c === 'string' || (Array.isArray(c) && c.every((s) => typeof s === 'string'));
   if (!Array.isArray(r.candidates) || r.candidates.length === 0 || !r.candidates.every(ok)) {
     throw bad("'candidates' must be a non-empty list of responses (strings) or step lists");
   }
-  return { id, payload: { prompt: r.prompt, candidates: r.candidates as Candidate[] } };
-}
-
-type Scored = { result: ItemResult } | { error: ErrorInfo };
-
-/** Scores candidates, isolating the ones the service rejects as bad requests. */
-async function scoreCandidates(client: PrmClient, items: ScoreItem[], options: ScoreCallOptions): Promise<Scored[]> {
-  try {
-    const res = await client.score(items, options);
-    return res.results.map((result) => ({ result }));
-  } catch (err) {
-    if (!(err instanceof PrmApiError) || !err.isClientError || isFatal(err)) throw err;
-    if (items.length === 1) return [{ error: errorInfo(err) }];
-  }
-  const out: Scored[] = [];
-  for (const item of items) out.push(...(await scoreCandidates(client, [item], options)));
-  return out;
+  return { id, payload: { prompt, candidates: r.candidates as Candidate[] } };
 }
 
 export async function rerankGroup(
@@ -83,7 +61,7 @@ export async function rerankGroup(
     Array.isArray(c) ? { id: String(i), prompt, steps: c } : { id: String(i), prompt, response: c },
   );
   const scored: Scored[] = [];
-  for (let i = 0; i < items.length; i += chunk) scored.push(...(await scoreCandidates(client, items.slice(i, i + chunk), options)));
+  for (let i = 0; i < items.length; i += chunk) scored.push(...(await scoreIsolating(client, items.slice(i, i + chunk), options)));
 
   let best = -1;
   scored.forEach((s, i) => {
@@ -108,29 +86,15 @@ export async function rerankGroup(
 }
 
 export async function rerankCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, OPTIONS, 1);
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const options: ScoreCallOptions & { aggregate: string } = { aggregate: aggregate(values) };
-  const model = str(values, 'model');
-  if (model) options.model = model;
-  const beta = positiveNumber(values, 'beta');
-  if (beta !== undefined) options.beta = beta;
-  const concurrency = int(values, 'concurrency', 1);
+  const parsed = parseOrHelp(argv, OPTIONS, 1, HELP);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
+  const options = callOptions(values);
   const chunk = int(values, 'batch-size', 1);
-
-  const client = clientFrom(values);
-  await checkService(client, model);
-  return runJsonl<Group>({
+  return runBatchCommand<Group>(values, positionals, {
     command: 'prm rerank',
-    input: positionals[0] ?? '-',
-    ...batchTarget(values),
-    concurrency,
     batchSize: 1,
-    progress: wantProgress(values),
     parse: parseGroup,
-    process: async ([task]) => [await rerankGroup(client, task!, options, chunk)],
+    process: (client) => async ([task]) => [await rerankGroup(client, task!, options, chunk)],
   });
 }

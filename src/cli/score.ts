@@ -4,12 +4,13 @@
  * flight. When a batch is rejected as a bad request, its items are sent one by one so that only
  * the bad item gets an error line and its neighbours are still scored.
  */
-import type { ScoreItem } from '../client/types.js';
+import type { ItemResult, ScoreItem } from '../client/types.js';
 import type { PrmClient, ScoreCallOptions } from '../client/client.js';
 import { PrmApiError } from '../client/errors.js';
-import { CONNECTION_OPTIONS, HELP_OPTION, aggregate, helpText, int, parse, positiveNumber, str, type OptionTable } from './args.js';
+import type { Aggregate } from '../client/types.js';
+import { CONNECTION_OPTIONS, HELP_OPTION, aggregate, helpText, int, parseOrHelp, positiveNumber, str, type OptionTable, type Parsed } from './args.js';
 import { checkService, clientFrom } from './connect.js';
-import { InputError, errorInfo, isFatal, runJsonl, type Outcome, type Task } from './runner.js';
+import { errorInfo, promptLine, isFatal, runJsonl, type ErrorInfo, type Outcome, type RunSpec, type Task } from './runner.js';
 
 export const BATCH_OPTIONS: OptionTable = {
   out: { type: 'string', short: 'o', value: 'FILE', help: 'Append results to FILE and skip ids already in it (resume); default stdout' },
@@ -54,63 +55,83 @@ interface Payload {
 
 /** Checks the shape of one input line; the service checks the rest (empty steps, lengths). */
 export function parseTrace(record: unknown, line: number): { id: string; payload: Payload } {
-  if (!record || typeof record !== 'object' || Array.isArray(record)) throw new InputError('INVALID_REQUEST', 'line is not a JSON object');
-  const r = record as Record<string, unknown>;
-  const id = typeof r.id === 'string' ? r.id : typeof r.id === 'number' ? String(r.id) : String(line);
-  const bad = (message: string) => new InputError('INVALID_REQUEST', message, id);
-  if (typeof r.prompt !== 'string') throw bad("'prompt' must be a string");
+  const { fields: r, id, prompt, bad } = promptLine(record, line);
   const hasSteps = r.steps !== undefined;
   if (hasSteps === (r.response !== undefined)) throw bad("need exactly one of 'steps' or 'response'");
   if (hasSteps) {
     if (!Array.isArray(r.steps) || !r.steps.every((s) => typeof s === 'string')) {
       throw bad("'steps' must be a list of strings");
     }
-    return { id, payload: { item: { id, prompt: r.prompt, steps: r.steps as string[] } } };
+    return { id, payload: { item: { id, prompt, steps: r.steps as string[] } } };
   }
   if (typeof r.response !== 'string') throw bad("'response' must be a string");
-  return { id, payload: { item: { id, prompt: r.prompt, response: r.response } } };
+  return { id, payload: { item: { id, prompt, response: r.response } } };
 }
 
-/** Scores a batch; on a bad-request answer, retries item by item to isolate the bad ones. */
-export async function scoreBatch(client: PrmClient, batch: Task<Payload>[], options: ScoreCallOptions): Promise<Outcome[]> {
+export type Scored = { result: ItemResult } | { error: ErrorInfo };
+
+/** Scores items in one call; on a bad-request answer, item by item, so only the bad ones fail. */
+export async function scoreIsolating(client: PrmClient, items: ScoreItem[], options: ScoreCallOptions): Promise<Scored[]> {
   try {
-    const res = await client.score(batch.map((t) => t.payload.item), options);
-    return res.results.map((record) => ({ record: { ...record } }));
+    const res = await client.score(items, options);
+    return res.results.map((result) => ({ result }));
   } catch (err) {
     if (!(err instanceof PrmApiError) || !err.isClientError || isFatal(err)) throw err;
-    if (batch.length === 1) return [{ error: errorInfo(err) }];
+    if (items.length === 1) return [{ error: errorInfo(err) }];
   }
-  const outcomes: Outcome[] = [];
-  for (const task of batch) outcomes.push(...(await scoreBatch(client, [task], options)));
-  return outcomes;
+  const out: Scored[] = [];
+  for (const item of items) out.push(...(await scoreIsolating(client, [item], options)));
+  return out;
+}
+
+/** One outcome per line of a batch (scoreIsolating). */
+export async function scoreBatch(client: PrmClient, batch: Task<Payload>[], options: ScoreCallOptions): Promise<Outcome[]> {
+  const scored = await scoreIsolating(client, batch.map((t) => t.payload.item), options);
+  return scored.map((s) => ('result' in s ? { record: { ...s.result } } : s));
 }
 
 export async function scoreCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, OPTIONS, 1);
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const options: ScoreCallOptions = { aggregate: aggregate(values) };
+  const parsed = parseOrHelp(argv, OPTIONS, 1, HELP);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
+  const options = callOptions(values);
+  if (values['token-rewards']) options.token_rewards = true;
+  return runBatchCommand<Payload>(values, positionals, {
+    command: 'prm score',
+    batchSize: int(values, 'batch-size', 1),
+    parse: parseTrace,
+    process: (client) => (batch) => scoreBatch(client, batch, options),
+  });
+}
+
+/** The scoring options `prm score` and `prm rerank` both take: aggregate, model, β. */
+export function callOptions(values: Parsed['values']): ScoreCallOptions & { aggregate: Aggregate } {
+  const options: ScoreCallOptions & { aggregate: Aggregate } = { aggregate: aggregate(values) };
   const model = str(values, 'model');
   if (model) options.model = model;
-  if (values['token-rewards']) options.token_rewards = true;
   const beta = positiveNumber(values, 'beta');
   if (beta !== undefined) options.beta = beta;
-  const concurrency = int(values, 'concurrency', 1);
-  const batchSize = int(values, 'batch-size', 1);
+  return options;
+}
 
+/** The JSON Lines run of a batch command against a checked service (runner.ts). */
+export async function runBatchCommand<P>(
+  values: Parsed['values'],
+  positionals: string[],
+  o: { command: string; batchSize: number; parse: RunSpec<P>['parse']; process(client: PrmClient): RunSpec<P>['process'] },
+): Promise<number> {
+  const concurrency = int(values, 'concurrency', 1);
   const client = clientFrom(values);
-  await checkService(client, model);
-  return runJsonl<Payload>({
-    command: 'prm score',
+  await checkService(client, str(values, 'model'));
+  return runJsonl<P>({
+    command: o.command,
     input: positionals[0] ?? '-',
     ...batchTarget(values),
     concurrency,
-    batchSize,
+    batchSize: o.batchSize,
     progress: wantProgress(values),
-    parse: parseTrace,
-    process: (batch) => scoreBatch(client, batch, options),
+    parse: o.parse,
+    process: o.process(client),
   });
 }
 

@@ -13,6 +13,7 @@
 import { access, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadBundle, BundleError, MANIFEST_FILE, type LoadedBundle, type LoadOptions } from '../bundle/load-bundle.js';
+import { ErrorCode, PrmError } from '../errors.js';
 import { metrics } from '../metrics.js';
 import { warmUp } from './warm-up.js';
 
@@ -21,8 +22,10 @@ export type BundleState =
   | { state: 'ready'; dir: string; bundle: LoadedBundle }
   | { state: 'failed'; dir: string; reason: string };
 
-export interface RegistryOptions extends LoadOptions {
+export interface RegistryOptions {
   modelsDir: string;
+  /** How each bundle is opened (device, threads, fingerprint trust) and where the registry logs. */
+  engine: LoadOptions;
   /**
    * Called before a replaced version is disposed, once no request holds it any more; the scoring
    * service closes that version's queue here.
@@ -70,6 +73,10 @@ export class BundleRegistry {
     this.loaded = this.loadAll();
   }
 
+  private get log(): LoadOptions['logger'] {
+    return this.opts.engine.logger;
+  }
+
   /** True once the models directory has been listed. */
   get isDiscovered(): boolean {
     return this.discovered;
@@ -91,6 +98,26 @@ export class BundleRegistry {
       if (e.state === 'ready') out.push(e.bundle);
     }
     return out;
+  }
+
+  /**
+   * The ready bundle called `name`, or the PrmError a request for it gets: NOT_READY while the
+   * models are discovered or it loads or when it failed, MODEL_NOT_FOUND for no name or an unknown one.
+   */
+  resolve(name: string | undefined): LoadedBundle {
+    if (!this.discovered) throw new PrmError(ErrorCode.NOT_READY, 'models are still being discovered', { retryAfterS: 1 });
+    if (name === undefined) throw new PrmError(ErrorCode.MODEL_NOT_FOUND, 'no model was named and there is no default model');
+    const e = this.entries.get(name);
+    if (e === undefined) {
+      const known = this.names();
+      throw new PrmError(
+        ErrorCode.MODEL_NOT_FOUND,
+        `no model named ${JSON.stringify(name)}` + (known.length > 0 ? ` (available: ${known.join(', ')})` : ''),
+      );
+    }
+    if (e.state === 'loading') throw new PrmError(ErrorCode.NOT_READY, `model ${JSON.stringify(name)} is still loading`, { retryAfterS: 5 });
+    if (e.state === 'failed') throw new PrmError(ErrorCode.NOT_READY, `model ${JSON.stringify(name)} failed to load: ${e.reason}`);
+    return e.bundle;
   }
 
   issues(): string[] {
@@ -124,7 +151,7 @@ export class BundleRegistry {
 
   private dispose(bundle: LoadedBundle): void {
     this.retired.delete(bundle);
-    const log = this.opts.logger;
+    const log = this.log;
     const p = (async () => {
       await this.opts.beforeDispose?.(bundle);
       await bundle.dispose();
@@ -139,7 +166,7 @@ export class BundleRegistry {
     this.retired.add(bundle);
     if (!this.leases.has(bundle)) this.dispose(bundle);
     else {
-      this.opts.logger.info(
+      this.log.info(
         { bundle: bundle.name, fingerprint: bundle.fingerprint, requests: this.leases.get(bundle) },
         `previous version of bundle "${bundle.name}" is disposed when its requests in flight finish`,
       );
@@ -181,36 +208,48 @@ export class BundleRegistry {
     }
   }
 
-  private async loadOne(name: string, dir: string): Promise<void> {
-    const log = this.opts.logger;
+  /**
+   * The one load path, for the first load and for reloads: load, validate, warm up; on any failure
+   * whatever was opened is released and the reason is returned instead of thrown.
+   */
+  private async loadAndWarm(dir: string): Promise<{ bundle: LoadedBundle; ms: number } | { reason: string }> {
     const started = Date.now();
     let bundle: LoadedBundle | undefined;
     try {
-      bundle = await loadBundle(dir, this.opts);
+      bundle = await loadBundle(dir, this.opts.engine);
       await warmUp(bundle);
-      if (this.closed) {
-        await bundle.dispose();
-        return;
-      }
-      this.entries.set(name, { state: 'ready', dir, bundle });
-      metrics.modelsReady.set(this.ready().length);
-      log.info(
-        {
-          bundle: name,
-          fingerprint: bundle.fingerprint,
-          graph: bundle.manifest.policy.graph,
-          referenceFree: bundle.reference === null,
-          executionProvider: bundle.policy.executionProvider,
-          ms: Date.now() - started,
-        },
-        `bundle "${name}" loaded and warmed up`,
-      );
+      return { bundle, ms: Date.now() - started };
     } catch (err) {
       await bundle?.dispose().catch(() => {});
-      const reason = err instanceof BundleError ? err.reason : (err as Error).message ?? String(err);
-      this.entries.set(name, { state: 'failed', dir, reason });
-      log.error({ bundle: name, dir, reason }, `bundle "${name}" (${dir}) failed to load: ${reason}`);
+      return { reason: err instanceof BundleError ? err.reason : (err as Error).message ?? String(err) };
     }
+  }
+
+  private async loadOne(name: string, dir: string): Promise<void> {
+    const loaded = await this.loadAndWarm(dir);
+    if ('reason' in loaded) {
+      this.entries.set(name, { state: 'failed', dir, reason: loaded.reason });
+      this.log.error({ bundle: name, dir, reason: loaded.reason }, `bundle "${name}" (${dir}) failed to load: ${loaded.reason}`);
+      return;
+    }
+    const { bundle, ms } = loaded;
+    if (this.closed) {
+      await bundle.dispose();
+      return;
+    }
+    this.entries.set(name, { state: 'ready', dir, bundle });
+    metrics.modelsReady.set(this.ready().length);
+    this.log.info(
+      {
+        bundle: name,
+        fingerprint: bundle.fingerprint,
+        graph: bundle.manifest.policy.graph,
+        referenceFree: bundle.reference === null,
+        executionProvider: bundle.policy.executionProvider,
+        ms,
+      },
+      `bundle "${name}" loaded and warmed up`,
+    );
   }
 
   /**
@@ -263,31 +302,26 @@ export class BundleRegistry {
       if (present.has(name)) continue;
       this.entries.delete(name);
       if (e.state === 'ready') this.retire(e.bundle);
-      this.opts.logger.info({ bundle: name, dir: e.dir }, `bundle "${name}" removed: its folder is gone`);
+      this.log.info({ bundle: name, dir: e.dir }, `bundle "${name}" removed: its folder is gone`);
     }
     metrics.modelsReady.set(this.ready().length);
   }
 
   private async reloadOne(name: string, dir: string): Promise<ReloadOutcome> {
-    const log = this.opts.logger;
     const old = this.entries.get(name);
     const serving = old?.state === 'ready' ? old.bundle : null;
-    const started = Date.now();
-    let bundle: LoadedBundle | undefined;
-    try {
-      bundle = await loadBundle(dir, this.opts);
-      await warmUp(bundle);
-    } catch (err) {
-      await bundle?.dispose().catch(() => {});
-      const reason = err instanceof BundleError ? err.reason : (err as Error).message ?? String(err);
+    const loaded = await this.loadAndWarm(dir);
+    if ('reason' in loaded) {
+      const { reason } = loaded;
       // The version in service stays; a bundle that was not serving records the new reason.
       if (serving === null) this.entries.set(name, { state: 'failed', dir, reason });
-      log.error(
+      this.log.error(
         { bundle: name, dir, reason, serving: serving?.fingerprint ?? null },
         `reload of bundle "${name}" failed: ${reason}` + (serving ? '; the loaded version keeps serving' : ''),
       );
       return { name, ok: false, reason, serving: serving?.fingerprint ?? null };
     }
+    const { bundle, ms } = loaded;
     if (this.closed) {
       await bundle.dispose();
       return { name, ok: false, reason: 'the service is shutting down', serving: null };
@@ -295,8 +329,8 @@ export class BundleRegistry {
     // The switch: one synchronous assignment, so no request sees anything in between.
     this.entries.set(name, { state: 'ready', dir, bundle });
     metrics.modelsReady.set(this.ready().length);
-    log.info(
-      { bundle: name, fingerprint: bundle.fingerprint, previous: serving?.fingerprint ?? null, ms: Date.now() - started },
+    this.log.info(
+      { bundle: name, fingerprint: bundle.fingerprint, previous: serving?.fingerprint ?? null, ms },
       `bundle "${name}" reloaded`,
     );
     if (serving !== null) this.retire(serving);

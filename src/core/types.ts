@@ -1,6 +1,6 @@
 /**
  * The scoring contract between the HTTP layer (src/routes) and the core. Field names of the
- * result types are the public API (design §5): snake_case on purpose.
+ * result types are the public API (openapi/openapi.json): snake_case on purpose.
  */
 
 export type Aggregate = 'min' | 'sum' | 'last' | 'mean';

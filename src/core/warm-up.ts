@@ -9,7 +9,7 @@
 import type { LoadedBundle } from '../bundle/load-bundle.js';
 import type { ForwardRow, KvHandle, LogprobModel } from '../engine/types.js';
 import { onCpuLane } from '../engine/cpu-lane.js';
-import { traceRow } from './compute-logprobs.js';
+import { wholeTraceRow } from './plan-rows.js';
 
 const SAMPLE_PROMPT = 'What is 2 + 3?';
 const SAMPLE_STEPS = ['2 + 3 = 5', 'The answer is 5.'];
@@ -23,7 +23,8 @@ function sampleRow(bundle: LoadedBundle): ForwardRow {
   // A model with a tiny max_sequence_length still gets a valid (truncated) sequence.
   const flat = [...seg.prompt, ...seg.steps.flat()].slice(0, max);
   if (flat.length < 2) return { tokens: flat.slice(0, 1), targets: [-1] };
-  return traceRow([flat.slice(0, 1), flat.slice(1)]).row;
+  const { tokens, targets } = wholeTraceRow([flat.slice(0, 1), flat.slice(1)]);
+  return { tokens, targets };
 }
 
 async function checkModel(model: LogprobModel, label: string, row: ForwardRow): Promise<void> {

@@ -13,17 +13,11 @@
 import { availableParallelism } from 'node:os';
 import { InferenceSession } from 'onnxruntime-node';
 import { probeCuda, type CudaProbe } from './cuda-probe.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
-export type Device = 'auto' | 'cuda' | 'cpu';
-export const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
+import type { Device, EngineThreads } from './devices.js';
 
-/**
- * Which thread runs onnxruntime (PRM_ENGINE_THREADS): `worker`, one worker thread per model, so a
- * forward pass never blocks the event loop; `main`, the calling thread (see open-model.ts).
- */
-export type EngineThreads = 'worker' | 'main';
-export const ENGINE_THREADS: readonly EngineThreads[] = ['worker', 'main'];
+export type { Device, EngineThreads };
 
 export interface SessionOptions {
   device: Device;

@@ -4,9 +4,7 @@
  * a clear log line; found at request time it would be an opaque onnxruntime error.
  */
 import type { InferenceSession } from 'onnxruntime-node';
-import type { ModelShape } from './types.js';
-
-export type GraphFlavour = 'logits' | 'logprobs';
+import type { GraphFlavour, ModelShape } from './types.js';
 
 export interface ModelSpec extends ModelShape {
   flavour: GraphFlavour;
@@ -58,33 +56,58 @@ function checkMeta(meta: Meta | undefined, type: string, dims: (number | null)[]
   });
 }
 
+/** A session's names and metadata, and the mismatches found so far (in the order they are reported). */
+interface GraphIo {
+  inputs: readonly string[];
+  outputs: readonly string[];
+  inMeta: Map<string, InferenceSession.ValueMetadata>;
+  outMeta: Map<string, InferenceSession.ValueMetadata>;
+  spec: ModelSpec;
+  /** The KV element type the manifest declares (prm.json `dtype`); every KV input and output has it. */
+  kv: 'float32' | 'float16';
+  errors: string[];
+}
+
 /**
  * Returns the checked interface, or throws an Error listing every mismatch; `label` names the
  * model file in messages (e.g. "policy.onnx").
  */
 export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, label: string): GraphInterface {
-  const inputs = session.inputNames;
-  const outputs = session.outputNames;
-  const inMeta = new Map(session.inputMetadata.map((m) => [m.name, m]));
-  const outMeta = new Map(session.outputMetadata.map((m) => [m.name, m]));
-  const errors: string[] = [];
-  const { numLayers: L, numHeads: H, headDim: D, vocabSize: V } = spec;
-  // The KV element type the manifest declares (prm.json `dtype`); every KV input and output has it.
-  const kv = spec.kvDtype ?? 'float32';
+  const io: GraphIo = {
+    inputs: session.inputNames,
+    outputs: session.outputNames,
+    inMeta: new Map(session.inputMetadata.map((m) => [m.name, m])),
+    outMeta: new Map(session.outputMetadata.map((m) => [m.name, m])),
+    spec,
+    kv: spec.kvDtype ?? 'float32',
+    errors: [],
+  };
+  checkFlavour(io);
+  const hasPositionIds = checkTokenInputs(io);
+  checkKvLayers(io);
+  const newKvOutputs = checkNewKv(io);
+  const scoreOutput = checkScores(io);
+  if (io.errors.length > 0) throw new Error(`${label}: ${io.errors.join('; ')}`);
+  return { flavour: spec.flavour, numLayers: spec.numLayers, hasPositionIds, scoreOutput, newKvOutputs };
+}
 
+function checkFlavour({ outputs, spec, errors }: GraphIo): void {
   const looksLike: GraphFlavour | 'unknown' = outputs.includes('target_logprobs')
     ? 'logprobs'
     : outputs.includes('logits')
       ? 'logits'
       : 'unknown';
-  if (looksLike !== spec.flavour) {
-    errors.push(
-      `the manifest says graph "${spec.flavour}" but the graph ` +
-        (looksLike === 'unknown'
-          ? 'has neither a "logits" nor a "target_logprobs" output'
-          : `has the "${looksLike}" flavour (${looksLike === 'logits' ? '"logits"' : '"target_logprobs"'} output)`),
-    );
-  }
+  if (looksLike === spec.flavour) return;
+  errors.push(
+    `the manifest says graph "${spec.flavour}" but the graph ` +
+      (looksLike === 'unknown'
+        ? 'has neither a "logits" nor a "target_logprobs" output'
+        : `has the "${looksLike}" flavour (${looksLike === 'logits' ? '"logits"' : '"target_logprobs"'} output)`),
+  );
+}
+
+/** The token inputs each flavour needs, and nothing the service cannot feed; returns whether position_ids is there. */
+function checkTokenInputs({ inputs, spec, errors }: GraphIo): boolean {
   for (const name of ['input_ids', 'attention_mask']) {
     if (!inputs.includes(name)) errors.push(`missing input "${name}"`);
   }
@@ -99,7 +122,12 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
   for (const name of inputs) {
     if (!known.has(name) && !PAST_RE.test(name)) errors.push(`unexpected input "${name}" (this service cannot feed it)`);
   }
+  return hasPositionIds;
+}
 
+/** past_key_values and present: one key and one value per declared layer, of the KV shape. */
+function checkKvLayers({ inputs, outputs, inMeta, outMeta, spec, kv, errors }: GraphIo): void {
+  const { numLayers: L, numHeads: H, headDim: D } = spec;
   const pastLayers = layerIndices(inputs, PAST_RE);
   const presentLayers = layerIndices(outputs, PRESENT_RE);
   if (pastLayers.size !== L) {
@@ -118,20 +146,26 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
   if (presentLayers.size !== pastLayers.size && pastLayers.size === L) {
     errors.push(`the graph has ${pastLayers.size} past layers but ${presentLayers.size} present layers`);
   }
-  // new_key_values: all of them or none (half a set would leave some layers without their KV).
-  const newKvNames = outputs.filter((n) => NEW_KV_RE.test(n));
-  const newKvOutputs = newKvNames.length > 0;
-  if (newKvOutputs) {
-    for (let i = 0; i < L; i++) {
-      for (const kind of ['key', 'value']) {
-        const name = `new_key_values.${i}.${kind}`;
-        if (!outputs.includes(name)) errors.push(`missing output "${name}" (the graph has some new_key_values outputs, so it needs all)`);
-        else checkMeta(outMeta.get(name), kv, [null, H, null, D], `output "${name}"`, errors);
-      }
-    }
-    if (newKvNames.length !== 2 * L) errors.push(`the graph has ${newKvNames.length} new_key_values outputs, expected ${2 * L}`);
-  }
+}
 
+/** new_key_values: all of them or none (half a set would leave some layers without their KV). */
+function checkNewKv({ outputs, outMeta, spec, kv, errors }: GraphIo): boolean {
+  const { numLayers: L, numHeads: H, headDim: D } = spec;
+  const newKvNames = outputs.filter((n) => NEW_KV_RE.test(n));
+  if (newKvNames.length === 0) return false;
+  for (let i = 0; i < L; i++) {
+    for (const kind of ['key', 'value']) {
+      const name = `new_key_values.${i}.${kind}`;
+      if (!outputs.includes(name)) errors.push(`missing output "${name}" (the graph has some new_key_values outputs, so it needs all)`);
+      else checkMeta(outMeta.get(name), kv, [null, H, null, D], `output "${name}"`, errors);
+    }
+  }
+  if (newKvNames.length !== 2 * L) errors.push(`the graph has ${newKvNames.length} new_key_values outputs, expected ${2 * L}`);
+  return true;
+}
+
+/** The int64 token inputs and the score output's type and shape; returns the score output's name. */
+function checkScores({ inMeta, outMeta, spec, errors }: GraphIo): string {
   for (const name of ['input_ids', 'attention_mask', 'position_ids', 'target_ids']) {
     checkMeta(inMeta.get(name), 'int64', [null, null], `input "${name}"`, errors);
   }
@@ -140,8 +174,6 @@ export function checkGraphInterface(session: InferenceSession, spec: ModelSpec, 
   const scoreMeta = outMeta.get(scoreOutput);
   const scoreType = scoreMeta?.isTensor && scoreMeta.type === 'float16' ? 'float16' : 'float32';
   if (spec.flavour === 'logprobs') checkMeta(scoreMeta, scoreType, [null, null], 'output "target_logprobs"', errors);
-  else checkMeta(scoreMeta, scoreType, [null, null, V], 'output "logits"', errors);
-
-  if (errors.length > 0) throw new Error(`${label}: ${errors.join('; ')}`);
-  return { flavour: spec.flavour, numLayers: L, hasPositionIds, scoreOutput, newKvOutputs };
+  else checkMeta(scoreMeta, scoreType, [null, null, spec.vocabSize], 'output "logits"', errors);
+  return scoreOutput;
 }

@@ -7,7 +7,7 @@
  * Rows are packed into one padded call (see pack-batch.ts); KV is returned per row, compact.
  */
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { throwIfAborted } from './abort.js';
+import { throwIfAborted } from '../abort.js';
 import { createSession, type SessionOptions } from './execution-provider.js';
 import { checkGraphInterface, type GraphInterface, type ModelSpec } from './graph-interface.js';
 import { halvesToFloats } from './float16.js';
@@ -72,15 +72,10 @@ export class OnnxLogprobModel implements LogprobModel {
   async forward(rows: readonly ForwardRow[], signal?: AbortSignal): Promise<ForwardResult[]> {
     if (this.disposed) throw new Error('forward on a disposed model');
     throwIfAborted(signal);
+    checkKeepKvPrefix(rows);
     const results: ForwardResult[] = new Array(rows.length);
     // A row with no new tokens needs no compute (and an all-padding row could only add NaNs).
     const live: number[] = [];
-    for (const r of rows) {
-      const n = r.keepKvPrefix;
-      if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > pastLengthOf(r) + r.tokens.length)) {
-        throw new RangeError(`keepKvPrefix ${n} is outside the row's ${pastLengthOf(r) + r.tokens.length} positions`);
-      }
-    }
     rows.forEach((r, i) => {
       if (r.tokens.length > 0) live.push(i);
       else results[i] = this.pastOnlyResult(r);
@@ -106,32 +101,38 @@ export class OnnxLogprobModel implements LogprobModel {
     const ranAt = performance.now();
     try {
       throwIfAborted(signal);
-      this.checkScoreDims(out[this.graph.scoreOutput], packed);
-      const scores = await this.targetLogprobs(out[this.graph.scoreOutput], packed);
-      const kvKeys: KvArray[] = [];
-      const kvValues: KvArray[] = [];
-      if (wantKv) {
-        for (let l = 0; l < this.shape.numLayers; l++) {
-          kvKeys.push(this.kvOutput(out, l, 'key', packed));
-          kvValues.push(this.kvOutput(out, l, 'value', packed));
-        }
-      }
-      // From the fed tokens' KV plus the row's past, or from `present` (past and new together).
-      const rowKv = this.graph.newKvOutputs ? composeKv : unpackKv;
-      liveRows.forEach((row, b) => {
-        const logprobs = this.readLogprobs(scores, packed, b, row);
-        const kv = row.keepKv ? rowKv(kvKeys, kvValues, packed, this.shape, b, row) : undefined;
-        // The prefix comes from the kept KV when there is one; else only the prefix is gathered.
-        const n = row.keepKvPrefix;
-        const prefixKv = n === undefined ? undefined
-          : kv !== undefined ? this.firstPositions(kv, n) : rowKv(kvKeys, kvValues, packed, this.shape, b, row, n);
-        results[live[b]] = prefixKv === undefined ? { logprobs, kv } : { logprobs, kv, prefixKv };
-      });
+      const unpacked = await this.unpack(out, packed, liveRows, wantKv);
+      unpacked.forEach((r, b) => (results[live[b]] = r));
       this.onPass({ packMs: packedAt - started, runMs: ranAt - packedAt, unpackMs: performance.now() - ranAt });
       return results;
     } finally {
       for (const t of Object.values(out)) t.dispose();
     }
+  }
+
+  /** Each live row's log-probs and, where asked for, its KV and its prefix's KV. */
+  private async unpack(out: InferenceSession.ReturnType, packed: PackedBatch, rows: readonly ForwardRow[], wantKv: boolean): Promise<ForwardResult[]> {
+    this.checkScoreDims(out[this.graph.scoreOutput], packed);
+    const scores = await this.targetLogprobs(out[this.graph.scoreOutput], packed);
+    const kvKeys: KvArray[] = [];
+    const kvValues: KvArray[] = [];
+    if (wantKv) {
+      for (let l = 0; l < this.shape.numLayers; l++) {
+        kvKeys.push(this.kvOutput(out, l, 'key', packed));
+        kvValues.push(this.kvOutput(out, l, 'value', packed));
+      }
+    }
+    // From the fed tokens' KV plus the row's past, or from `present` (past and new together).
+    const rowKv = this.graph.newKvOutputs ? composeKv : unpackKv;
+    return rows.map((row, b) => {
+      const logprobs = this.readLogprobs(scores, packed, b, row);
+      const kv = row.keepKv ? rowKv(kvKeys, kvValues, packed, this.shape, b, row) : undefined;
+      // The prefix comes from the kept KV when there is one; else only the prefix is gathered.
+      const n = row.keepKvPrefix;
+      const prefixKv = n === undefined ? undefined
+        : kv !== undefined ? this.firstPositions(kv, n) : rowKv(kvKeys, kvValues, packed, this.shape, b, row, n);
+      return prefixKv === undefined ? { logprobs, kv } : { logprobs, kv, prefixKv };
+    });
   }
 
   /** The KV of a row that feeds no tokens: its past (cut to pastLength), or none. */
@@ -267,4 +268,14 @@ function openHead(opts: SessionOptions): Promise<InferenceSession> {
   const o: InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', interOpNumThreads: 1 };
   if (opts.intraOpThreads !== undefined) o.intraOpNumThreads = opts.intraOpThreads;
   return InferenceSession.create(TARGET_LOGPROBS_GRAPH, o);
+}
+
+/** keepKvPrefix names a whole number of the row's positions (past included). */
+function checkKeepKvPrefix(rows: readonly ForwardRow[]): void {
+  for (const r of rows) {
+    const n = r.keepKvPrefix;
+    if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > pastLengthOf(r) + r.tokens.length)) {
+      throw new RangeError(`keepKvPrefix ${n} is outside the row's ${pastLengthOf(r) + r.tokens.length} positions`);
+    }
+  }
 }

@@ -155,6 +155,20 @@ function gatherLayer(past: Source | null, fresh: Source, H: number, D: number, p
   return out;
 }
 
+/**
+ * Reads row b's kept KV (or its first `upTo` positions) out of one call's KV outputs, per layer
+ * keys then values; `packed` is the batch's layout (what of it the reader needs).
+ */
+export type RowKvReader<P> = (
+  keys: readonly KvArray[],
+  values: readonly KvArray[],
+  packed: P,
+  shape: ModelShape,
+  b: number,
+  row: ForwardRow,
+  upTo?: number,
+) => KvState;
+
 function keptLength(row: ForwardRow, upTo: number | undefined): { pastLen: number; len: number } {
   const pastLen = pastLengthOf(row);
   const all = pastLen + row.tokens.length;
@@ -168,15 +182,7 @@ function keptLength(row: ForwardRow, upTo: number | undefined): { pastLen: numbe
  * its first `upTo` positions only (a prefix kept without the whole row). In present [B, H, P + S, D]
  * the row's past sits at j < past_b and its new tokens at P ≤ j < P + len_b.
  */
-export function unpackKv(
-  presentKeys: readonly KvArray[],
-  presentValues: readonly KvArray[],
-  packed: Pick<PackedBatch, 'past' | 'seq'>,
-  shape: ModelShape,
-  b: number,
-  row: ForwardRow,
-  upTo?: number,
-): KvState {
+export const unpackKv: RowKvReader<Pick<PackedBatch, 'past' | 'seq'>> = (presentKeys, presentValues, packed, shape, b, row, upTo) => {
   const { numHeads: H, headDim: D } = shape;
   const { pastLen, len } = keptLength(row, upTo);
   const T = packed.past + packed.seq;
@@ -186,7 +192,7 @@ export function unpackKv(
     return gatherLayer(past, fresh, H, D, pastLen, len);
   };
   return makeKv(len, presentKeys.map(layer), presentValues.map(layer));
-}
+};
 
 /**
  * The same KV from a graph's `new_key_values` outputs [B, H, S, D] (the fed tokens' KV alone),
@@ -194,15 +200,7 @@ export function unpackKv(
  * (KvState.parent), which the caller already holds. A past already MAX_DEPTH links deep is copied
  * flat instead. A prefix that ends inside the past is a compact copy of it.
  */
-export function composeKv(
-  newKeys: readonly KvArray[],
-  newValues: readonly KvArray[],
-  packed: Pick<PackedBatch, 'seq'>,
-  shape: ModelShape,
-  b: number,
-  row: ForwardRow,
-  upTo?: number,
-): KvState {
+export const composeKv: RowKvReader<Pick<PackedBatch, 'seq'>> = (newKeys, newValues, packed, shape, b, row, upTo) => {
   const { numHeads: H, headDim: D } = shape;
   const { pastLen, len } = keptLength(row, upTo);
   const past = row.past === undefined || pastLen === 0 ? null : (row.past as KvState);
@@ -211,7 +209,7 @@ export function composeKv(
   if (past === null) return makeKv(len, newKeys.map(fresh), newValues.map(fresh));
   const parent = depthOf(past) >= MAX_DEPTH ? flattenKv(past, pastLen, H, D) : past;
   return makeKv(len, newKeys.map(fresh), newValues.map(fresh), { kv: parent, length: pastLen });
-}
+};
 
 /** KV of zero positions (a row that starts at position 0 and is asked for its KV with no tokens). */
 export function emptyKv(numLayers: number, dtype: KvDtype = 'float32'): KvState {

@@ -12,7 +12,7 @@
 export interface KvHandle {
   /** Number of token positions covered. */
   readonly length: number;
-  /** Bytes the model holds for it (bounds the tier-2 cache). */
+  /** Bytes the model holds for it (bounds the KV cache). */
   readonly bytes: number;
 }
 
@@ -51,6 +51,10 @@ export function asKvState(h: KvHandle): KvState {
   return h as KvState;
 }
 
+/** What a graph outputs for scoring: full logits, or the log-probs of given targets (ARCHITECTURE.md §2). */
+export type GraphFlavour = 'logits' | 'logprobs';
+export const GRAPH_FLAVOURS: readonly GraphFlavour[] = ['logits', 'logprobs'];
+
 /** One row of a forward pass. */
 export interface ForwardRow {
   /** Tokens fed this pass, at positions past.length .. past.length + tokens.length - 1. */
@@ -68,7 +72,7 @@ export interface ForwardRow {
    * trace serves every shorter prefix without a copy.
    */
   readonly pastLength?: number;
-  /** Return the KV of past + tokens (for the tier-2 cache). */
+  /** Return the KV of past + tokens (for the KV cache). */
   readonly keepKv?: boolean;
   /**
    * Also return the first `keepKvPrefix` positions (past included) as a compact KV of their own

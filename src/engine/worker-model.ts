@@ -18,13 +18,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import { countPassTimes, metrics } from '../metrics.js';
-import { throwIfAborted } from './abort.js';
+import { throwIfAborted } from '../abort.js';
 import type { SessionOptions } from './execution-provider.js';
 import type { ModelSpec } from './graph-interface.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import type { ForwardResult, ForwardRow, KvHandle, KvState, LogprobModel, ModelShape } from './types.js';
 import { workerSourceScript } from './worker/source-script.js';
-import { fromWireError, wireRows, type FromWorker, type KvStats, type ToWorker, type WireKv, type WireResult, type WorkerInit } from './worker/protocol.js';
+import { fromWireError, wireRows, workerSession, type FromWorker, type KvStats, type ToWorker, type WireKv, type WireResult, type WorkerInit } from './worker/protocol.js';
 
 /**
  * Starts the worker thread: from dist/ (the image) the compiled onnx-worker.js beside this file;
@@ -94,13 +94,7 @@ export class WorkerLogprobModel implements LogprobModel {
    * provider chosen) reach `opts.logger` before this resolves.
    */
   static async open(modelPath: string, label: string, spec: ModelSpec, opts: SessionOptions): Promise<WorkerLogprobModel> {
-    const init: WorkerInit = {
-      modelPath,
-      label,
-      spec,
-      session: { device: opts.device, intraOpThreads: opts.intraOpThreads, interOpThreads: opts.interOpThreads,
-        intraOpSpinning: opts.intraOpSpinning, cudaDeviceId: opts.cudaDeviceId },
-    };
+    const init: WorkerInit = { modelPath, label, spec, session: workerSession(opts) };
     const worker = await startWorker(init);
     const { numLayers, numHeads, headDim, vocabSize, kvDtype } = spec;
     return new Promise((resolve, reject) => {

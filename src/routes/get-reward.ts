@@ -4,6 +4,7 @@
  * (reward-samples.ts), are specific to this route.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { splitSampledResponse } from '../core/prepare-items.js';
 import type { ScoreItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
@@ -41,23 +42,6 @@ export function splitQueries(body: GetRewardBody): (ScoreItemInput | UnscorableS
     }
     return { id: String(i), prompt, response: rest.replace(/^[\r\n]+/, '') };
   });
-}
-
-/**
- * A sampled response split into steps without ever failing on blank lines: RL samples often hold
- * doubled separators, and one EMPTY_STEP would lose the whole batch's rewards. A blank piece is
- * kept inside the step before it (separator included), so the scored text is exactly the response;
- * one trailing separator is dropped, as /v1/score does for `response`.
- */
-export function stepsOf(response: string, separator: string): string[] {
-  let text = response;
-  if (text.endsWith(separator)) text = text.slice(0, -separator.length);
-  const steps: string[] = [];
-  for (const piece of text.split(separator)) {
-    if (piece.trim() === '' && steps.length > 0) steps[steps.length - 1] += separator + piece;
-    else steps.push(piece);
-  }
-  return steps;
 }
 
 /**
@@ -109,7 +93,7 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));
     const scorable = split.filter((s): s is ScoreItemInput => !('error' in s));
     const items = info === undefined ? scorable
-      : scorable.map(({ response, ...it }) => ({ ...it, steps: stepsOf(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
+      : scorable.map(({ response, ...it }) => ({ ...it, steps: splitSampledResponse(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };
     const outcomes = await withRequestSignal(reply, app.config.requestTimeoutMs, async (signal) => {
       const call: ScoreCall = async (chunk, opts) => {

@@ -4,6 +4,7 @@
  * connection, and exposes the stage timings as headers.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { checkStepsOrResponse } from '../core/prepare-items.js';
 import type { ScoreItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
@@ -16,9 +17,7 @@ export function checkItems(items: ScoreBody['items'], maxItems: number): ScoreIt
     throw new PrmError(ErrorCode.TOO_MANY_ITEMS, `${items.length} items in one request; the limit is ${maxItems}`);
   }
   return items.map((item, i) => {
-    if ((item.steps === undefined) === (item.response === undefined)) {
-      throw new PrmError(ErrorCode.INVALID_REQUEST, `body.items[${i}] must have exactly one of 'steps' or 'response'`);
-    }
+    checkStepsOrResponse(item, `body.items[${i}]`);
     return { ...item, id: item.id ?? String(i) };
   });
 }

@@ -1,6 +1,6 @@
 /** Swagger UI at /docs, reading the same document the routes generate. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, emptyModelsDir, type TestApp } from './test-app.js';
+import { buildTestApp, emptyModelsDir, type TestApp } from '../harness/app.js';
 
 let t: TestApp;
 beforeAll(async () => {

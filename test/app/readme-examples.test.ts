@@ -6,10 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { type App } from '../../src/app.js';
+import type { LoadingScoringService } from '../../src/core/scoring-service.js';
+import { buildTestApp } from '../harness/app.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const MODELS_DIR = new URL('../../models', import.meta.url).pathname;
@@ -54,10 +53,7 @@ function differences(actual: unknown, want: unknown, path = '$'): string[] {
 let app: App;
 let scoring: LoadingScoringService;
 beforeAll(async () => {
-  const config = loadConfig({ LOG_LEVEL: 'silent', MODELS_DIR, PRM_DEVICE: 'cpu' });
-  scoring = createScoringService({ modelsDir: config.modelsDir, defaultModel: config.defaultModel, device: config.device, logger: silentLogger });
-  app = await buildApp({ config, scoring });
-  await scoring.whenLoaded();
+  ({ app, scoring } = await buildTestApp({ MODELS_DIR }, { loaded: true }));
 });
 afterAll(async () => {
   await app?.close();

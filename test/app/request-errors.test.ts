@@ -3,7 +3,7 @@
  * involved: these run against a service whose models folder is empty.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, emptyModelsDir, type TestApp } from './test-app.js';
+import { buildTestApp, emptyModelsDir, type TestApp } from '../harness/app.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { modelsDirWith } from './test-app.js';
+import { modelsDirWith } from '../harness/app.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const tsx = `${root}node_modules/.bin/tsx`;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeFingerprint } from '../../src/bundle/fingerprint.js';
 import { parseManifest } from '../../src/bundle/manifest.js';
 import { RedisProcess } from '../helpers/redis-server.js';
-import { ServerProcess } from '../helpers/server-process.js';
+import { ServerProcess } from '../harness/server-process.js';
 import { runPythonScript } from '../helpers/python-script.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLiveServer, type LiveServer } from '../client/live-server.js';
+import { startLiveServer, type TestApp as LiveServer } from '../harness/app.js';
 import { runPythonScript } from '../helpers/python-script.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

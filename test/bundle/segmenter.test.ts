@@ -1,7 +1,8 @@
 /** Segmentation + tokenization with the real @huggingface/tokenizers on the character-level test tokenizer. */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Segmenter, splitResponse, type SegmenterLayout } from '../../src/bundle/segmenter.js';
+import { Segmenter, type SegmenterLayout } from '../../src/bundle/segmenter.js';
+import { splitResponse, stepsOf } from '../../src/core/prepare-items.js';
 import { loadTokenizer, type TokenizerBundle } from '../../src/bundle/tokenizer-files.js';
 import { BUNDLES_DIR, SPECIAL, charIds } from '../fixtures/analytic/closed-form.js';
 
@@ -64,9 +65,9 @@ describe('Segmenter', () => {
 
   it('a response split by the separator gives the same segments as the explicit steps', () => {
     const s = new Segmenter(plain, LAYOUT);
-    const explicit = s.segment('q', s.stepsOf({ steps: ['a b', 'c'] }));
-    expect(s.segment('q', s.stepsOf({ response: 'a b\nc' }))).toEqual(explicit);
-    expect(s.segment('q', s.stepsOf({ response: 'a b\nc\n' }))).toEqual(explicit);
+    const explicit = s.segment('q', stepsOf({ steps: ['a b', 'c'] }, '\n'));
+    expect(s.segment('q', stepsOf({ response: 'a b\nc' }, '\n'))).toEqual(explicit);
+    expect(s.segment('q', stepsOf({ response: 'a b\nc\n' }, '\n'))).toEqual(explicit);
   });
 
   it('refuses layouts the tokenizer cannot serve', () => {
@@ -80,20 +81,20 @@ describe('Segmenter errors', () => {
   const s = (): Segmenter => new Segmenter(plain, LAYOUT);
 
   it('INVALID_REQUEST when both or neither of steps and response are given', () => {
-    expect(() => s().stepsOf({ steps: ['a'], response: 'a' })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
-    expect(() => s().stepsOf({})).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    expect(() => stepsOf({ steps: ['a'], response: 'a' }, '\n')).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    expect(() => stepsOf({}, '\n')).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
   });
 
   it('EMPTY_STEPS for no steps or an empty response', () => {
-    expect(() => s().stepsOf({ steps: [] })).toThrow(expect.objectContaining({ code: 'EMPTY_STEPS' }));
-    expect(() => s().stepsOf({ response: '' })).toThrow(expect.objectContaining({ code: 'EMPTY_STEPS' }));
+    expect(() => stepsOf({ steps: [] }, '\n')).toThrow(expect.objectContaining({ code: 'EMPTY_STEPS' }));
+    expect(() => stepsOf({ response: '' }, '\n')).toThrow(expect.objectContaining({ code: 'EMPTY_STEPS' }));
     expect(() => s().segment('q', [])).toThrow(expect.objectContaining({ code: 'EMPTY_STEPS' }));
   });
 
   it('EMPTY_STEP for a step that tokenizes to nothing, even though its separator would add tokens', () => {
     expect(() => s().segment('q', ['a', '', 'b'])).toThrow(expect.objectContaining({ code: 'EMPTY_STEP', message: expect.stringContaining('step 2 of 3') }));
     expect(() => s().segment('q', ['a', ''])).toThrow(expect.objectContaining({ code: 'EMPTY_STEP' }));
-    expect(() => s().segment('q', s().stepsOf({ response: 'a\n\nb' }))).toThrow(expect.objectContaining({ code: 'EMPTY_STEP' }));
+    expect(() => s().segment('q', stepsOf({ response: 'a\n\nb' }, '\n'))).toThrow(expect.objectContaining({ code: 'EMPTY_STEP' }));
   });
 
   it('EMPTY_PROMPT when the rendered prompt has no tokens', () => {

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../../src/bundle/load-bundle.js';
-import { silentLogger } from '../../src/engine/logger.js';
-import { FIXTURE_BUNDLES } from '../helpers/server-process.js';
+import { silentLogger } from '../../src/logger.js';
+import { BUNDLES_DIR } from '../harness/server-process.js';
 
 const work = mkdtempSync(join(tmpdir(), 'prm-trust-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -17,7 +17,7 @@ const opts = { device: 'cpu' as const, engineThreads: 'main' as const, intraOpTh
 
 function changedCopy(name: string, dropFingerprint = false): { dir: string; stored?: string } {
   const dir = join(work, name);
-  cpSync(join(FIXTURE_BUNDLES, 'tiny-logprobs'), dir, { recursive: true });
+  cpSync(join(BUNDLES_DIR, 'tiny-logprobs'), dir, { recursive: true });
   const cfgPath = join(dir, 'tokenizer_config.json');
   writeFileSync(cfgPath, readFileSync(cfgPath, 'utf8').replace('{', '{"changed_after_export": true,'));
   const man = JSON.parse(readFileSync(join(dir, 'prm.json'), 'utf8'));
@@ -42,7 +42,7 @@ describe('TRUST_BUNDLE_FINGERPRINT', () => {
     const { dir } = changedCopy('unsigned', true);
     const b = await loadBundle(dir, { ...opts, trustFingerprint: true });
     expect(b.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(b.fingerprint).not.toBe(JSON.parse(readFileSync(join(FIXTURE_BUNDLES, 'tiny-logprobs', 'prm.json'), 'utf8')).fingerprint);
+    expect(b.fingerprint).not.toBe(JSON.parse(readFileSync(join(BUNDLES_DIR, 'tiny-logprobs', 'prm.json'), 'utf8')).fingerprint);
     await b.dispose();
   });
 });

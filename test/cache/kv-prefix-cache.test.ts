@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { hashChain } from '../../src/cache/segment-keys.js';
-import { KvPrefixCache, SharedKv } from '../../src/cache/kv-prefix-cache.js';
+import { KvPrefixCache } from '../../src/cache/kv-prefix-cache.js';
+import { SharedKv } from '../../src/engine/model-pair.js';
 import { WorkerLogprobModel } from '../../src/engine/worker-model.js';
 import { heldKvHandles, openWorkerBundle } from '../helpers/worker-bundle.js';
 
@@ -25,7 +26,7 @@ async function computeKv(n: number, first = 5): Promise<SharedKv> {
   const tokens = Array.from({ length: n }, (_, i) => first + i);
   const row = { tokens, targets: tokens.map(() => -1), keepKv: true };
   const [[p], [r]] = await Promise.all([bundle.policy.forward([row]), bundle.reference!.forward([row])]);
-  return new SharedKv(bundle, p.kv!, r.kv!);
+  return new SharedKv(bundle.models, p.kv!, r.kv!);
 }
 
 const held = () => heldKvHandles(bundle);
@@ -83,7 +84,7 @@ describe('KvPrefixCache with KV held by worker threads', () => {
     expect(hit.prefix.length).toBe(3);
     hit.prefix.kv.release();
     expect(await held()).toEqual([1, 1]);
-    cache.dropModels(bundle);
+    cache.dropModels(bundle.models);
     expect(cache.entries).toBe(0);
     expect(await held()).toEqual([0, 0]);
   });

@@ -7,7 +7,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrmClient } from '../../src/client/index.js';
-import { startLiveServer, type LiveServer } from '../client/live-server.js';
+import { startLiveServer, type TestApp as LiveServer } from '../harness/app.js';
 import { jsonLines, runCli, startCli, tempDir, until } from './run-cli.js';
 
 let server: LiveServer;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrmClient } from '../../src/client/index.js';
 import { requireTrainerPython } from '../../scripts/trainer-python.js';
 import { jsonLines, runCli } from '../cli/run-cli.js';
-import { startLiveServer, type LiveServer } from './live-server.js';
+import { startLiveServer, type TestApp as LiveServer } from '../harness/app.js';
 
 const KEY = 'test-key-0123456789';
 const TRACE = { prompt: '12+5', steps: ['12+5=17', 'Answer: 17'] };

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrmApiError, PrmClient } from '../../src/index.js';
-import { startLiveServer, type LiveServer } from './live-server.js';
+import { startLiveServer, type TestApp as LiveServer } from '../harness/app.js';
 
 const PROMPT = '48+27-39*2';
 const STEPS = ['48+27=75', '75-39=44', '44*2=88', 'Answer: 88'];

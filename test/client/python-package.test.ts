@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTrainerPython } from '../../scripts/trainer-python.js';
 import { PrmClient } from '../../src/client/index.js';
-import { startLiveServer, type LiveServer } from './live-server.js';
+import { startLiveServer, type TestApp as LiveServer } from '../harness/app.js';
 import { runCommand, startTrapProxy, type TrapProxy } from './offline-install.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTrainerPython } from '../../scripts/trainer-python.js';
-import { startLiveServer, type LiveServer } from './live-server.js';
+import { startLiveServer, type TestApp as LiveServer } from '../harness/app.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrmClient } from '../../src/client/index.js';
-import { startLiveServer, type LiveServer } from './live-server.js';
+import { startLiveServer, type TestApp as LiveServer } from '../harness/app.js';
 import { runCommand, startTrapProxy, type TrapProxy } from './offline-install.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -6,8 +6,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
-import type { Logger } from '../../src/engine/logger.js';
+import type { LoadingScoringService } from '../../src/core/scoring-service.js';
+import { testScoringService } from '../harness/app.js';
+import type { Logger } from '../../src/logger.js';
 import { BUNDLES_DIR } from '../fixtures/analytic/closed-form.js';
 
 const tmpRoots: string[] = [];
@@ -36,7 +37,8 @@ function recordingLogger(): Logger & { errors: string[] } {
 
 async function start(root: string, extra: { defaultModel?: string } = {}) {
   const logger = recordingLogger();
-  const service = createScoringService({ modelsDir: root, device: 'cpu', intraOpThreads: 1, logger, ...extra });
+  const env: Record<string, string> = extra.defaultModel === undefined ? {} : { DEFAULT_MODEL: extra.defaultModel };
+  const service = testScoringService({ MODELS_DIR: root, ...env }, { logger });
   services.push(service);
   await service.whenLoaded();
   return { service, logger };
@@ -162,7 +164,7 @@ describe('models folder problems', () => {
   it('answers NOT_READY before the models folder has been read', async () => {
     const root = tmpRoot();
     copyBundle(root, 'bigram-logits', 'only');
-    const service = createScoringService({ modelsDir: root, device: 'cpu', logger: recordingLogger() });
+    const service = testScoringService({ MODELS_DIR: root }, { logger: recordingLogger() });
     services.push(service);
     await expect(service.score(undefined, [{ prompt: 'a', steps: ['b'] }], {})).rejects.toMatchObject({ code: 'NOT_READY' });
     expect(service.readiness().ready).toBe(false);

@@ -8,8 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { passBytesPerToken } from '../../src/batching/token-budget.js';
-import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import type { LoadingScoringService } from '../../src/core/scoring-service.js';
+import { testScoringService } from '../harness/app.js';
 import { metrics } from '../../src/metrics.js';
 
 const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
@@ -24,9 +24,9 @@ afterAll(async () => {
 
 /** Rows per pass observed while scoring ITEMS in one request. */
 async function rowsPerPass(maxBatchBytes: number): Promise<{ rows: number[]; rewards: number[][] }> {
-  const service = createScoringService({
-    modelsDir: BUNDLES, defaultModel: 'tiny-logits', device: 'cpu', intraOpThreads: 1, logger: silentLogger,
-    batching: { maxBatchTokens: 2048, maxBatchBytes, maxRows: 256, maxWaitMs: 20, maxQueueRows: 4096 },
+  const service = testScoringService({
+    MODELS_DIR: BUNDLES, DEFAULT_MODEL: 'tiny-logits',
+    MAX_BATCH_TOKENS: '2048', MAX_BATCH_BYTES: String(maxBatchBytes), MAX_BATCH_WAIT_MS: '20', MAX_QUEUE_ROWS: '4096',
   });
   services.push(service);
   await service.whenLoaded();

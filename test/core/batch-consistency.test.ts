@@ -6,9 +6,9 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
+import type { LoadingScoringService } from '../../src/core/scoring-service.js';
+import { testScoringService } from '../harness/app.js';
 import type { ItemResult, ScoreItemInput } from '../../src/core/types.js';
-import { silentLogger } from '../../src/engine/logger.js';
 
 const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
 const TOL = 1e-5;
@@ -30,7 +30,7 @@ function expectSameSteps(a: ItemResult, b: ItemResult, count: number, what: stri
 
 let service: LoadingScoringService;
 beforeAll(async () => {
-  service = createScoringService({ modelsDir: BUNDLES, device: 'cpu', intraOpThreads: 1, logger: silentLogger });
+  service = testScoringService({ MODELS_DIR: BUNDLES });
   await service.whenLoaded();
   expect(service.readiness().ready).toBe(true);
 });

@@ -9,12 +9,11 @@
  *  - Redis dying mid-run degrades to uncached scoring with no failed request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KvPrefixCache } from '../../src/cache/kv-prefix-cache.js';
-import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
+import { createCaches } from '../../src/cache/create-caches.js';
 import { RedisLogprobCache } from '../../src/cache/redis-logprob-cache.js';
-import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
+import type { LoadingScoringService } from '../../src/core/scoring-service.js';
+import { testConfig, testScoringService } from '../harness/app.js';
 import type { ItemResult, ScoreItemInput, ScoreOptions } from '../../src/core/types.js';
-import { silentLogger } from '../../src/engine/logger.js';
 import { RedisProcess } from '../helpers/redis-server.js';
 import { trace } from '../helpers/traces.js';
 
@@ -22,7 +21,7 @@ const MODELS = 'test/fixtures/bundles';
 const FLAVOURS = ['tiny-logprobs', 'tiny-logits', 'tiny-ref-free'];
 
 function uncachedService(): LoadingScoringService {
-  return createScoringService({ modelsDir: MODELS, device: 'cpu', intraOpThreads: 1, logger: silentLogger, tier1: new MemoryLogprobCache(0), tier2: null });
+  return testScoringService({ MODELS_DIR: MODELS, CACHE_MAX_BYTES: '0', KV_CACHE_MAX_BYTES: '0' });
 }
 
 function expectSame(a: ItemResult, b: ItemResult, tol: number): void {
@@ -42,18 +41,15 @@ let tier1: RedisLogprobCache;
 
 beforeAll(async () => {
   redis = await RedisProcess.start();
-  tier1 = new RedisLogprobCache({ url: redis.url, timeoutMs: 500, ttlSeconds: 300 });
+  const env = {
+    MODELS_DIR: MODELS, REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '500', CACHE_TTL_SECONDS: '300',
+    KV_CACHE_MAX_BYTES: String(64 * 1024 * 1024), MAX_BATCH_TOKENS: '4096', MAX_BATCH_WAIT_MS: '5', MAX_QUEUE_ROWS: '1000',
+  };
+  const caches = createCaches(testConfig(env));
+  tier1 = caches.logprobs as RedisLogprobCache;
   for (let i = 0; i < 100 && !tier1.health().healthy; i++) await new Promise((r) => setTimeout(r, 20));
   plain = uncachedService();
-  cached = createScoringService({
-    modelsDir: MODELS,
-    device: 'cpu',
-    intraOpThreads: 1,
-    logger: silentLogger,
-    tier1,
-    tier2: new KvPrefixCache(64 * 1024 * 1024),
-    batching: { maxBatchTokens: 4096, maxRows: 64, maxWaitMs: 5, maxQueueRows: 1000 },
-  });
+  cached = testScoringService(env, { caches });
   await Promise.all([plain.whenLoaded(), cached.whenLoaded()]);
 });
 

@@ -10,8 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { computeLogprobs } from '../../src/core/compute-logprobs.js';
 import { prepareItems } from '../../src/core/prepare-items.js';
-import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import type { LoadingScoringService } from '../../src/core/scoring-service.js';
+import { testScoringService } from '../harness/app.js';
+import { silentLogger } from '../../src/logger.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GOLDEN_DIR = join(ROOT, 'test', 'fixtures', 'golden');
@@ -70,7 +71,7 @@ describe.each(goldens)('parity with $file', ({ golden }) => {
     expect(bundle.fingerprint).toBe(golden.fingerprint);
     const prepared = await prepareItems(bundle.segmenter, items);
     prepared.forEach((p, i) => expect(p.segments, golden.cases[i].id).toEqual(golden.cases[i].segment_ids));
-    const lps = await computeLogprobs(bundle, prepared);
+    const lps = await computeLogprobs(bundle.models, prepared);
     lps.forEach((lp, i) => {
       const c = golden.cases[i];
       expectAllClose(lp.policy, c.policy_logprobs, `${c.id} policy`);
@@ -80,13 +81,7 @@ describe.each(goldens)('parity with $file', ({ golden }) => {
   });
 
   it('q, step rewards and outcome reward from the service match PyTorch', async () => {
-    const service: LoadingScoringService = createScoringService({
-      modelsDir: dirname(dir),
-      defaultModel: name,
-      device: 'cpu',
-      intraOpThreads: 1,
-      logger: silentLogger,
-    });
+    const service: LoadingScoringService = testScoringService({ MODELS_DIR: dirname(dir), DEFAULT_MODEL: name });
     opened.push(service);
     await service.whenLoaded();
     expect(service.readiness().models[name]).toBe('ready');

@@ -26,7 +26,7 @@ afterAll(async () => {
 /** A trace as the pipeline gets it; `partial`: it continues (a tree-search request). */
 function item(prompt: string, steps: string[], partial = false): PipelineItem {
   const seg = bundle.segmenter.segment(prompt, steps, { partial });
-  return { segments: [seg.prompt, ...seg.steps], continues: partial };
+  return { segments: [seg.prompt, ...seg.steps], partial };
 }
 
 async function tier2Hits(): Promise<number> {
@@ -35,18 +35,16 @@ async function tier2Hits(): Promise<number> {
 
 function pipeline(tier2: KvPrefixCache): LogprobPipeline {
   return new LogprobPipeline({
-    modelName: 'tiny',
     fingerprint: `fp-${Math.random()}`,
-    models: bundle,
-    // No tier 1: every request goes through tier 2 and the engine.
-    tier1: new MemoryLogprobCache(0),
-    tier2,
+    models: bundle.models,
+    // No log-prob cache: every request goes through the KV cache and the engine.
+    caches: { logprobs: new MemoryLogprobCache(0), kv: tier2 },
     batcher: { maxBatchTokens: 512, maxRows: 8, maxWaitMs: 2, maxQueueRows: 1000 },
   });
 }
 
 async function expectUncached(items: PipelineItem[], got: Float32Array[]): Promise<void> {
-  const want = await computeLogprobs(bundle, items);
+  const want = await computeLogprobs(bundle.models, items);
   want.forEach((w, i) => {
     expect(got[i].length).toBe(w.policy.length);
     w.policy.forEach((v, t) => expect(Math.abs(got[i][t] - v), `item ${i} token ${t}`).toBeLessThan(1e-5));

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { prepareItems } from '../../src/core/prepare-items.js';
-import { silentLogger } from '../../src/engine/logger.js';
-import { FIXTURE_BUNDLES } from '../helpers/server-process.js';
+import { silentLogger } from '../../src/logger.js';
+import { BUNDLES_DIR } from '../harness/server-process.js';
 
 let bundle: LoadedBundle;
 beforeAll(async () => {
-  bundle = await loadBundle(join(FIXTURE_BUNDLES, 'tiny-logprobs'), { device: 'cpu', engineThreads: 'main', intraOpThreads: 1, logger: silentLogger });
+  bundle = await loadBundle(join(BUNDLES_DIR, 'tiny-logprobs'), { device: 'cpu', engineThreads: 'main', intraOpThreads: 1, logger: silentLogger });
 });
 afterAll(() => bundle?.dispose());
 

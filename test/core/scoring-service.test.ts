@@ -3,10 +3,9 @@
  * in closed form from bigram.json (log-probs, q, rewards, values, aggregates, token rewards).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryLogprobCache } from '../../src/cache/logprob-cache.js';
-import { createScoringService, type LoadingScoringService } from '../../src/core/scoring-service.js';
+import type { LoadingScoringService } from '../../src/core/scoring-service.js';
+import { testScoringService } from '../harness/app.js';
 import type { ItemResult } from '../../src/core/types.js';
-import { silentLogger } from '../../src/engine/logger.js';
 import { BUNDLES_DIR, SPECIAL, bigram, charIds, sequenceLogprobs, type Flavour } from '../fixtures/analytic/closed-form.js';
 
 interface Layout {
@@ -81,14 +80,7 @@ const STEPS = ['12+7=19', 'so the answer is 19.', 'done'];
 let service: LoadingScoringService;
 beforeAll(async () => {
   // Caches off: these checks are about the uncached maths (cached paths: cached-scoring.test.ts).
-  service = createScoringService({
-    modelsDir: BUNDLES_DIR,
-    device: 'cpu',
-    intraOpThreads: 1,
-    logger: silentLogger,
-    tier1: new MemoryLogprobCache(0),
-    tier2: null,
-  });
+  service = testScoringService({ MODELS_DIR: BUNDLES_DIR, CACHE_MAX_BYTES: '0', KV_CACHE_MAX_BYTES: '0' });
   await service.whenLoaded();
 });
 afterAll(async () => {

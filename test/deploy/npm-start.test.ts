@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { linkedModelsDir } from '../helpers/server-process.js';
+import { modelsDirWith } from '../harness/server-process.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -56,7 +56,7 @@ describe('npm start', () => {
   it('SIGTERM to npm leaves no server running', async () => {
     const npm = spawn('npm', ['start', '--silent'], {
       cwd: ROOT,
-      env: { ...process.env, HOST: '127.0.0.1', PORT: '0', PRM_DEVICE: 'cpu', PRM_INTRA_OP_THREADS: '1', MODELS_DIR: linkedModelsDir('tiny-logprobs') },
+      env: { ...process.env, HOST: '127.0.0.1', PORT: '0', PRM_DEVICE: 'cpu', PRM_INTRA_OP_THREADS: '1', MODELS_DIR: modelsDirWith('tiny-logprobs') },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let tree: number[] = [];

@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { postJson } from '../helpers/http-load.js';
-import { ServerProcess, linkedModelsDir } from '../helpers/server-process.js';
+import { ServerProcess, modelsDirWith } from '../harness/server-process.js';
 import { trace } from '../helpers/traces.js';
 
 let server: ServerProcess | undefined;
@@ -17,7 +17,7 @@ afterAll(async () => {
 
 describe('SIGTERM', () => {
   it('answers every request sent before it, reports not ready while draining, and exits 0', async () => {
-    server = await ServerProcess.start({ MODELS_DIR: linkedModelsDir('tiny-logprobs'), SHUTDOWN_DRAIN_MS: '1500' });
+    server = await ServerProcess.start({ MODELS_DIR: modelsDirWith('tiny-logprobs'), SHUTDOWN_DRAIN_MS: '1500' });
     const url = server.url;
     // Warm connections first, so the burst below reuses them.
     await Promise.all(Array.from({ length: 8 }, () => postJson(`${url}/v1/score`, { items: [trace(3, 2)] })));

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../../src/bundle/load-bundle.js';
 import { onCpuLane, SerialLane } from '../../src/engine/cpu-lane.js';
 import { threadsPerModel } from '../../src/engine/execution-provider.js';
-import type { Logger } from '../../src/engine/logger.js';
+import type { Logger } from '../../src/logger.js';
 
 const BUNDLES = join(import.meta.dirname, '..', 'fixtures', 'bundles');
 

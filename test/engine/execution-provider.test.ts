@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { probeCuda } from '../../src/engine/cuda-probe.js';
 import { baseOptions, createSession } from '../../src/engine/execution-provider.js';
-import type { Logger } from '../../src/engine/logger.js';
+import type { Logger } from '../../src/logger.js';
 import { BUNDLES_DIR } from '../fixtures/analytic/closed-form.js';
 
 const MODEL = join(BUNDLES_DIR, 'bigram-logits', 'policy.onnx');

@@ -10,7 +10,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import type { LogprobModel } from '../../src/engine/types.js';
 import { expectClose, row, sequence } from '../helpers/engine-rows.js';
 

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import { OnnxLogprobModel } from '../../src/engine/onnx-model.js';
 import { makeKv, type ForwardRow, type KvState } from '../../src/engine/types.js';
 import { BUNDLES_DIR, V, bigram, bigramLogprob, kvKey, kvValue, type Flavour } from '../fixtures/analytic/closed-form.js';

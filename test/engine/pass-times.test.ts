@@ -6,7 +6,7 @@
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import { openLogprobModel } from '../../src/engine/open-model.js';
 import { metrics } from '../../src/metrics.js';
 

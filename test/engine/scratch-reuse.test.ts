@@ -6,7 +6,7 @@
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import { OnnxLogprobModel } from '../../src/engine/onnx-model.js';
 import type { ForwardRow } from '../../src/engine/types.js';
 

@@ -9,7 +9,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../../src/engine/graph-interface.js';
-import { silentLogger, type Logger } from '../../src/engine/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import type { ForwardRow } from '../../src/engine/types.js';
 import { WorkerLogprobModel } from '../../src/engine/worker-model.js';
 

@@ -7,11 +7,11 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
-import { runForward } from '../../src/core/compute-logprobs.js';
+import { ModelPair } from '../../src/engine/model-pair.js';
 import { ErrorCode, PrmError } from '../../src/errors.js';
 import type { SessionOptions } from '../../src/engine/execution-provider.js';
 import type { ModelSpec } from '../../src/engine/graph-interface.js';
-import { silentLogger, type Logger } from '../../src/engine/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import { OnnxLogprobModel } from '../../src/engine/onnx-model.js';
 import type { ForwardResult, ForwardRow, KvState, LogprobModel } from '../../src/engine/types.js';
 import { WorkerLogprobModel } from '../../src/engine/worker-model.js';
@@ -187,10 +187,10 @@ describe('WorkerLogprobModel semantics', () => {
     expect((err as PrmError).code).toBe(ErrorCode.CLIENT_CLOSED);
 
     // Behind a running batch in the CPU lane, then cancelled before its turn.
-    const pair = { policy: model, reference: null };
-    const busy = runForward(pair, Array.from({ length: 32 }, () => ({ tokens: new Array(100).fill(5), targets: new Array(100).fill(6) })));
+    const pair = new ModelPair(model, null);
+    const busy = pair.forward(Array.from({ length: 32 }, () => ({ tokens: new Array(100).fill(5), targets: new Array(100).fill(6) })));
     const later = new AbortController();
-    const queued = runForward(pair, [{ tokens: [1, 2], targets: [2, 3] }], later.signal);
+    const queued = pair.forward([{ tokens: [1, 2], targets: [2, 3] }], later.signal);
     later.abort(new PrmError(ErrorCode.DEADLINE_EXCEEDED, 'too late'));
     expect(((await failure(queued)) as PrmError).code).toBe(ErrorCode.DEADLINE_EXCEEDED);
     await busy;

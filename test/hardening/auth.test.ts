@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyRing, accessClassOf, bearerToken } from '../../src/http/auth.js';
-import { buildHardenedApp, trace, type HardenedApp } from '../helpers/hardened-app.js';
+import { buildLoadedApp, type TestApp as HardenedApp } from '../harness/app.js';
+import { trace } from '../helpers/traces.js';
 
 const KEY = 'k-live-0123456789abcdef';
 const ADMIN = 'k-admin-fedcba9876543210';
@@ -14,7 +15,7 @@ const bearer = (k: string) => ({ authorization: `Bearer ${k}` });
 describe('with API_KEYS and ADMIN_API_KEYS', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildHardenedApp({ API_KEYS: `other-key,${KEY}`, ADMIN_API_KEYS: ADMIN });
+    h = await buildLoadedApp({ API_KEYS: `other-key,${KEY}`, ADMIN_API_KEYS: ADMIN });
   });
   afterAll(() => h?.close());
 
@@ -80,7 +81,7 @@ describe('with API_KEYS and ADMIN_API_KEYS', () => {
 describe('PUBLIC_HEALTH=false, PUBLIC_METRICS=false', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildHardenedApp({ API_KEYS: KEY, PUBLIC_HEALTH: 'false', PUBLIC_METRICS: 'false' });
+    h = await buildLoadedApp({ API_KEYS: KEY, PUBLIC_HEALTH: 'false', PUBLIC_METRICS: 'false' });
   });
   afterAll(() => h?.close());
 
@@ -98,7 +99,7 @@ describe('PUBLIC_HEALTH=false, PUBLIC_METRICS=false', () => {
 describe('without keys', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildHardenedApp({});
+    h = await buildLoadedApp({});
   });
   afterAll(() => h?.close());
 

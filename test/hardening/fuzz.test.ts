@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { figure } from '../helpers/figures.js';
-import { buildHardenedApp, trace, type HardenedApp } from '../helpers/hardened-app.js';
+import { buildLoadedApp, type TestApp as HardenedApp } from '../harness/app.js';
+import { trace } from '../helpers/traces.js';
 
 const CODES = new Set<string>(Object.values(ErrorCode));
 const RUNS = 120;
@@ -19,7 +20,7 @@ const RUNS = 120;
 let h: HardenedApp;
 beforeAll(async () => {
   // Small limits so that mutated sizes reach them cheaply.
-  h = await buildHardenedApp({ MAX_ITEMS_PER_REQUEST: '8', BODY_LIMIT_BYTES: '65536', MAX_TOKENS_PER_REQUEST: '2000' });
+  h = await buildLoadedApp({ MAX_ITEMS_PER_REQUEST: '8', BODY_LIMIT_BYTES: '65536', MAX_TOKENS_PER_REQUEST: '2000' });
 });
 afterAll(() => h?.close());
 

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installBundle, modelsDirWithCopy, replaceFile } from '../helpers/bundle-files.js';
 import { failures, postJson, runLoad } from '../helpers/http-load.js';
-import { FIXTURE_BUNDLES, ServerProcess } from '../helpers/server-process.js';
+import { BUNDLES_DIR, ServerProcess } from '../harness/server-process.js';
 import { figure } from '../helpers/figures.js';
 import { trace } from '../helpers/traces.js';
 
-const fingerprintOf = (bundle: string) => (JSON.parse(readFileSync(join(FIXTURE_BUNDLES, bundle, 'prm.json'), 'utf8')) as { fingerprint: string }).fingerprint;
+const fingerprintOf = (bundle: string) => (JSON.parse(readFileSync(join(BUNDLES_DIR, bundle, 'prm.json'), 'utf8')) as { fingerprint: string }).fingerprint;
 const F1 = fingerprintOf('tiny-logprobs');
 const F2 = fingerprintOf('tiny-logits');
 const KEY = 'user-key-0123456789';

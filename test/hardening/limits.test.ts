@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metrics } from '../../src/metrics.js';
 import { figure } from '../helpers/figures.js';
-import { buildHardenedApp, trace, type HardenedApp } from '../helpers/hardened-app.js';
+import { buildLoadedApp, type TestApp as HardenedApp } from '../harness/app.js';
+import { trace } from '../helpers/traces.js';
 
 async function counter(c: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, labels: Record<string, string> = {}) {
   const { values } = await c.get();
@@ -25,7 +26,7 @@ const many = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => trac
 describe('size limits', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildHardenedApp({ BODY_LIMIT_BYTES: '4096', MAX_ITEMS_PER_REQUEST: '4', MAX_TOKENS_PER_ITEM: '65', MAX_TOKENS_PER_REQUEST: '200' });
+    h = await buildLoadedApp({ BODY_LIMIT_BYTES: '4096', MAX_ITEMS_PER_REQUEST: '4', MAX_TOKENS_PER_ITEM: '65', MAX_TOKENS_PER_REQUEST: '200' });
   });
   afterAll(() => h?.close());
 
@@ -67,7 +68,7 @@ describe('the concurrency permit', () => {
   let h: HardenedApp;
   beforeAll(async () => {
     // One request at a time, and one row per forward pass so that a big request lasts a while.
-    h = await buildHardenedApp({ MAX_CONCURRENT_REQUESTS: '1', MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0' });
+    h = await buildLoadedApp({ MAX_CONCURRENT_REQUESTS: '1', MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0' });
   });
   afterAll(() => h?.close());
 
@@ -105,7 +106,7 @@ describe('the concurrency permit', () => {
 describe('the deadline', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildHardenedApp({ MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0' });
+    h = await buildLoadedApp({ MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0' });
   });
   afterAll(() => h?.close());
 
@@ -133,7 +134,7 @@ describe('the deadline', () => {
 describe('oversized requests fail at their first excess', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildHardenedApp({ MAX_TOKENS_PER_ITEM: '512' });
+    h = await buildLoadedApp({ MAX_TOKENS_PER_ITEM: '512' });
   });
   afterAll(() => h?.close());
 

@@ -3,12 +3,13 @@
  * as 429 RATE_LIMITED in the service's error body with Retry-After.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHardenedApp, trace, type HardenedApp } from '../helpers/hardened-app.js';
+import { buildLoadedApp, type TestApp as HardenedApp } from '../harness/app.js';
+import { trace } from '../helpers/traces.js';
 
 describe('per API key', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildHardenedApp({ API_KEYS: 'key-a,key-b', RATE_LIMIT_PER_MINUTE: '3' });
+    h = await buildLoadedApp({ API_KEYS: 'key-a,key-b', RATE_LIMIT_PER_MINUTE: '3' });
   });
   afterAll(() => h?.close());
 
@@ -51,7 +52,7 @@ describe('per API key', () => {
 describe('without keys', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildHardenedApp({ RATE_LIMIT_PER_MINUTE: '2' });
+    h = await buildLoadedApp({ RATE_LIMIT_PER_MINUTE: '2' });
   });
   afterAll(() => h?.close());
 

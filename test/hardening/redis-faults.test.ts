@@ -9,11 +9,11 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { failures, postJson, runLoad, type Sent } from '../helpers/http-load.js';
 import { RedisProcess, freePort } from '../helpers/redis-server.js';
-import { ServerProcess, linkedModelsDir } from '../helpers/server-process.js';
+import { ServerProcess, modelsDirWith } from '../harness/server-process.js';
 import { figure } from '../helpers/figures.js';
 import { trace } from '../helpers/traces.js';
 
-const MODELS_DIR = linkedModelsDir('tiny-logprobs');
+const MODELS_DIR = modelsDirWith('tiny-logprobs');
 
 async function readiness(server: ServerProcess): Promise<{ status: number; body: { ready: boolean; degraded: string[] } }> {
   const res = await fetch(`${server.url}/health/ready`);

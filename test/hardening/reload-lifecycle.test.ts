@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { BundleRegistry } from '../../src/core/bundle-registry.js';
-import { createScoringService } from '../../src/core/scoring-service.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { testScoringService } from '../harness/app.js';
+import { silentLogger } from '../../src/logger.js';
 import { installBundle, modelsDirWithCopy, replaceFile } from '../helpers/bundle-files.js';
-import { FIXTURE_BUNDLES } from '../helpers/server-process.js';
+import { BUNDLES_DIR } from '../harness/server-process.js';
 import { trace } from '../helpers/traces.js';
 
-const fingerprintOf = (bundle: string) => (JSON.parse(readFileSync(join(FIXTURE_BUNDLES, bundle, 'prm.json'), 'utf8')) as { fingerprint: string }).fingerprint;
+const fingerprintOf = (bundle: string) => (JSON.parse(readFileSync(join(BUNDLES_DIR, bundle, 'prm.json'), 'utf8')) as { fingerprint: string }).fingerprint;
 const F_LOGPROBS = fingerprintOf('tiny-logprobs');
 const F_LOGITS = fingerprintOf('tiny-logits');
 const ROW = { tokens: [5, 6, 7], targets: [6, 7, -1] };
@@ -38,7 +38,7 @@ afterAll(async () => {
 describe('readiness across reloads', () => {
   it('a broken new folder does not take the service out of service, and leaves with its folder', async () => {
     const dir = modelsDirWithCopy('tiny-logprobs', 'good');
-    const service = createScoringService({ modelsDir: dir, device: 'cpu', intraOpThreads: 1, interOpThreads: 1, logger: silentLogger });
+    const service = testScoringService({ MODELS_DIR: dir });
     closers.push(() => service.close());
     await service.whenLoaded();
     expect(service.readiness()).toEqual({ ready: true, models: { good: 'ready' }, degraded: [] });
@@ -63,7 +63,7 @@ describe('BundleRegistry.reload', () => {
   it('switches to the new version and disposes the old one only after its last lease is returned', async () => {
     expect(F_LOGPROBS).not.toBe(F_LOGITS);
     const dir = modelsDirWithCopy('tiny-logprobs', 'm');
-    const registry = new BundleRegistry({ modelsDir: dir, device: 'cpu', intraOpThreads: 1, interOpThreads: 1, logger: silentLogger });
+    const registry = new BundleRegistry({ modelsDir: dir, engine: { device: 'cpu', intraOpThreads: 1, interOpThreads: 1, logger: silentLogger } });
     closers.push(() => registry.close());
     await registry.loaded;
     const old = servingBundle(registry, 'm');
@@ -89,7 +89,7 @@ describe('BundleRegistry.reload', () => {
 
   it('a broken new version leaves the old one serving; a full reload adds new folders', async () => {
     const dir = modelsDirWithCopy('tiny-logprobs', 'm');
-    const registry = new BundleRegistry({ modelsDir: dir, device: 'cpu', intraOpThreads: 1, interOpThreads: 1, logger: silentLogger });
+    const registry = new BundleRegistry({ modelsDir: dir, engine: { device: 'cpu', intraOpThreads: 1, interOpThreads: 1, logger: silentLogger } });
     closers.push(() => registry.close());
     await registry.loaded;
     const serving = servingBundle(registry, 'm');
@@ -125,7 +125,7 @@ describe('BundleRegistry.reload', () => {
 describe('ScoringService.reload', () => {
   it('requests after the switch use the new version, and do not read the old version cache entries', async () => {
     const dir = modelsDirWithCopy('tiny-logprobs', 'm');
-    const scoring = createScoringService({ modelsDir: dir, device: 'cpu', intraOpThreads: 1, interOpThreads: 1, logger: silentLogger });
+    const scoring = testScoringService({ MODELS_DIR: dir });
     closers.push(() => scoring.close());
     await scoring.whenLoaded();
     const item = trace(3, 3);

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postJson } from '../helpers/http-load.js';
 import { RedisProcess } from '../helpers/redis-server.js';
-import { ServerProcess, linkedModelsDir } from '../helpers/server-process.js';
+import { ServerProcess, modelsDirWith } from '../harness/server-process.js';
 import { figure } from '../helpers/figures.js';
 import { trace } from '../helpers/traces.js';
 
@@ -21,7 +21,7 @@ afterAll(async () => {
 describe('two replicas, one Redis', () => {
   it('a trace scored on one replica is a full cache hit on the other', async () => {
     redis = await RedisProcess.start();
-    const env = { MODELS_DIR: linkedModelsDir('tiny-logprobs', 'tiny-ref-free'), REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '250' };
+    const env = { MODELS_DIR: modelsDirWith('tiny-logprobs', 'tiny-ref-free'), REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '250' };
     const [a, b] = await Promise.all([ServerProcess.start(env), ServerProcess.start(env)]);
     running.push(a!, b!);
     expect(a!.pid).not.toBe(b!.pid);

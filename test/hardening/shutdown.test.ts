@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postJson } from '../helpers/http-load.js';
 import { RedisProcess } from '../helpers/redis-server.js';
-import { ServerProcess, linkedModelsDir } from '../helpers/server-process.js';
+import { ServerProcess, modelsDirWith } from '../harness/server-process.js';
 import { figure } from '../helpers/figures.js';
 import { trace } from '../helpers/traces.js';
 
@@ -41,7 +41,7 @@ describe('SIGTERM with requests in flight', () => {
     redis = await RedisProcess.start();
     const probe = new Redis(redis.port, '127.0.0.1');
     const server = await ServerProcess.start({
-      MODELS_DIR: linkedModelsDir('tiny-logprobs'),
+      MODELS_DIR: modelsDirWith('tiny-logprobs'),
       REDIS_URL: redis.url,
       REDIS_TIMEOUT_MS: '250',
       // One row per forward pass and no KV reuse: each request below takes many passes.

@@ -5,11 +5,11 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkedModelsDir, ServerProcess } from '../helpers/server-process.js';
+import { modelsDirWith, ServerProcess } from '../harness/server-process.js';
 
 let server: ServerProcess;
 beforeAll(async () => {
-  server = await ServerProcess.start({ MODELS_DIR: linkedModelsDir('tiny-logprobs'), BODY_TIMEOUT_MS: '1500', HEADERS_TIMEOUT_MS: '1000' });
+  server = await ServerProcess.start({ MODELS_DIR: modelsDirWith('tiny-logprobs'), BODY_TIMEOUT_MS: '1500', HEADERS_TIMEOUT_MS: '1000' });
 }, 120_000);
 afterAll(async () => {
   await server?.stop();

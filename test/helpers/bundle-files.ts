@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURE_BUNDLES } from './server-process.js';
+import { BUNDLES_DIR } from '../harness/server-process.js';
 
 /** A fresh models folder with a copy of test bundle `from` named `as`. */
 export function modelsDirWithCopy(from: string, as: string): string {
@@ -20,7 +20,7 @@ export function modelsDirWithCopy(from: string, as: string): string {
 export function installBundle(modelsDir: string, as: string, from: string): void {
   const target = join(modelsDir, as);
   mkdirSync(target, { recursive: true });
-  const src = join(FIXTURE_BUNDLES, from);
+  const src = join(BUNDLES_DIR, from);
   const files = readdirSync(src);
   for (const f of files) {
     copyFileSync(join(src, f), join(target, `.${f}.new`));

@@ -3,6 +3,7 @@
  * time over keep-alive connections until `stop()` says so. Every answer is recorded; a network
  * error counts as a failure like a non-2xx status, so "zero failed requests" means exactly that.
  */
+import { closedLoop } from '../harness/closed-loop.js';
 
 export interface Sent {
   index: number;
@@ -40,22 +41,18 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 export async function runLoad(o: LoadOptions): Promise<Sent[]> {
   const all: Sent[] = [];
   let next = 0;
-  const client = async () => {
-    while (!o.stop(next)) {
-      const index = next++;
-      const sentAt = performance.now();
-      let s: Sent;
-      try {
-        const r = await postJson(o.url, o.body(index), o.headers);
-        s = { index, status: r.status, body: r.body, sentAt, doneAt: performance.now() };
-      } catch (err) {
-        s = { index, status: 'network-error', body: String((err as Error).cause ?? err), sentAt, doneAt: performance.now() };
-      }
-      all.push(s);
-      await o.onAnswer?.(s, all.length);
+  await closedLoop(o.clients, () => (o.stop(next) ? null : next++), async (index) => {
+    const sentAt = performance.now();
+    let s: Sent;
+    try {
+      const r = await postJson(o.url, o.body(index), o.headers);
+      s = { index, status: r.status, body: r.body, sentAt, doneAt: performance.now() };
+    } catch (err) {
+      s = { index, status: 'network-error', body: String((err as Error).cause ?? err), sentAt, doneAt: performance.now() };
     }
-  };
-  await Promise.all(Array.from({ length: o.clients }, client));
+    all.push(s);
+    await o.onAnswer?.(s, all.length);
+  });
   return all;
 }
 

@@ -4,12 +4,12 @@
  */
 import { join } from 'node:path';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
-import { silentLogger } from '../../src/engine/logger.js';
+import { silentLogger } from '../../src/logger.js';
 import type { WorkerLogprobModel } from '../../src/engine/worker-model.js';
-import { FIXTURE_BUNDLES } from './server-process.js';
+import { BUNDLES_DIR } from '../harness/server-process.js';
 
 export function openWorkerBundle(): Promise<LoadedBundle> {
-  return loadBundle(join(FIXTURE_BUNDLES, 'tiny-logprobs'), { device: 'cpu', intraOpThreads: 1, logger: silentLogger, engineThreads: 'worker' });
+  return loadBundle(join(BUNDLES_DIR, 'tiny-logprobs'), { device: 'cpu', intraOpThreads: 1, logger: silentLogger, engineThreads: 'worker' });
 }
 
 /** KV handles held now by the policy's and the reference's worker threads. */

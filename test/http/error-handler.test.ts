@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, PrmError } from '../../src/errors.js';
-import { buildTestApp, emptyModelsDir, type TestApp } from '../app/test-app.js';
+import { buildTestApp, emptyModelsDir, type TestApp } from '../harness/app.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, scoringServiceFor, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { LoadingScoringService } from '../../src/core/scoring-service.js';
-import { silentLogger } from '../../src/engine/logger.js';
-import { FIXTURE_BUNDLES } from '../helpers/server-process.js';
+import { silentLogger } from '../../src/logger.js';
+import { BUNDLES_DIR } from '../harness/bundles.js';
 
 const KEY = 'sk-url-key-7f3a9c';
 const logged: string[] = [];
@@ -18,7 +18,7 @@ let app: App;
 let scoring: LoadingScoringService;
 beforeAll(async () => {
   const config = loadConfig({
-    LOG_LEVEL: 'info', MODELS_DIR: FIXTURE_BUNDLES, DEFAULT_MODEL: 'tiny-logprobs', PRM_DEVICE: 'cpu',
+    LOG_LEVEL: 'info', MODELS_DIR: BUNDLES_DIR, DEFAULT_MODEL: 'tiny-logprobs', PRM_DEVICE: 'cpu',
     PRM_INTRA_OP_THREADS: '1', PRM_INTER_OP_THREADS: '1', API_KEYS: KEY, PUBLIC_METRICS: 'true',
   });
   const sink = new Writable({ write: (chunk, _enc, done) => (logged.push(String(chunk)), done()) });

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrmError } from '../../src/errors.js';
 import { untilAborted, withRequestSignal } from '../../src/http/request-signal.js';
-import { buildTestApp, emptyModelsDir, type TestApp } from '../app/test-app.js';
+import { buildTestApp, emptyModelsDir, type TestApp } from '../harness/app.js';
 
 const never = () => new Promise<never>(() => undefined);
 

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrmClient } from '../../src/client/index.js';
-import { startLiveServer, type LiveServer } from '../client/live-server.js';
+import { startLiveServer, type TestApp as LiveServer } from '../harness/app.js';
 
 const CHROMIUM_ARGS = [
   '--headless',

@@ -8,10 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, modelsDirWith, type TestApp } from '../app/test-app.js';
-import { FIXTURE_BUNDLES } from '../helpers/server-process.js';
+import { BUNDLES_DIR, buildTestApp, modelsDirWith, type TestApp } from '../harness/app.js';
 
-const MANIFEST = JSON.parse(readFileSync(join(FIXTURE_BUNDLES, 'tiny-logprobs', 'prm.json'), 'utf8')) as {
+const MANIFEST = JSON.parse(readFileSync(join(BUNDLES_DIR, 'tiny-logprobs', 'prm.json'), 'utf8')) as {
   max_sequence_length: number;
   prompt_template: string;
 };

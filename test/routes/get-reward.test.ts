@@ -3,7 +3,7 @@
  * /v1/score on the same trace (it is the same scoring call behind another protocol).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, modelsDirWith, type TestApp } from '../app/test-app.js';
+import { buildTestApp, modelsDirWith, type TestApp } from '../harness/app.js';
 
 let t: TestApp;
 beforeAll(async () => {

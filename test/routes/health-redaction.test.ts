@@ -5,20 +5,20 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHardenedApp, type HardenedApp } from '../helpers/hardened-app.js';
-import { FIXTURE_BUNDLES, linkedModelsDir } from '../helpers/server-process.js';
+import { buildLoadedApp, type TestApp as HardenedApp } from '../harness/app.js';
+import { BUNDLES_DIR, modelsDirWith } from '../harness/server-process.js';
 
 let h: HardenedApp;
 let dir = '';
 beforeAll(async () => {
-  dir = linkedModelsDir('tiny-logprobs');
+  dir = modelsDirWith('tiny-logprobs');
   // A copy whose tokenizer file is broken: its load error names the file by its full path.
-  cpSync(join(FIXTURE_BUNDLES, 'tiny-logprobs'), join(dir, 'zz-broken'), { recursive: true });
+  cpSync(join(BUNDLES_DIR, 'tiny-logprobs'), join(dir, 'zz-broken'), { recursive: true });
   const man = JSON.parse(readFileSync(join(dir, 'zz-broken', 'prm.json'), 'utf8'));
   delete man.fingerprint;
   writeFileSync(join(dir, 'zz-broken', 'prm.json'), JSON.stringify(man));
   writeFileSync(join(dir, 'zz-broken', 'tokenizer.json'), '{ not json');
-  h = await buildHardenedApp({ MODELS_DIR: dir, DEFAULT_MODEL: 'tiny-logprobs', API_KEYS: 'k1' });
+  h = await buildLoadedApp({ MODELS_DIR: dir, DEFAULT_MODEL: 'tiny-logprobs', API_KEYS: 'k1' });
 });
 afterAll(() => h?.close());
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUNDLES_DIR, buildTestApp, emptyModelsDir } from '../app/test-app.js';
+import { BUNDLES_DIR, buildTestApp, emptyModelsDir } from '../harness/app.js';
 
 describe('GET /health/live', () => {
   it('is 200 even when no model can be served', async () => {

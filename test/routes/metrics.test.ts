@@ -1,6 +1,6 @@
 /** GET /metrics: the Prometheus registry, with per-route request counts recorded by the hooks. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, emptyModelsDir, type TestApp } from '../app/test-app.js';
+import { buildTestApp, emptyModelsDir, type TestApp } from '../harness/app.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 /** GET /v1/models against the real service with the tiny test bundles. */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLES_DIR, buildTestApp, modelsDirWith, type TestApp } from '../app/test-app.js';
+import { BUNDLES_DIR, buildTestApp, modelsDirWith, type TestApp } from '../harness/app.js';
 
 const fingerprintOf = (name: string) =>
   (JSON.parse(readFileSync(`${BUNDLES_DIR}${name}/prm.json`, 'utf8')) as { fingerprint: string }).fingerprint;

@@ -4,7 +4,7 @@
  * option (β, aggregate, token rewards, deadline) from the request to the result.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, modelsDirWith, type TestApp } from '../app/test-app.js';
+import { buildTestApp, modelsDirWith, type TestApp } from '../harness/app.js';
 
 interface Step { reward: number; q: number; value: number; tokens: number }
 interface Result { id: string; score: number; outcome_reward: number; cached_tokens: number; steps: Step[]; token_rewards?: number[][] }

@@ -1,7 +1,7 @@
 /**
  * The key/values a model's worker thread holds for the main thread, by number (protocol.ts).
  *
- * The main thread decides when a KV is no longer needed (tier-2 eviction, a row finished) and
+ * The main thread decides when a KV is no longer needed (a KV cache eviction, a row finished) and
  * says so with a `release` message; messages are handled in order, so a release can never overtake
  * the forward pass that still reads that past. Numbers are never reused: a stale number fails
  * loudly instead of silently naming someone else's prefix.

@@ -10,7 +10,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { flattenKv } from '../kv-chain.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logger.js';
 import { OnnxLogprobModel } from '../onnx-model.js';
 import { makeKv, type ForwardRow, type KvState, type PassTimes } from '../types.js';
 import { WorkerKvStore } from './kv-store.js';

@@ -25,6 +25,15 @@ export interface WorkerInit {
   session: Omit<SessionOptions, 'logger' | 'engineThreads'>;
 }
 
+/**
+ * The session options a worker receives: all but the logger (a function cannot cross threads),
+ * the thread choice and the bundle's load options.
+ */
+export function workerSession(opts: SessionOptions & { trustFingerprint?: boolean }): WorkerInit['session'] {
+  const { logger: _logger, engineThreads: _threads, trustFingerprint: _trust, ...session } = opts;
+  return session;
+}
+
 export type LogLevel = 'info' | 'warn' | 'error';
 
 /** A forward row as posted: its past is the number of a KV held by the worker. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteLru } from '../../src/cache/byte-lru.js';
+import { ByteLru } from '../../src/util/byte-lru.js';
 
 describe('ByteLru', () => {
   const size = (s: string) => s.length;

@@ -3,7 +3,7 @@
  * PrmError (kept as is), with AbortSignal.timeout (a DOMException named "TimeoutError": the request
  * deadline passed) or with anything else (the client went away).
  */
-import { ErrorCode, PrmError } from '../errors.js';
+import { ErrorCode, PrmError } from './errors.js';
 
 export function abortError(signal: AbortSignal): PrmError {
   const reason: unknown = signal.reason;

@@ -5,22 +5,22 @@
  * (a request received, a reload finished) instead of sleeping.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-export const FIXTURE_BUNDLES = join(ROOT, 'test/fixtures/bundles');
+
+export { BUNDLES_DIR, modelsDirWith } from './bundles.js';
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 
-/** A models folder holding only the named test bundles (linked, not copied). */
-export function linkedModelsDir(...bundles: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'prm-models-'));
-  for (const name of bundles) symlinkSync(join(FIXTURE_BUNDLES, name), join(dir, name));
-  return dir;
+export interface StartOptions {
+  ready?: boolean;
+  authorization?: string;
+  /** Serve this checkout instead of this one. */
+  repoRoot?: string;
+  readyTimeoutMs?: number;
 }
 
 export class ServerProcess {
@@ -52,13 +52,15 @@ export class ServerProcess {
 
   /**
    * Starts the server with `env` on top of quiet, single-threaded test defaults and waits until it
-   * listens; with `ready` (default) also until /health/ready answers 200.
+   * listens; with `ready` (default) also until /health/ready answers 200. With a PORT of its own
+   * in `env` the address is known at once (the log may be quieter than info); `repoRoot` serves
+   * another checkout (the bench's A/B runs).
    */
-  static async start(env: Record<string, string>, opts: { ready?: boolean; authorization?: string } = {}): Promise<ServerProcess> {
+  static async start(env: Record<string, string>, opts: StartOptions = {}): Promise<ServerProcess> {
     // node itself with tsx as a loader, not the tsx CLI: the CLI is a parent process that relays
     // only some signals (not SIGHUP), and a signal must reach the server exactly as in production.
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      cwd: ROOT,
+      cwd: opts.repoRoot ?? ROOT,
       env: {
         ...process.env,
         HOST: '127.0.0.1',
@@ -77,14 +79,29 @@ export class ServerProcess {
     const reap = () => child.kill('SIGKILL');
     process.once('exit', reap);
     void server.exited.then(() => process.off('exit', reap));
-    const listening = server.waitForLog((l) => /serving .* at http/.test(l.msg ?? ''), 60_000);
-    const exit = server.exited.then((code) => {
-      throw new Error(`server exited with ${code} before listening:\n${server.logText()}`);
-    });
-    const line = await Promise.race([listening, exit]);
-    server.url = /at (http:\/\/[^ ]+) /.exec(line.msg!)![1]!;
-    if (opts.ready !== false) await server.waitReady(opts.authorization);
+    try {
+      server.url = await server.untilExit(server.address(env.PORT));
+      if (opts.ready !== false) await server.untilExit(server.waitReady(opts.authorization, opts.readyTimeoutMs));
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
     return server;
+  }
+
+  /** The fixed port's address, or the one the server logs once it listens. */
+  private async address(port: string | undefined): Promise<string> {
+    if (port !== undefined && port !== '0') return `http://127.0.0.1:${port}`;
+    const line = await this.waitForLog((l) => /serving .* at http/.test(l.msg ?? ''), 60_000);
+    return /at (http:\/\/[^ ]+) /.exec(line.msg!)![1]!;
+  }
+
+  /** `p`, unless the server exits first. */
+  private untilExit<T>(p: Promise<T>): Promise<T> {
+    const exit = this.exited.then((code): never => {
+      throw new Error(`server exited with ${code} before it was ready:\n${this.logText()}`);
+    });
+    return Promise.race([p, exit]);
   }
 
   get pid(): number {

@@ -1,0 +1,199 @@
+/**
+ * One scoring call as a short list of stages over one request context:
+ *
+ *   admit → lease bundle → tokenize → log-probs (plan rows against the caches, run, store)
+ *   → rewards → respond
+ *
+ * Admission happens before any model work: a concurrency permit (at most maxConcurrentRequests
+ * calls in flight, counted until the call's work has really stopped, so the memory held by
+ * scoring is bounded) and token limits checked while tokenizing. The lease keeps the bundle
+ * version the call resolved alive through a hot reload until the call is done.
+ */
+import { throwIfAborted } from '../abort.js';
+import type { LoadedBundle } from '../bundle/load-bundle.js';
+import { ErrorCode, PrmError } from '../errors.js';
+import { metrics } from '../metrics.js';
+import type { BundleRegistry } from './bundle-registry.js';
+import type { BundlePipelines, ItemLogprobs } from './logprob-pipeline.js';
+import { prepareItems, type PreparedItem } from './prepare-items.js';
+import { computeRewards } from './rewards.js';
+import { AGGREGATES, type Aggregate, type ItemResult, type ModelSummary, type ScoreItemInput, type ScoreOptions, type ScoreResult, type ScoringService } from './types.js';
+
+/** Per-call limits; each defaults to none. */
+export interface RequestLimits {
+  /** Scoring calls in flight before new ones get OVERLOADED. */
+  maxConcurrentRequests?: number;
+  /** Prompt + response tokens per item and per call before TOO_MANY_TOKENS. */
+  maxTokensPerItem?: number;
+  maxTokensPerRequest?: number;
+}
+
+export interface ResolvedOptions {
+  aggregate: Aggregate;
+  tokenRewards: boolean;
+  beta: number;
+  partial: boolean;
+}
+
+/**
+ * Largest β a request may ask for. Rewards are β times sums of float32 log-probs; far beyond any
+ * useful β (papers use 0.001–0.05) they overflow to ±Infinity, which JSON cannot carry. Below this
+ * bound they stay finite for any sequence the service accepts.
+ */
+export const MAX_BETA = 1e6;
+
+/** Checks request options against the bundle; throws INVALID_OPTION naming the option. */
+export function resolveOptions(options: ScoreOptions, bundleBeta: number): ResolvedOptions {
+  const aggregate = options.aggregate ?? 'min';
+  if (!AGGREGATES.includes(aggregate)) {
+    throw new PrmError(ErrorCode.INVALID_OPTION, `options.aggregate must be one of ${AGGREGATES.join(', ')} (got ${JSON.stringify(aggregate)})`);
+  }
+  const beta = options.beta ?? bundleBeta;
+  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0 || beta > MAX_BETA) {
+    throw new PrmError(ErrorCode.INVALID_OPTION, `options.beta must be a number > 0 and ≤ ${MAX_BETA} (got ${JSON.stringify(options.beta)})`);
+  }
+  return { aggregate, tokenRewards: options.token_rewards === true, beta, partial: options.partial === true };
+}
+
+export function summaryOf(b: LoadedBundle, beta = b.manifest.beta): ModelSummary {
+  return { name: b.name, fingerprint: b.fingerprint, beta, reference_free: b.reference === null };
+}
+
+/** Rewards of one item from its log-probs (cached or fresh: same inputs, same numbers). */
+export function itemResult(item: PreparedItem, lp: ItemLogprobs, o: ResolvedOptions): ItemResult {
+  const r = computeRewards({
+    policy: lp.policy,
+    reference: lp.reference,
+    stepTokens: item.stepTokens,
+    beta: o.beta,
+    aggregate: o.aggregate,
+    tokenRewards: o.tokenRewards,
+  });
+  const out: ItemResult = { id: item.id, score: r.score, outcome_reward: r.outcome_reward, steps: r.steps, cached_tokens: lp.cachedTokens };
+  if (r.token_rewards) out.token_rewards = r.token_rewards;
+  return out;
+}
+
+/** The concurrency permit: a call counts from admission until its work has stopped. */
+export class Admission {
+  private count = 0;
+
+  constructor(private readonly max = Number.POSITIVE_INFINITY) {}
+
+  get inFlight(): number {
+    return this.count;
+  }
+
+  /** Counts the call in, or refuses it with OVERLOADED; returns the function that counts it out. */
+  admit(): () => void {
+    if (this.count >= this.max) {
+      metrics.rejected.inc({ reason: 'overloaded' });
+      throw new PrmError(ErrorCode.OVERLOADED, `${this.count} scoring requests are in flight (the limit); retry shortly`, { retryAfterS: 1 });
+    }
+    this.count++;
+    return () => void this.count--;
+  }
+}
+
+/** What the stages share: the service's parts, fixed when it is built. */
+export interface ScoreDeps {
+  registry: BundleRegistry;
+  pipelines: BundlePipelines;
+  admission: Admission;
+  limits: RequestLimits;
+  /** Where requests that name no model go. */
+  defaultModel(): string | undefined;
+}
+
+/** One call as it moves through the stages. */
+interface ScoreContext {
+  bundle: LoadedBundle;
+  options: ResolvedOptions;
+  signal?: AbortSignal;
+  startedAt: number;
+  prepared: PreparedItem[];
+  tokenizedAt: number;
+  logprobs: ItemLogprobs[];
+  queueMs: number;
+  computedAt: number;
+}
+
+/** The service's score method: every call runs scoreRequest over the same parts. */
+export function scorer(deps: ScoreDeps): ScoringService['score'] {
+  return (model, items, options, signal) => scoreRequest(deps, model, items, options, signal);
+}
+
+export async function scoreRequest(
+  deps: ScoreDeps,
+  model: string | undefined,
+  items: ScoreItemInput[],
+  options: ScoreOptions,
+  signal?: AbortSignal,
+): Promise<ScoreResult> {
+  const leave = deps.admission.admit();
+  try {
+    const startedAt = performance.now();
+    throwIfAborted(signal);
+    const bundle = deps.registry.resolve(model ?? deps.defaultModel());
+    // Taken in the same tick as the lookup: a reload cannot dispose this version before release.
+    const returnLease = deps.registry.lease(bundle);
+    try {
+      const tokenized = await tokenize(deps, bundle, items, resolveOptions(options, bundle.manifest.beta), startedAt, signal);
+      const computed = await computeLogprobs(deps, tokenized);
+      return respond(computed, computed.prepared.map((item, i) => itemResult(item, computed.logprobs[i], computed.options)));
+    } finally {
+      returnLease();
+    }
+  } finally {
+    leave();
+  }
+}
+
+async function tokenize(
+  deps: ScoreDeps,
+  bundle: LoadedBundle,
+  items: ScoreItemInput[],
+  options: ResolvedOptions,
+  startedAt: number,
+  signal?: AbortSignal,
+): Promise<Omit<ScoreContext, 'logprobs' | 'queueMs' | 'computedAt'>> {
+  const { maxTokensPerItem, maxTokensPerRequest } = deps.limits;
+  const prepared = await prepareItems(bundle.segmenter, items, { partial: options.partial, maxTokensPerItem, maxTokensPerRequest, signal });
+  const tokenizedAt = performance.now();
+  throwIfAborted(signal);
+  return { bundle, options, signal, startedAt, prepared, tokenizedAt };
+}
+
+async function computeLogprobs(deps: ScoreDeps, ctx: Omit<ScoreContext, 'logprobs' | 'queueMs' | 'computedAt'>): Promise<ScoreContext> {
+  const { items: logprobs, queueMs } = await deps.pipelines.of(ctx.bundle).compute(ctx.prepared, ctx.signal);
+  const computedAt = performance.now();
+  throwIfAborted(ctx.signal);
+  return { ...ctx, logprobs, queueMs, computedAt };
+}
+
+/** Usage, metrics and timings around the results. */
+function respond(ctx: ScoreContext, results: ItemResult[]): ScoreResult {
+  const { bundle, prepared, logprobs } = ctx;
+  let promptTokens = 0;
+  let responseTokens = 0;
+  let cachedTokens = 0;
+  prepared.forEach((p, i) => {
+    promptTokens += p.promptTokens;
+    responseTokens += p.responseTokens;
+    cachedTokens += logprobs[i].cachedTokens;
+  });
+  metrics.itemsScored.inc({ model: bundle.name }, prepared.length);
+  metrics.tokensScored.inc({ model: bundle.name, source: 'computed' }, responseTokens - cachedTokens);
+  if (cachedTokens > 0) metrics.tokensScored.inc({ model: bundle.name, source: 'cached' }, cachedTokens);
+  return {
+    model: summaryOf(bundle, ctx.options.beta),
+    results,
+    usage: { items: prepared.length, prompt_tokens: promptTokens, response_tokens: responseTokens, cached_tokens: cachedTokens },
+    timings: {
+      tokenize_ms: ctx.tokenizedAt - ctx.startedAt,
+      queue_ms: ctx.queueMs,
+      infer_ms: Math.max(0, ctx.computedAt - ctx.tokenizedAt - ctx.queueMs),
+      total_ms: performance.now() - ctx.startedAt,
+    },
+  };
+}
