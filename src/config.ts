@@ -47,18 +47,14 @@ function integer(env: string, def: number, min: number, max: number, doc: string
   };
 }
 
+function finiteNumber(text: string): number {
+  const n = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(n)) throw new Error(`must be a finite number, got '${text}'`);
+  return n;
+}
+
 function decimal(env: string, def: number, doc: string): VarSpec<number> {
-  return {
-    env,
-    default: String(def),
-    doc,
-    parse(raw) {
-      const text = (raw ?? String(def)).trim();
-      const n = Number(text);
-      if (text === '' || !Number.isFinite(n)) throw new Error(`must be a finite number, got '${raw}'`);
-      return n;
-    },
-  };
+  return { env, default: String(def), doc, parse: (raw) => finiteNumber(raw ?? String(def)) };
 }
 
 function text(env: string, def: string, doc: string): VarSpec<string> {
