@@ -4,14 +4,14 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { splitSampledResponse } from '../core/prepare-items.js';
-import type { ScoreItemInput } from '../core/types.js';
+import type { TextItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
 import { GetRewardRouteSchema, type GetRewardBody, type GetRewardResponse } from './get-reward.schema.js';
 
 /** query[i] → {prompt, response}; see the schema's description of `prompts` for the rules. */
-export function splitQueries(body: GetRewardBody, maxItems: number): ScoreItemInput[] {
+export function splitQueries(body: GetRewardBody, maxItems: number): TextItemInput[] {
   const { query, prompts } = body;
   if (query.length > maxItems) {
     throw new PrmError(ErrorCode.TOO_MANY_ITEMS, `${query.length} queries in one request; the limit is ${maxItems}`);
