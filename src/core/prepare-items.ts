@@ -149,9 +149,10 @@ export function checkItemForm(item: Record<string, unknown>, label: string): voi
     }
     return;
   }
-  if (item.prompt === undefined) {
+  if (text.length === 0) {
     throw new PrmError(ErrorCode.INVALID_REQUEST, `${label} needs 'prompt' with 'steps' or 'response', or 'prompt_ids', 'response_ids' and 'step_ends'`);
   }
+  if (item.prompt === undefined) throw new PrmError(ErrorCode.INVALID_REQUEST, `${label}.prompt is required`);
   checkStepsOrResponse(item, label);
 }
 

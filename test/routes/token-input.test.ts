@@ -108,7 +108,8 @@ describe('token id items', () => {
     const partial = await refused({ prompt_ids: ids.prompt_ids, response_ids: ids.response_ids });
     expect([partial.status, partial.code]).toEqual([400, 'INVALID_REQUEST']);
     expect(partial.message).toMatch(/without step_ends/);
-    expect((await refused({ steps: ['2'] })).message).toMatch(/needs 'prompt'/);
+    expect((await refused({ steps: ['2'] })).message).toBe('body.items[0].prompt is required');
+    expect((await refused({ id: 'x' })).message).toMatch(/needs 'prompt' with 'steps' or 'response', or 'prompt_ids', 'response_ids' and 'step_ends'/);
   });
 
   it('obey the token limits of text items: MAX_TOKENS_PER_ITEM and max_sequence_length', async () => {
