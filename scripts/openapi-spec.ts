@@ -16,6 +16,9 @@ const noModels: ScoringService = {
   score: async () => {
     throw new PrmError(ErrorCode.NOT_READY, 'no models');
   },
+  tokenize: async () => {
+    throw new PrmError(ErrorCode.NOT_READY, 'no models');
+  },
   close: async () => undefined,
 };
 

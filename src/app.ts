@@ -32,6 +32,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { modelsRoutes } from './routes/models.js';
 import { playgroundRoutes } from './playground/route.js';
 import { scoreRoutes } from './routes/score.js';
+import { tokenizeRoutes } from './routes/tokenize.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -160,6 +161,7 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
 
 async function registerRoutes(app: FastifyInstance, config: Config, service: ScoringService & Partial<Reloadable>): Promise<void> {
   await app.register(scoreRoutes);
+  await app.register(tokenizeRoutes);
   await app.register(getRewardRoutes);
   await app.register(modelsRoutes);
   await app.register(healthRoutes);

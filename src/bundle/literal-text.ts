@@ -12,7 +12,7 @@
  * each run between them encoded), so nothing changes for ordinary input.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import { tokenEnds, type OffsetScheme } from './token-offsets.js';
+
 
 export interface TextPart {
   text: string;
@@ -73,9 +73,12 @@ export class LiteralTextEncoder {
   /**
    * The same ids with where each token ends, in characters of the parts' joined text (a control
    * token ends after its own spelling); `ends` is null when a run's offsets cannot be derived.
+   * `endsOf` gives a run's token ends from its token strings (token-offsets.ts), or null.
    */
   encodeWithEnds(
-    parts: readonly TextPart[], scheme: OffsetScheme, tokenize: (text: string) => { ids: number[]; tokens: string[] },
+    parts: readonly TextPart[],
+    endsOf: (text: string, tokens: readonly string[]) => number[] | null,
+    tokenize: (text: string) => { ids: number[]; tokens: string[] },
   ): { ids: number[]; ends: number[] | null } {
     const ids: number[] = [];
     let ends: number[] | null = [];
@@ -83,7 +86,7 @@ export class LiteralTextEncoder {
     this.walk(parts, (run) => {
       const enc = tokenize(run);
       ids.push(...enc.ids);
-      const runEnds = ends === null ? null : tokenEnds(run, enc.tokens, scheme);
+      const runEnds = ends === null ? null : endsOf(run, enc.tokens);
       ends = runEnds === null || ends === null ? null : [...ends, ...runEnds.map((e) => at + e)];
       at += run.length;
     }, (id, text) => {

@@ -9,7 +9,7 @@
 import { Template } from '@huggingface/jinja';
 import { ErrorCode, PrmError } from '../errors.js';
 import { LiteralTextEncoder, type TextPart } from './literal-text.js';
-import { offsetSchemeOf, type OffsetScheme } from './token-offsets.js';
+import { offsetSchemeOf, tokenEnds, verbatimEnds, type OffsetScheme } from './token-offsets.js';
 import type { Manifest } from './manifest.js';
 import { TokenMemo } from './token-memo.js';
 import type { TokenizerBundle } from './tokenizer-files.js';
@@ -19,6 +19,16 @@ export interface Segments {
   prompt: readonly number[];
   /** One segment per step, each with at least one id. */
   steps: (readonly number[])[];
+}
+
+/** Segments with the text they were cut from (Segmenter.render). */
+export interface RenderedSegments extends Segments {
+  /** The prompt as the model sees it (template applied). */
+  promptText: string;
+  /** The steps joined by the separator, the separator after the last one too when partial. */
+  responseText: string;
+  /** Per step, each token's [start, end) in responseText; null when not derivable. */
+  stepOffsets: [number, number][][] | null;
 }
 
 export type SegmenterLayout = Pick<
@@ -83,6 +93,11 @@ export class Segmenter {
     return [this.tok.eosToken, this.tok.padToken].filter((t): t is string => t !== undefined && t.length > 0);
   }
 
+  /** Prompt + response tokens the model takes. */
+  get maxSequenceLength(): number {
+    return this.layout.max_sequence_length;
+  }
+
   get separator(): string {
     return this.layout.step_separator;
   }
@@ -144,17 +159,42 @@ export class Segmenter {
    * whole text's ids ends the segment).
    */
   segment(prompt: string, steps: readonly string[], opts: { partial?: boolean } = {}): Segments {
+    const partial = opts.partial === true;
+    return this.cut(this.pieces(prompt, steps, partial), partial);
+  }
+
+  /**
+   * segment() plus the rendered text and each step token's [start, end) in characters of the
+   * rendered response (the steps joined by the separator): a token that begins in the prompt starts
+   * at 0, an appended EOS is [length, length]. Offsets are null when the tokens' strings do not
+   * account for the text (a normaliser that rewrites it, a tokenizer of another kind).
+   */
+  render(prompt: string, steps: readonly string[], opts: { partial?: boolean } = {}): RenderedSegments {
+    const partial = opts.partial === true;
+    const pieces = this.pieces(prompt, steps, partial);
+    const segments = this.cut(pieces, partial);
+    const promptText = this.joined(pieces[0]!);
+    const responseText = pieces.slice(1).map((p) => this.joined(p)).join('');
+    return { ...segments, promptText, responseText, stepOffsets: this.stepOffsets(pieces, segments, promptText.length) };
+  }
+
+  /** The trace as text parts: [prompt, step 1 (+ separator), ..., step n (+ separator when partial)]. */
+  private pieces(prompt: string, steps: readonly string[], partial: boolean): TextPart[][] {
     if (steps.length === 0) throw new PrmError(ErrorCode.EMPTY_STEPS, 'the trace has no steps');
     const promptParts = this.promptParts(prompt);
     // Index of the step that ends the trace (no separator, maybe EOS); none when partial.
-    const last = opts.partial ? steps.length : steps.length - 1;
+    const last = partial ? steps.length : steps.length - 1;
     const stepParts = steps.map((text, k): TextPart[] => {
       if (text.length === 0 || this.encode([{ text, literal: true }]).length === 0) {
         throw new PrmError(ErrorCode.EMPTY_STEP, `step ${k + 1} of ${steps.length} tokenizes to zero tokens`);
       }
       return k < last ? [{ text, literal: true }, { text: this.layout.step_separator, literal: false }] : [{ text, literal: true }];
     });
-    const pieces = [promptParts, ...stepParts];
+    return [promptParts, ...stepParts];
+  }
+
+  /** The pieces' whole-text ids cut into segments, EOS appended, the sequence length checked. */
+  private cut(pieces: TextPart[][], partial: boolean): Segments {
     const one = pieces.map((p) => this.encode(p));
     if (one[0]!.length === 0) {
       throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
@@ -162,7 +202,7 @@ export class Segmenter {
     const whole = this.encode(pieces.flat());
     const segs = this.layout.step_boundaries === 'eos-separator' ? this.cutAtEosSeparator(pieces, whole, one)
       : joinsUp(one, whole) ? one.map((ids) => [...ids]) : this.cutAtEnds(pieces, whole) ?? this.cutAtPrefixes(pieces, whole);
-    if (this.layout.append_eos && !opts.partial) segs[segs.length - 1]!.push(this.tok.eosId!);
+    if (this.layout.append_eos && !partial) segs[segs.length - 1]!.push(this.tok.eosId!);
     const total = segs.reduce((n, ids) => n + ids.length, 0);
     if (total > this.layout.max_sequence_length) {
       throw new PrmError(
@@ -173,10 +213,34 @@ export class Segmenter {
     return { prompt: segs[0]!, steps: segs.slice(1) };
   }
 
+  /** Each step token's span in the response (render()), or null when the ends are not derivable. */
+  private stepOffsets(pieces: readonly TextPart[][], segs: Segments, promptLength: number): [number, number][][] | null {
+    const ids = [...segs.prompt, ...segs.steps.flat()];
+    const text = this.joined(pieces.flat());
+    const enc = this.literalUncached.encodeWithEnds(pieces.flat(), (run, tokens) => this.runEnds(run, tokens), (run) => this.plainEncode(run));
+    // The text's own tokens, then at most the EOS the bundle appends (it has no characters).
+    if (enc.ends === null || ids.length - enc.ids.length > 1 || !joinsUp([enc.ids], ids.slice(0, enc.ids.length))) return null;
+    const ends = enc.ends;
+    const inResponse = (at: number) => Math.max(0, at - promptLength);
+    const spans = ids.map((_, i): [number, number] => {
+      const end = i < ends.length ? ends[i]! : text.length;
+      const start = i === 0 ? 0 : i - 1 < ends.length ? ends[i - 1]! : text.length;
+      return [inResponse(start), inResponse(end)];
+    });
+    let at = segs.prompt.length;
+    return segs.steps.map((step) => spans.slice(at, (at += step.length)));
+  }
+
+  /** Token ends of one run from its token strings: the tokenizer family's rule, else verbatim. */
+  private runEnds(run: string, tokens: readonly string[]): number[] | null {
+    return (this.offsets === null ? null : tokenEnds(run, tokens, this.offsets)) ?? verbatimEnds(run, tokens);
+  }
+
   /** Where the whole text's tokens end, in characters (null: not derivable for this tokenizer or text). */
   private wholeEnds(pieces: readonly TextPart[][], whole: readonly number[]): number[] | null {
     if (this.offsets === null) return null;
-    const { ids, ends } = this.literalUncached.encodeWithEnds(pieces.flat(), this.offsets, (text) => this.plainEncode(text));
+    const scheme = this.offsets;
+    const { ids, ends } = this.literalUncached.encodeWithEnds(pieces.flat(), (run, tokens) => tokenEnds(run, tokens, scheme), (text) => this.plainEncode(text));
     return ends !== null && joinsUp([ids], whole) ? ends : null;
   }
 

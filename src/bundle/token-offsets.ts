@@ -78,3 +78,18 @@ export function tokenEnds(text: string, tokens: readonly string[], scheme: Offse
   }
   return ends;
 }
+
+/**
+ * Token ends for tokenizers whose token strings are the text's own characters (character-level and
+ * other decoders that only concatenate): the running length, when the strings join up to the text.
+ */
+export function verbatimEnds(text: string, tokens: readonly string[]): number[] | null {
+  const ends: number[] = [];
+  let at = 0;
+  for (const t of tokens) {
+    if (!text.startsWith(t, at)) return null;
+    at += t.length;
+    ends.push(at);
+  }
+  return at === text.length ? ends : null;
+}

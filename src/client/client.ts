@@ -5,6 +5,9 @@
  *
  *   const prm = new PrmClient({ baseUrl: 'http://localhost:8080', apiKey: process.env.PRM_API_KEY });
  *   const { results } = await prm.score([{ prompt: '48+27', steps: ['48+27=75', 'Answer: 75'] }]);
+ *
+ * Items are text or token ids of the model's tokenizer (TokenItem); tokenize() shows the ids the
+ * service scores for text.
  */
 import { PrmApiError, parseRetryAfter } from './errors.js';
 import type {
@@ -18,6 +21,9 @@ import type {
   ScoreRequest,
   ScoreRequestOptions,
   ScoreResponse,
+  TextItem,
+  TokenizeRequest,
+  TokenizeResponse,
 } from './types.js';
 
 export interface PrmClientOptions {
@@ -93,6 +99,19 @@ export class PrmClient {
   async scoreSteps(prompt: string, steps: string[], options: ScoreCallOptions = {}): Promise<ItemResult> {
     const { results } = await this.score([{ prompt, steps }], options);
     return results[0]!;
+  }
+
+  /**
+   * POST /tokenize: the token ids (per step, with their offsets in the rendered response) that
+   * score() would score for these text items; prompt_ids, response_ids and step_ends of each
+   * result are the same trace as a token id item.
+   */
+  async tokenize(items: TextItem[], options: CallOptions & { model?: string; partial?: boolean } = {}): Promise<TokenizeResponse> {
+    const { model, partial, signal, maxRetries } = options;
+    const body: TokenizeRequest = { items };
+    if (model !== undefined) body.model = model;
+    if (partial !== undefined) body.options = { partial };
+    return this.request<TokenizeResponse>('POST', '/tokenize', body, signal, maxRetries);
   }
 
   /** POST /get_reward: the OpenRLHF remote reward model protocol. */

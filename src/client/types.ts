@@ -12,14 +12,31 @@ import type {
   ScoreOptions,
   ScoreUsage,
   StepResult,
+  TokenizedItem,
+  TokenizeResult,
+  TokenOffset,
 } from '../core/types.js';
 
-export type { Aggregate, ItemResult, ModelInfo, ModelSummary, Readiness, ScoreUsage, StepResult };
+export type { Aggregate, ItemResult, ModelInfo, ModelSummary, Readiness, ScoreUsage, StepResult, TokenizedItem, TokenOffset };
 
-/** One trace: explicit steps, or a response the server splits by the model's step separator. */
-export type ScoreItem =
+/** One trace as text: explicit steps, or a response the server splits by the model's step separator. */
+export type TextItem =
   | { id?: string; prompt: string; steps: string[]; response?: never }
   | { id?: string; prompt: string; response: string; steps?: never };
+
+/**
+ * One trace as token ids of the model's tokenizer (the policy's, for a PRM that shares it), scored
+ * exactly as given: no template, separator or EOS added. step_ends[k] is the exclusive end of
+ * step k in response_ids; the last one is response_ids.length.
+ */
+export interface TokenItem {
+  id?: string;
+  prompt_ids: number[];
+  response_ids: number[];
+  step_ends: number[];
+}
+
+export type ScoreItem = TextItem | TokenItem;
 
 export interface ScoreRequestOptions extends ScoreOptions {
   /** Server-side deadline for this request, in milliseconds. */
@@ -37,6 +54,15 @@ export interface ScoreResponse {
   results: ItemResult[];
   usage: ScoreUsage;
 }
+
+/** POST /tokenize: what /v1/score would score for text items. */
+export interface TokenizeRequest {
+  model?: string;
+  items: TextItem[];
+  options?: { partial?: boolean };
+}
+
+export type TokenizeResponse = TokenizeResult;
 
 export interface ModelsResponse {
   default_model: string | null;

@@ -2,15 +2,17 @@
  * Request items → token segments, the first stage of scoring. Its output is all the later stages
  * (caches, batcher, engine, rewards) need, so they never see text.
  *
- * The steps of a trace come as explicit `steps` or as a `response` string cut at the bundle's step
+ * A trace comes as text or as token ids of the model's tokenizer (token-items.ts, taken as they
+ * are). The steps of a text trace come as explicit `steps` or as a `response` string cut at the bundle's step
  * separator, by one of two rules: /v1/score cuts strictly (an empty piece is an empty step, refused
  * as EMPTY_STEP), /get_reward keeps blank pieces inside the step before them (RL samples hold
  * doubled separators, and one refusal would lose a whole batch's rewards).
  */
-import type { Segmenter } from '../bundle/segmenter.js';
+import type { RenderedSegments, Segmenter, Segments } from '../bundle/segmenter.js';
 import { throwIfAborted } from '../abort.js';
 import { ErrorCode, PrmError } from '../errors.js';
-import type { ScoreItemInput } from './types.js';
+import { isTokenItem, tokenFieldsOf, tokenSegments } from './token-items.js';
+import type { ScoreItemInput, TextItemInput } from './types.js';
 
 export interface PreparedItem {
   /** The item's id, or its index in the request as a string. */
@@ -23,7 +25,12 @@ export interface PreparedItem {
   responseTokens: number;
   /** The trace will be extended (ScoreOptions.partial): its KV is worth keeping in the KV cache. */
   partial: boolean;
+  /** With PrepareOptions.render: a text item's rendered text and token offsets; null for token ids. */
+  rendered?: RenderedText | null;
 }
+
+/** What the model saw of a text item, and where each step token lies in its response. */
+export type RenderedText = Pick<RenderedSegments, 'promptText' | 'responseText' | 'stepOffsets'>;
 
 export interface PrepareOptions {
   /** The trace continues after its last step (see ScoreOptions.partial). */
@@ -31,6 +38,10 @@ export interface PrepareOptions {
   /** Prompt + response tokens per item and per call before TOO_MANY_TOKENS; default: no limit. */
   maxTokensPerItem?: number;
   maxTokensPerRequest?: number;
+  /** Ids of token id items must be below this (the model's vocab_size); default: the tokenizer's. */
+  vocabSize?: number;
+  /** Also keep each text item's rendered text and token offsets (PreparedItem.rendered). */
+  render?: boolean;
   /** Aborts tokenization between items (deadline, client gone). */
   signal?: AbortSignal;
 }
@@ -56,7 +67,7 @@ export async function prepareItems(segmenter: Segmenter, items: readonly ScoreIt
       throwIfAborted(opts.signal);
       sliceStart = performance.now();
     }
-    const item = prepareOne(segmenter, items[index]!, index, opts.partial === true, perItem);
+    const item = prepareOne(segmenter, items[index]!, index, opts);
     const n = item.promptTokens + item.responseTokens;
     if (n > perItem) {
       throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `items[${index}] has ${n} tokens (prompt + response); the limit is ${perItem} per item`);
@@ -70,15 +81,13 @@ export async function prepareItems(segmenter: Segmenter, items: readonly ScoreIt
   return out;
 }
 
-function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, partial: boolean, perItem: number): PreparedItem {
+function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, opts: PrepareOptions): PreparedItem {
+  const partial = opts.partial === true;
   try {
-    const steps = stepsOf(item, segmenter.separator);
-    if (steps.length > perItem) {
-      throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `${steps.length} steps are more than the ${perItem} tokens an item may have`);
-    }
-    const seg = segmenter.segment(item.prompt, steps, { partial });
+    const limits = { vocabSize: opts.vocabSize ?? segmenter.vocabSize, maxSequenceLength: segmenter.maxSequenceLength };
+    const seg = isTokenItem(item) ? { ...tokenSegments(item, limits), rendered: null } : textSegments(segmenter, item, opts);
     const stepTokens = seg.steps.map((s) => s.length);
-    return {
+    const prepared: PreparedItem = {
       id: item.id ?? String(index),
       segments: [seg.prompt, ...seg.steps],
       promptTokens: seg.prompt.length,
@@ -86,6 +95,8 @@ function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, p
       responseTokens: stepTokens.reduce((a, b) => a + b, 0),
       partial,
     };
+    if (opts.render) prepared.rendered = seg.rendered;
+    return prepared;
   } catch (err) {
     if (err instanceof PrmError) {
       const label = item.id === undefined ? `items[${index}]` : `items[${index}] (id ${JSON.stringify(item.id)})`;
@@ -93,6 +104,18 @@ function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, p
     }
     throw err;
   }
+}
+
+/** The segments of a text item (segmenter.ts), rendered with offsets when asked for. */
+function textSegments(segmenter: Segmenter, item: TextItemInput, opts: PrepareOptions): Segments & { rendered?: RenderedText } {
+  const perItem = opts.maxTokensPerItem ?? Number.POSITIVE_INFINITY;
+  const steps = stepsOf(item, segmenter.separator);
+  if (steps.length > perItem) {
+    throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `${steps.length} steps are more than the ${perItem} tokens an item may have`);
+  }
+  if (!opts.render) return segmenter.segment(item.prompt, steps, { partial: opts.partial === true });
+  const { promptText, responseText, stepOffsets, ...segments } = segmenter.render(item.prompt, steps, { partial: opts.partial === true });
+  return { ...segments, rendered: { promptText, responseText, stepOffsets } };
 }
 
 export interface StepsOrResponse {
@@ -105,6 +128,32 @@ export function checkStepsOrResponse(item: StepsOrResponse, label: string): void
   if ((item.steps === undefined) === (item.response === undefined)) {
     throw new PrmError(ErrorCode.INVALID_REQUEST, `${label} must have exactly one of 'steps' or 'response'`);
   }
+}
+
+const TEXT_FIELDS = ['prompt', 'steps', 'response'] as const;
+
+/**
+ * An item is one of the two forms, whole: text (`prompt` with one of `steps`/`response`) or token
+ * ids (`prompt_ids`, `response_ids` and `step_ends`, token-items.ts). Anything else is
+ * INVALID_REQUEST, its message led by `label`.
+ */
+export function checkItemForm(item: Record<string, unknown>, label: string): void {
+  const ids = tokenFieldsOf(item);
+  const text = TEXT_FIELDS.filter((f) => item[f] !== undefined);
+  if (ids.present.length > 0 && text.length > 0) {
+    throw new PrmError(ErrorCode.INVALID_REQUEST, `${label} mixes text fields (${text.join(', ')}) with token id fields (${ids.present.join(', ')}); an item is text or token ids, not both`);
+  }
+  if (ids.present.length > 0) {
+    if (ids.missing.length > 0) {
+      throw new PrmError(ErrorCode.INVALID_REQUEST, `${label} is a token id item without ${ids.missing.join(', ')}; it needs prompt_ids, response_ids and step_ends`);
+    }
+    return;
+  }
+  if (text.length === 0) {
+    throw new PrmError(ErrorCode.INVALID_REQUEST, `${label} needs 'prompt' with 'steps' or 'response', or 'prompt_ids', 'response_ids' and 'step_ends'`);
+  }
+  if (item.prompt === undefined) throw new PrmError(ErrorCode.INVALID_REQUEST, `${label}.prompt is required`);
+  checkStepsOrResponse(item, label);
 }
 
 /**

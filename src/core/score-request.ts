@@ -70,7 +70,11 @@ export function itemResult(item: PreparedItem, lp: ItemLogprobs, o: ResolvedOpti
     tokenRewards: o.tokenRewards,
   });
   const out: ItemResult = { id: item.id, score: r.score, outcome_reward: r.outcome_reward, steps: r.steps, cached_tokens: lp.cachedTokens };
-  if (r.token_rewards) out.token_rewards = r.token_rewards;
+  if (r.token_rewards) {
+    out.token_rewards = r.token_rewards;
+    out.token_ids = item.segments.slice(1).map((ids) => [...ids]);
+    out.token_offsets = item.rendered?.stepOffsets ?? null;
+  }
   return out;
 }
 
@@ -157,11 +161,26 @@ async function tokenize(
   startedAt: number,
   signal?: AbortSignal,
 ): Promise<Omit<ScoreContext, 'logprobs' | 'queueMs' | 'computedAt'>> {
-  const { maxTokensPerItem, maxTokensPerRequest } = deps.limits;
-  const prepared = await prepareItems(bundle.segmenter, items, { partial: options.partial, maxTokensPerItem, maxTokensPerRequest, signal });
+  const prepared = await prepareStage(deps, bundle, items, { partial: options.partial, render: options.tokenRewards }, signal);
   const tokenizedAt = performance.now();
   throwIfAborted(signal);
   return { bundle, options, signal, startedAt, prepared, tokenizedAt };
+}
+
+/**
+ * The tokenize stage's items under the request limits: what /v1/score scores, and what /tokenize
+ * shows. Token ids are checked against the model's vocab_size (the reference has the same one).
+ */
+export function prepareStage(
+  deps: ScoreDeps,
+  bundle: LoadedBundle,
+  items: readonly ScoreItemInput[],
+  opts: { partial: boolean; render: boolean },
+  signal?: AbortSignal,
+): Promise<PreparedItem[]> {
+  const { maxTokensPerItem, maxTokensPerRequest } = deps.limits;
+  const vocabSize = bundle.manifest.policy.vocab_size;
+  return prepareItems(bundle.segmenter, items, { ...opts, vocabSize, maxTokensPerItem, maxTokensPerRequest, signal });
 }
 
 async function computeLogprobs(deps: ScoreDeps, ctx: Omit<ScoreContext, 'logprobs' | 'queueMs' | 'computedAt'>): Promise<ScoreContext> {

@@ -1,7 +1,8 @@
 /**
  * The ScoringService the HTTP layer calls, assembled from its parts: the bundle registry
  * (background loading, readiness, hot reload), one pipeline per loaded bundle over the caches it
- * is given, and the admission limits. Each call runs the stages of score-request.ts. Bundles load
+ * is given, and the admission limits. Each call runs the stages of score-request.ts (a tokenize
+ * call only its tokenize stage, tokenize-request.ts). Bundles load
  * in the background; the service object exists at once so the server can answer liveness and
  * readiness while they load. Everything it needs comes in through ScoringServiceOptions (the
  * entry point builds them from the settings: app.ts, scoringServiceFor).
@@ -14,6 +15,7 @@ import type { Caches } from '../cache/create-caches.js';
 import { BundlePipelines } from './logprob-pipeline.js';
 import { Admission, scorer, type RequestLimits, type ScoreDeps } from './score-request.js';
 import { infoOf, readinessOf } from './service-status.js';
+import { tokenizer } from './tokenize-request.js';
 import type { ScoringService } from './types.js';
 
 export interface ScoringServiceOptions {
@@ -56,6 +58,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     defaultModel,
     readiness: () => readinessOf(registry, opts.defaultModel, defaultModel(), opts.caches.logprobs),
     score: scorer(deps),
+    tokenize: tokenizer(deps),
     close: async () => {
       await pipelines.close();
       await registry.close();

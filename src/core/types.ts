@@ -6,13 +6,30 @@
 export type Aggregate = 'min' | 'sum' | 'last' | 'mean';
 export const AGGREGATES: readonly Aggregate[] = ['min', 'sum', 'last', 'mean'];
 
-/** One trace to score: explicit steps, or a response split by the bundle's step separator. */
-export interface ScoreItemInput {
+/** A trace as text: explicit steps, or a response split by the bundle's step separator. */
+export interface TextItemInput {
   id?: string;
   prompt: string;
   steps?: string[];
   response?: string;
 }
+
+/**
+ * A trace as token ids of the model's own tokenizer, scored exactly as given: no template, no
+ * separator, no EOS added. step_ends[k] is the exclusive end of step k in response_ids.
+ */
+export interface TokenItemInput {
+  id?: string;
+  prompt_ids: number[];
+  response_ids: number[];
+  step_ends: number[];
+}
+
+/** One trace to score, as text or as token ids. */
+export type ScoreItemInput = TextItemInput | TokenItemInput;
+
+/** [start, end) of a token in characters (UTF-16 code units) of the rendered response. */
+export type TokenOffset = [number, number];
 
 export interface ScoreOptions {
   aggregate?: Aggregate;
@@ -41,6 +58,13 @@ export interface ItemResult {
   outcome_reward: number;
   steps: StepResult[];
   token_rewards?: number[][];
+  /** With token_rewards: the token ids the rewards belong to, the same shape. */
+  token_ids?: number[][];
+  /**
+   * With token_rewards: each token's [start, end) in the rendered response (text items); null for
+   * token id items, and where the tokenizer's strings do not account for the text.
+   */
+  token_offsets?: TokenOffset[][] | null;
   /** Response tokens whose log-probs came from a cache instead of a forward pass. */
   cached_tokens: number;
 }
@@ -97,5 +121,36 @@ export interface ScoringService {
     options: ScoreOptions,
     signal?: AbortSignal,
   ): Promise<ScoreResult>;
+  /** The token ids and offsets score() would use for text items, without scoring them. */
+  tokenize(
+    model: string | undefined,
+    items: TextItemInput[],
+    options: Pick<ScoreOptions, 'partial'>,
+    signal?: AbortSignal,
+  ): Promise<TokenizeResult>;
   close(): Promise<void>;
+}
+
+/** One text item as the model sees it: what /v1/score would score for it. */
+export interface TokenizedItem {
+  id: string;
+  /** The prompt rendered through the model's template, and its ids. */
+  prompt_text: string;
+  prompt_ids: number[];
+  /** The steps joined by the separator (trailing separator when partial); EOS ids have no text. */
+  response_text: string;
+  /** Per step: its ids (separator and EOS included) and their offsets into response_text. */
+  step_ids: number[][];
+  step_offsets: TokenOffset[][] | null;
+  /** The same trace as a token id item (response_ids = the steps' ids, concatenated). */
+  response_ids: number[];
+  step_ends: number[];
+  prompt_tokens: number;
+  response_tokens: number;
+  total_tokens: number;
+}
+
+export interface TokenizeResult {
+  model: Pick<ModelSummary, 'name' | 'fingerprint'>;
+  results: TokenizedItem[];
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { splitSampledResponse } from '../core/prepare-items.js';
-import type { ScoreItemInput } from '../core/types.js';
+import type { TextItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
@@ -18,7 +18,7 @@ export interface UnscorableSample {
 }
 
 /** query[i] → {prompt, response}, or why it has none; see the schema's description of `prompts`. */
-export function splitQueries(body: GetRewardBody): (ScoreItemInput | UnscorableSample)[] {
+export function splitQueries(body: GetRewardBody): (TextItemInput | UnscorableSample)[] {
   const { query, prompts } = body;
   if (prompts !== undefined && prompts.length !== query.length) {
     throw new PrmError(ErrorCode.INVALID_REQUEST, `body.prompts has ${prompts.length} entries but body.query has ${query.length}`);
@@ -91,7 +91,7 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const truncate = body.truncate ?? request.query.truncate ?? app.config.rewardTruncation;
     // Unknown model: leave `response` as it is and let the scoring call give its usual error.
     const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));
-    const scorable = split.filter((s): s is ScoreItemInput => !('error' in s));
+    const scorable = split.filter((s): s is TextItemInput => !('error' in s));
     const items = info === undefined ? scorable
       : scorable.map(({ response, ...it }) => ({ ...it, steps: splitSampledResponse(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };

@@ -9,14 +9,14 @@
  * other failing sample gets the fallback reward and its error code. Errors of the whole request
  * (overload, deadline, unknown model) still fail the request: a trainer retries those.
  */
-import type { ItemResult, ScoreItemInput, ScoreOptions, ScoreResult } from '../core/types.js';
+import type { ItemResult, TextItemInput, ScoreOptions, ScoreResult } from '../core/types.js';
 import type { Truncation } from '../config.js';
 import { ErrorCode, PrmError } from '../errors.js';
 
 /** right: the last steps that do not fit are dropped; left: the prompt's first characters; error: none. */
 export type { Truncation };
 
-export type ScoreCall = (items: ScoreItemInput[], options: ScoreOptions) => Promise<ScoreResult>;
+export type ScoreCall = (items: TextItemInput[], options: ScoreOptions) => Promise<ScoreResult>;
 
 export interface SampleOutcome {
   /** Present when the sample (or its truncated form) was scored. */
@@ -37,7 +37,7 @@ function sampleError(err: unknown): PrmError | undefined {
   return err instanceof PrmError && SAMPLE_ERRORS.has(err.code) ? err : undefined;
 }
 
-async function scoreOne(call: ScoreCall, item: ScoreItemInput, options: ScoreOptions): Promise<ItemResult> {
+async function scoreOne(call: ScoreCall, item: TextItemInput, options: ScoreOptions): Promise<ItemResult> {
   return (await call([item], options)).results[0]!;
 }
 
@@ -53,8 +53,8 @@ async function largestFitting(lo: number, hi: number, fits: (n: number) => Promi
   return best;
 }
 
-async function truncated(call: ScoreCall, item: ScoreItemInput, options: ScoreOptions, rule: Truncation) {
-  const attempt = async (candidate: ScoreItemInput, opts: ScoreOptions) => {
+async function truncated(call: ScoreCall, item: TextItemInput, options: ScoreOptions, rule: Truncation) {
+  const attempt = async (candidate: TextItemInput, opts: ScoreOptions) => {
     try {
       return await scoreOne(call, candidate, opts);
     } catch (err) {
@@ -74,7 +74,7 @@ async function truncated(call: ScoreCall, item: ScoreItemInput, options: ScoreOp
   return undefined;
 }
 
-async function alone(call: ScoreCall, item: ScoreItemInput, options: ScoreOptions, rule: Truncation): Promise<SampleOutcome> {
+async function alone(call: ScoreCall, item: TextItemInput, options: ScoreOptions, rule: Truncation): Promise<SampleOutcome> {
   try {
     return { result: await scoreOne(call, item, options), truncated: false };
   } catch (err) {
@@ -86,7 +86,7 @@ async function alone(call: ScoreCall, item: ScoreItemInput, options: ScoreOption
   }
 }
 
-async function chunk(call: ScoreCall, items: ScoreItemInput[], options: ScoreOptions, rule: Truncation): Promise<SampleOutcome[]> {
+async function chunk(call: ScoreCall, items: TextItemInput[], options: ScoreOptions, rule: Truncation): Promise<SampleOutcome[]> {
   if (items.length === 1) return [await alone(call, items[0]!, options, rule)];
   try {
     return (await call(items, options)).results.map((result) => ({ result, truncated: false }));
@@ -98,7 +98,7 @@ async function chunk(call: ScoreCall, items: ScoreItemInput[], options: ScoreOpt
 }
 
 /** One outcome per item, in order. */
-export async function scoreSamples(call: ScoreCall, items: ScoreItemInput[], options: ScoreOptions, maxItems: number, rule: Truncation): Promise<SampleOutcome[]> {
+export async function scoreSamples(call: ScoreCall, items: TextItemInput[], options: ScoreOptions, maxItems: number, rule: Truncation): Promise<SampleOutcome[]> {
   const out: SampleOutcome[] = [];
   for (let i = 0; i < items.length; i += maxItems) out.push(...(await chunk(call, items.slice(i, i + maxItems), options, rule)));
   return out;

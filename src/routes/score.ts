@@ -1,10 +1,11 @@
 /**
- * POST /v1/score: the service's own API. Checks what the schema cannot (per-deployment limits, one
- * of steps/response), runs the scoring call under the request's deadline and the client's
- * connection, and exposes the stage timings as headers.
+ * POST /v1/score: the service's own API. Checks what the schema cannot (per-deployment limits, the
+ * item's form), runs the scoring call under the request's deadline and the client's
+ * connection, and exposes the stage timings as headers. An item is text or token ids
+ * (src/core/token-items.ts); the form is checked here, the ids against the model when tokenizing.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { checkStepsOrResponse } from '../core/prepare-items.js';
+import { checkItemForm } from '../core/prepare-items.js';
 import type { ScoreItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
@@ -17,8 +18,8 @@ export function checkItems(items: ScoreBody['items'], maxItems: number): ScoreIt
     throw new PrmError(ErrorCode.TOO_MANY_ITEMS, `${items.length} items in one request; the limit is ${maxItems}`);
   }
   return items.map((item, i) => {
-    checkStepsOrResponse(item, `body.items[${i}]`);
-    return { ...item, id: item.id ?? String(i) };
+    checkItemForm(item, `body.items[${i}]`);
+    return { ...item, id: item.id ?? String(i) } as ScoreItemInput;
   });
 }
 

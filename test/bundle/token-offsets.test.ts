@@ -1,6 +1,6 @@
-/** Token ends from token strings, for byte-level BPE and SentencePiece-style tokens. */
+/** Token ends from token strings, for byte-level BPE, SentencePiece-style and verbatim tokens. */
 import { describe, expect, it } from 'vitest';
-import { offsetSchemeOf, tokenEnds } from '../../src/bundle/token-offsets.js';
+import { offsetSchemeOf, tokenEnds, verbatimEnds } from '../../src/bundle/token-offsets.js';
 
 describe('tokenEnds', () => {
   it('byte-level: one character of a token string per byte, multi-byte characters ending after their last byte', () => {
@@ -24,5 +24,11 @@ describe('tokenEnds', () => {
     expect(offsetSchemeOf({ decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '\u2581' } }, { type: 'ByteFallback' }] } })).toBe('metaspace');
     expect(offsetSchemeOf({ decoder: { type: 'Fuse' } })).toBeNull();
     expect(offsetSchemeOf({ decoder: null })).toBeNull();
+  });
+
+  it('verbatim: token strings that are the text\'s own characters end at their running length', () => {
+    expect(verbatimEnds('12+7=19\n', ['1', '2', '+', '7', '=', '19', '\n'])).toEqual([1, 2, 3, 4, 5, 7, 8]);
+    expect(verbatimEnds('a b', ['a', 'Ġb'])).toBeNull();
+    expect(verbatimEnds('abc', ['a', 'b'])).toBeNull();
   });
 });

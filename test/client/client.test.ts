@@ -34,6 +34,19 @@ describe('PrmClient against the service', () => {
     expect(res.usage.items).toBe(2);
   });
 
+  it('tokenizes text items and scores their ids, rewards per token with their ids', async () => {
+    const tok = await prm.tokenize([{ prompt: PROMPT, steps: STEPS }], { model: 'tiny-ref-free' });
+    expect(tok.model.name).toBe('tiny-ref-free');
+    const { prompt_ids, response_ids, step_ends, step_ids, step_offsets } = tok.results[0]!;
+    const [text, ids] = (await prm.score([{ prompt: PROMPT, steps: STEPS }, { prompt_ids, response_ids, step_ends }], { model: 'tiny-ref-free', token_rewards: true })).results;
+    expect(ids!.steps).toEqual(text!.steps);
+    expect(ids!.token_ids).toEqual(step_ids);
+    expect(text!.token_offsets).toEqual(step_offsets);
+    expect(ids!.token_offsets).toBeNull();
+    const partial = await prm.tokenize([{ prompt: PROMPT, steps: STEPS }], { partial: true });
+    expect(partial.results[0]!.response_text).toBe(STEPS.join('\n') + '\n');
+  });
+
   it('forwards model, aggregate, token rewards and beta', async () => {
     const base = await prm.scoreSteps(PROMPT, STEPS, { model: 'tiny-ref-free', aggregate: 'last', token_rewards: true });
     const doubled = await prm.scoreSteps(PROMPT, STEPS, { model: 'tiny-ref-free', aggregate: 'last', beta: 0.1 });

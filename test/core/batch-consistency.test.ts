@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadingScoringService } from '../../src/core/scoring-service.js';
 import { testScoringService } from '../harness/app.js';
-import type { ItemResult, ScoreItemInput } from '../../src/core/types.js';
+import type { ItemResult, TextItemInput } from '../../src/core/types.js';
 
 const BUNDLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bundles');
 const TOL = 1e-5;
 const MODELS = ['tiny-logprobs', 'tiny-logits', 'tiny-ref-free'];
 
-const ITEMS: ScoreItemInput[] = [
+const ITEMS: TextItemInput[] = [
   { id: 'long', prompt: '12+7', steps: ['12+7=19', 'check: 19-7=12', 'so it is 19', 'Answer: 19'] },
   { id: 'short', prompt: '3', steps: ['Answer: 3'] },
   { id: 'mid', prompt: '5*6', steps: ['5*6=30', 'Answer: 30'] },
