@@ -63,7 +63,9 @@ describe('PrmClient against the service', () => {
     expect(res.rewards[0]).toBeCloseTo(direct.score, 6);
     expect(res.scores).toEqual(res.rewards);
     expect(res.step_rewards[0]).toHaveLength(4);
-    expect(await prm.getReward({ query: [] })).toEqual({ rewards: [], scores: [], extra_logs: {}, step_rewards: [] });
+    expect(await prm.getReward({ query: [] })).toEqual({
+      rewards: [], scores: [], extra_logs: { outcome_reward: [], num_steps: [], scored: [], truncated: [] }, step_rewards: [], errors: [],
+    });
   });
 
   it('lists models and reports readiness', async () => {

@@ -48,6 +48,8 @@ describe('SIGTERM with requests in flight', () => {
       MAX_BATCH_TOKENS: '64',
       MAX_BATCH_WAIT_MS: '0',
       KV_CACHE_MAX_BYTES: '0',
+      // The close that follows the drain (test/deploy/sigterm-drain.test.ts covers the drain).
+      SHUTDOWN_DRAIN_MS: '0',
     });
     expect(await otherClients(probe)).toHaveLength(1);
     const port = Number(new URL(server.url).port);
