@@ -6,20 +6,13 @@ tiny-logprobs as the default model; `npm test` starts such a service and runs th
 """
 import io
 import os
-import sys
 import unittest
 from contextlib import redirect_stdout
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE / "examples"))
+from live_fixture import PROMPT, STEPS, URL
 
 from implicit_prm_client import PrmClient, PrmError  # noqa: E402
 
-URL = os.environ.get("PRM_URL", "")
-PROMPT = "48+27-39*2"
-STEPS = ["48+27=75", "75-39=44", "44*2=88", "Answer: 88"]
 
 
 @unittest.skipUnless(URL, "set PRM_URL to a running implicit-prm service to run these tests")

@@ -10,24 +10,17 @@ Skipped unless PRM_URL names a service with the tiny test bundles (see test_live
 """
 import io
 import os
-import sys
 import unittest
 from collections import defaultdict
 from contextlib import redirect_stderr, redirect_stdout
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE / "examples"))
+from live_fixture import PROMPT, STEPS, URL
 
 from implicit_prm_client import PrmClient  # noqa: E402
 from implicit_prm_client.verl_reward import compute_score, compute_score_batch  # noqa: E402
 
-URL = os.environ.get("PRM_URL", "")
-PROMPT = "48+27-39*2"
-STEPS = ["48+27=75", "75-39=44", "44*2=88", "Answer: 88"]
 TOO_LONG = "\n".join(["1+1=2"] * 80)  # past the tiny bundles' 256 tokens
 KEYS = ["score", "outcome_reward", "num_steps", "prm_error"]
 

@@ -1,0 +1,14 @@
+"""What the tests against a live service share: the package and its examples importable from a
+checkout, the service's address (PRM_URL; unset: the live tests skip) and a trace of the
+arithmetic domain with one borrow mistake."""
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "examples"))
+
+URL = os.environ.get("PRM_URL", "")
+PROMPT = "48+27-39*2"
+STEPS = ["48+27=75", "75-39=44", "44*2=88", "Answer: 88"]
