@@ -23,7 +23,7 @@ export interface PreparedBundle {
   source: string;
   note: string | null;
   exportSeconds: number | null;
-  /** Where the bundle was imported from (random-30m); null: the trainer's own model (arith-tiny). */
+  /** The transformers checkpoints the bundle was imported from (scored by `score-hf`); null: a bundle of the trainer's own GPT (the test fixture). */
   checkpoints: HfCheckpoints | null;
 }
 
@@ -43,9 +43,11 @@ export async function prepareBundle(key: ModelKey, repoRoot: string, workDir: st
       modelsDir,
       bundleDir,
       source,
-      note: useTrained ? null : 'models/arith-tiny not present: measured on test/fixtures/bundles/tiny-logprobs (same tokenizer, untrained)',
+      note: useTrained ? null : 'models/arith-tiny not present: measured on test/fixtures/bundles/tiny-logprobs (an untrained GPT of the trainer, character tokenizer)',
       exportSeconds: null,
-      checkpoints: null,
+      checkpoints: useTrained
+        ? { policy: join(trained, 'transformers', 'policy'), reference: join(trained, 'transformers', 'reference') }
+        : null,
     };
   }
   // prompt (~60 tokens) + the longest rl trace (600 response tokens) must fit

@@ -93,10 +93,17 @@ def _preset(a):
     from .pipeline import PRESETS
     import copy
     p = copy.deepcopy(PRESETS[a.preset])
-    for k in ("sft_steps", "rollout_problems", "rollout_samples", "eval_problems", "eval_samples", "seed"):
-        v = getattr(a, k, None)
-        if v is not None:
-            setattr(p, k, v)
+    given = lambda k: getattr(a, k, None) is not None  # noqa: E731
+    if given("sft_steps"):
+        p.sft.steps = a.sft_steps
+    if given("rollout_problems"):
+        p.rollouts.problems = a.rollout_problems
+    if given("rollout_samples"):
+        p.rollouts.samples = a.rollout_samples
+    if given("eval_problems") or given("eval_samples"):
+        p.eval.test = (a.eval_problems or p.eval.test[0], a.eval_samples or p.eval.test[1])
+    if given("seed"):
+        p.seed = a.seed
     if getattr(a, "name", None):
         p.name = a.name
     return p

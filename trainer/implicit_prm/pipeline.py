@@ -11,7 +11,7 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -22,49 +22,77 @@ from .train import dpo_pairs
 
 
 @dataclass
+class Sft:
+    """The reference: next-token prediction on freshly drawn student demonstrations."""
+    steps: int = 3500
+    batch: int = 64
+    lr: float = 2e-3
+
+
+@dataclass
+class Rollouts:
+    """Outcome-labelled samples of the reference: the PRMs' only training data."""
+    problems: int = 3000
+    samples: int = 8
+    temperature: float = 1.0
+
+
+@dataclass
+class PrmTraining:
+    """CE (and DPO, for dpo_epochs) from the reference; validation every `eval_every` steps, the best
+    step kept, a stop after `patience` checks without gain."""
+    epochs: float = 4.0
+    batch: int = 64
+    lr: float = 2e-4
+    eval_every: int = 100
+    patience: int = 4
+
+
+@dataclass
+class Dpo:
+    pairs_per_problem: int = 8  # right × wrong pairs of one problem
+    epochs: float = 1.5
+
+
+@dataclass
+class EvalSets:
+    """(held-out problems, reference samples per problem): validation (τ, the training step), test,
+    and the 7–8-operation chains."""
+    val: Tuple[int, int] = (150, 8)
+    test: Tuple[int, int] = (300, 16)
+    long: Tuple[int, int] = (150, 8)
+
+
+@dataclass
 class Preset:
     name: str = "arith-tiny"
     model: dict = field(default_factory=lambda: dict(hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384))
     max_sequence_length: int = 256
-    sft_steps: int = 3500
-    sft_batch: int = 64
-    sft_lr: float = 2e-3
-    rollout_problems: int = 3000
-    rollout_samples: int = 8
-    temperature: float = 1.0
-    prm_epochs: float = 4.0
-    prm_batch: int = 64
-    prm_lr: float = 2e-4
-    eval_every: int = 100
-    patience: int = 4
-    dpo_pairs_per_problem: int = 8
-    dpo_epochs: float = 1.5
-    val_problems: int = 150
-    val_samples: int = 8
-    eval_problems: int = 300
-    eval_samples: int = 16
-    long_problems: int = 150
-    long_samples: int = 8
-    beta: float = 2.0
+    beta: float = 2.0  # trainer/README.md: why not the paper's 0.05
     seed: int = 0
+    sft: Sft = field(default_factory=Sft)
+    rollouts: Rollouts = field(default_factory=Rollouts)
+    prm: PrmTraining = field(default_factory=PrmTraining)
+    dpo: Dpo = field(default_factory=Dpo)
+    eval: EvalSets = field(default_factory=EvalSets)
 
 
 PRESETS = {
     "arith-tiny": Preset(),
     # seconds-scale configuration for tests
-    "test": Preset(name="test", model=dict(hidden=32, layers=2, heads=2, kv_heads=1, intermediate=64), sft_steps=20,
-                   sft_batch=16, sft_lr=3e-3, rollout_problems=6, rollout_samples=4, prm_epochs=1.0, prm_batch=8,
-                   eval_every=2, patience=1, val_problems=3, val_samples=4, eval_problems=3, eval_samples=4,
-                   long_problems=2, long_samples=2),
+    "test": Preset(name="test", model=dict(hidden=32, layers=2, heads=2, kv_heads=1, intermediate=64),
+                   sft=Sft(steps=20, batch=16, lr=3e-3), rollouts=Rollouts(problems=6, samples=4),
+                   prm=PrmTraining(epochs=1.0, batch=8, eval_every=2, patience=1),
+                   eval=EvalSets(val=(3, 4), test=(3, 4), long=(2, 2))),
 }
 
 
 def splits(p: Preset) -> Dict[str, List[Problem]]:
     """Disjoint problem sets: test, validation, 7–8-operation chains, rollouts (training)."""
     s, out, seen = p.seed * 1000, {}, set()
-    for name, n, domain, k in (("test", p.eval_problems, DomainConfig(), 1), ("val", p.val_problems, DomainConfig(), 2),
-                               ("long", p.long_problems, DomainConfig(min_ops=7, max_ops=8), 4),
-                               ("rollouts", p.rollout_problems, DomainConfig(), 3)):
+    for name, n, domain, k in (("test", p.eval.test[0], DomainConfig(), 1), ("val", p.eval.val[0], DomainConfig(), 2),
+                               ("long", p.eval.long[0], DomainConfig(min_ops=7, max_ops=8), 4),
+                               ("rollouts", p.rollouts.problems, DomainConfig(), 3)):
         out[name] = problem_split(s + k, n, domain, exclude=seen)
         seen |= {x.text for x in out[name]}
     return out
@@ -150,23 +178,23 @@ def build(preset: Preset, work_dir: str, out_dir: Optional[str], golden_out: Opt
     def run_sft(d):
         cfg = llama_config(len(tok), max_positions=preset.max_sequence_length, eos_id=tok.eos_token_id,
                            pad_id=tok.pad_token_id, **preset.model)
-        model, info = train_sft(cfg, tok, DomainConfig(), preset.sft_steps, preset.sft_batch, preset.sft_lr, preset.seed,
+        model, info = train_sft(cfg, tok, DomainConfig(), preset.sft.steps, preset.sft.batch, preset.sft.lr, preset.seed,
                                 exclude, log=work.log)
         save_model(d, model, tok, {"sft": info, "parameters": model.num_parameters()})
     reference = load_model(work.stage("sft", "reference", run_sft))
 
     def sampled(split, n, seed):
-        return sample(reference, tok, [p.text for p in sets[split]], n, preset.temperature, seed, preset.max_sequence_length // 2)
+        return sample(reference, tok, [p.text for p in sets[split]], n, preset.rollouts.temperature, seed, preset.max_sequence_length // 2)
 
     def run_rollouts(path):
-        save_json(path, label_rollouts(sets["rollouts"], sampled("rollouts", preset.rollout_samples, preset.seed + 11)))
+        save_json(path, label_rollouts(sets["rollouts"], sampled("rollouts", preset.rollouts.samples, preset.seed + 11)))
     rollouts = load_json(work.stage("rollouts", "rollouts.json", run_rollouts))
     work.log(f"rollouts: {len(rollouts)}, {sum(r['correct'] for r in rollouts) / max(1, len(rollouts)):.3f} correct")
 
     def run_eval_samples(path):
-        save_json(path, {"val": sampled("val", preset.val_samples, preset.seed + 22),
-                         "test": sampled("test", preset.eval_samples, preset.seed + 33),
-                         "long": sampled("long", preset.long_samples, preset.seed + 44)})
+        save_json(path, {"val": sampled("val", preset.eval.val[1], preset.seed + 22),
+                         "test": sampled("test", preset.eval.test[1], preset.seed + 33),
+                         "long": sampled("long", preset.eval.long[1], preset.seed + 44)})
     eval_samples = load_json(work.stage("eval_sampling", "eval_samples.json", run_eval_samples))
     validate = validation_score(reference, tok, sets["val"], eval_samples["val"], preset)
 
@@ -178,10 +206,10 @@ def build(preset: Preset, work_dir: str, out_dir: Optional[str], golden_out: Opt
 
         def run_prm(d, loss=loss):
             model, info = train_prm(reference, tok, rollouts, loss=loss, beta=preset.beta,
-                                    epochs=preset.prm_epochs if loss == "ce" else preset.dpo_epochs,
-                                    batch_size=preset.prm_batch, lr=preset.prm_lr, seed=preset.seed,
-                                    max_pairs_per_problem=preset.dpo_pairs_per_problem, validate=validate,
-                                    eval_every=preset.eval_every, patience=preset.patience, log=work.log)
+                                    epochs=preset.prm.epochs if loss == "ce" else preset.dpo.epochs,
+                                    batch_size=preset.prm.batch, lr=preset.prm.lr, seed=preset.seed,
+                                    max_pairs_per_problem=preset.dpo.pairs_per_problem, validate=validate,
+                                    eval_every=preset.prm.eval_every, patience=preset.prm.patience, log=work.log)
             save_model(d, model, tok, {"prm": info})
         policies[loss] = work.file(f"policy_{loss}")
         work.stage(f"train_{loss}", f"policy_{loss}", run_prm)

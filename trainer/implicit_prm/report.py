@@ -94,18 +94,48 @@ def setup_lines(s: dict, preset) -> List[str]:
     secs = ", ".join(f"{k} {v:.0f} s" for k, v in st["wall_seconds"].items())
     return [
         f"- reference: transformers LlamaForCausalLM {preset.model}, {t['sft']['parameters']:,} parameters, "
-        f"tokenizer trained by `tokenizers` (BPE, digits split); SFT {preset.sft_steps} steps × {preset.sft_batch} "
-        f"student demonstrations, lr {preset.sft_lr}",
-        f"- rollouts: {preset.rollout_problems} training problems × {preset.rollout_samples} samples (T={preset.temperature}), "
+        f"tokenizer trained by `tokenizers` (BPE, digits split); SFT {preset.sft.steps} steps × {preset.sft.batch} "
+        f"student demonstrations, lr {preset.sft.lr}",
+        f"- rollouts: {preset.rollouts.problems} training problems × {preset.rollouts.samples} samples "
+        f"(T={preset.rollouts.temperature}), "
         f"{st['rollouts']} usable, {pct(st['rollout_accuracy'])}% right; labels = final answer only",
         f"- implicit PRM: policy initialised from the reference, reference frozen; β = {preset.beta}; batch "
-        f"{preset.prm_batch}, lr {preset.prm_lr}, up to {preset.prm_epochs} epochs; validation every {preset.eval_every} "
+        f"{preset.prm.batch}, lr {preset.prm.lr}, up to {preset.prm.epochs} epochs (DPO {preset.dpo.epochs}); validation "
+        f"every {preset.prm.eval_every} "
         f"steps, best kept ("
         + "; ".join(f"{k.upper()}: step {v['best_step']} of {v['steps']}" for k, v in t.items() if k != "sft")
-        + f"); DPO ≤ {preset.dpo_pairs_per_problem} right×wrong pairs per problem",
+        + f"); DPO ≤ {preset.dpo.pairs_per_problem} right×wrong pairs per problem",
         f"- evaluation traces: {s['counts']}",
         f"- wall time of the build on this machine (2 cores, shared): {secs}",
     ]
+
+
+def reading_notes(s: dict) -> List[str]:
+    """What the tables can and cannot say, with the numbers that say it."""
+    m = s["methods"]
+    ce, ref = m["ce"], m.get("reference")
+    notes = [f"- σ(q_n) is a probability only for CE with its reference: CE puts {pct(ce['own']['calibration']['right_above_half'])}% "
+             f"of the reference's right samples above 0.5. Scored reference-free, q = β·Σ log πφ ≤ 0, so σ(q) ≤ 0.5 for every "
+             f"trace by construction (0% above 0.5); its τ sits near 0 and only ranks."]
+    if ref:
+        notes.append(
+            f"- The untrained reference already knows the arithmetic: a wrong step is improbable under it, so its own log-prob "
+            f"finds many errors (own-mistake F1 {ref['own']['processbench']['f1']:.3f}, 7–8 operations "
+            f"{ref['long']['processbench']['f1']:.3f}) but cannot tell a right trace from a doubtful one (σ(q_n) > 0.5 for "
+            f"{pct(ref['own']['calibration']['right_above_half'])}%); training on outcomes brings F1 to "
+            f"{ce['own']['processbench']['f1']:.3f} and {ce['long']['processbench']['f1']:.3f}.")
+        notes.append(
+            f"- Best-of-8 planted pools are the one place the log-ratio loses to plain log-probs (CE {pct(ce['planted']['best_of_8_pools']['min'])}%, "
+            f"reference alone {pct(ref['planted']['best_of_8_pools']['min'])}%, CE policy reference-free "
+            f"{pct(m['ce_ref_free']['planted']['best_of_8_pools']['min'])}%): a planted mistake neither model would make has a tiny "
+            f"probability under both, and the implicit reward β·log(πφ/πref) measures only how training moved it, which can be "
+            f"small; the log-prob itself stays very negative.")
+    if "dpo" in m:
+        notes.append(
+            f"- DPO trains only differences of q between a right and a wrong trace of one problem, so σ(q) is not calibrated and "
+            f"a single τ fits it less well (τ = {m['dpo']['threshold']:.3f}, own-mistake F1 {m['dpo']['own']['processbench']['f1']:.3f} "
+            f"vs CE {ce['own']['processbench']['f1']:.3f}); for ranking within a problem it is close to CE.")
+    return notes
 
 
 def write_report(s: dict, preset, out_dir: str) -> None:
@@ -124,6 +154,7 @@ def write_report(s: dict, preset, out_dir: str) -> None:
          "", "## Best-of-N on the reference's samples (%)", "", *best_of_n_table(s), "",
          "![best-of-N and training curves](best_of_n.png)", "",
          "## Where the CE model finds the error", "", *breakdown_tables(s), "",
+         "## Reading the results", "", *reading_notes(s), "",
          "## Setup", "", *setup_lines(s, preset), ""]
     with open(os.path.join(out_dir, "REPORT.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(L))
