@@ -39,6 +39,7 @@ FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 ENV PORT=8080 \
     HOST=0.0.0.0 \
+    REQUIRE_FINGERPRINT=true \
     MODELS_DIR=/app/models \
     PRM_DEVICE=cpu
 # Everything stays owned by root and read-only to the service user, so the container also runs

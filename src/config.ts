@@ -147,6 +147,7 @@ export const CONFIG_VARS = {
   maxTokensPerRequest: integer('MAX_TOKENS_PER_REQUEST', 262_144, 1, 1024 * MiB, 'Most prompt + response tokens in one request, all traces together; more → 413 TOO_MANY_TOKENS'),
   // models
   modelsDir: text('MODELS_DIR', 'models', 'Folder holding one model bundle per subfolder'),
+  requireBundleFingerprint: flag('REQUIRE_FINGERPRINT', false, "Refuse a bundle whose prm.json has no fingerprint: without one, weights changed or damaged after export go unnoticed (a damaged graph that still runs gives finite, wrong rewards). The container images and Kubernetes manifests set it"),
   trustBundleFingerprint: flag('TRUST_BUNDLE_FINGERPRINT', false, "Take each prm.json's fingerprint as it is instead of hashing the bundle's files at load (faster starts for multi-GB bundles; a file changed after export then goes unnoticed and caches keyed by the fingerprint serve its old rewards)"),
   defaultModel: optionalText('DEFAULT_MODEL', 'Model used when a request names none (unset: arith-tiny if present, else the first bundle)'),
   device: oneOf('PRM_DEVICE', DEVICES, 'auto', 'Execution provider: auto (CUDA when available, else CPU), cuda, cpu'),
@@ -208,6 +209,7 @@ export function engineOptionsOf(config: Config, logger: LoadOptions['logger']): 
     interOpThreads: config.interOpThreads || undefined,
     intraOpSpinning: config.intraOpSpinning,
     trustFingerprint: config.trustBundleFingerprint,
+    requireFingerprint: config.requireBundleFingerprint,
     logger,
   };
 }

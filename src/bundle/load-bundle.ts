@@ -86,9 +86,13 @@ async function openModel(dir: string, name: string, entry: ModelEntry, opts: Ses
  * hashing every graph and weight file (seconds per 10 GB). It skips the one check that catches
  * files changed after export, and caches keyed by the fingerprint would then serve the old files'
  * rewards; a bundle without a fingerprint is still hashed.
+ * `requireFingerprint` (REQUIRE_FINGERPRINT): refuse a bundle whose prm.json has no fingerprint.
+ * Without one, nothing tells weights changed or corrupted after export from the exported ones
+ * (a damaged graph that still runs gives finite, wrong log-probs), so production requires it.
  */
 export interface LoadOptions extends SessionOptions {
   trustFingerprint?: boolean;
+  requireFingerprint?: boolean;
 }
 
 /** Throws the BundleError of one bundle: its message names the bundle, the folder and the reason. */
@@ -144,6 +148,9 @@ async function readManifest(dir: string, fail: Fail): Promise<Manifest> {
 }
 
 async function fingerprintOf(dir: string, manifest: Manifest, opts: LoadOptions, fail: Fail): Promise<string> {
+  if (manifest.fingerprint === undefined && opts.requireFingerprint === true) {
+    fail('prm.json has no fingerprint, and REQUIRE_FINGERPRINT is set: changed or damaged weights could not be told from the exported ones (the trainer\'s export and import write one)');
+  }
   const trusted = opts.trustFingerprint === true ? manifest.fingerprint : undefined;
   const fingerprint = trusted ?? (await computeFingerprint(dir, manifest));
   if (manifest.fingerprint !== undefined && manifest.fingerprint !== fingerprint) {
