@@ -81,6 +81,11 @@ export const metrics = {
     'Requests rejected before work, by reason (overloaded, rate_limited, deadline, client_closed)',
     ['reason'],
   ),
+  rowsDropped: counter(
+    'prm_rows_dropped_total',
+    'Queued rows taken out before they ran because their request ended, by the reason it ended (client_closed, deadline_exceeded, overloaded: another row of the request was refused)',
+    ['reason'],
+  ),
   modelsReady: gauge('prm_models_ready', 'Bundles loaded and warmed'),
 };
 

@@ -65,7 +65,7 @@ export class Batcher<J, R> {
     if (this.closed) return Promise.reject(new PrmError(ErrorCode.NOT_READY, 'the model is shutting down'));
     if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.queue.length >= this.opts.maxQueueRows) {
-      metrics.rejected.inc({ reason: 'overloaded' });
+      // Counted once per request where the request fails (score-request.ts), not per row.
       return Promise.reject(
         new PrmError(ErrorCode.OVERLOADED, `the scoring queue is full (${this.opts.maxQueueRows} rows)`, { retryAfterS: 1 }),
       );
@@ -78,7 +78,7 @@ export class Batcher<J, R> {
           if (i >= 0) {
             this.queue.splice(i, 1);
             metrics.queueDepth.set(this.queue.length);
-            metrics.rejected.inc({ reason: 'client_closed' });
+            metrics.rowsDropped.inc({ reason: abortError(signal).code.toLowerCase() });
             reject(abortError(signal));
           }
         };

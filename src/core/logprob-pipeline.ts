@@ -102,12 +102,17 @@ export class LogprobPipeline {
       wouldComputePrompt: this.o.caches.kv !== null && lookups[i].kvHit === null && !complete(it, lookups[i]) && it.segments[0].length > 1,
     })));
     let queueMs = 0;
-    const results = await Promise.all(items.map(async (it, i) => {
-      const { logprobs, startedAt } = await this.computeItem(it, lookups[i], demand, signal);
-      if (startedAt !== undefined) queueMs = Math.max(queueMs, startedAt - submittedAt);
-      return logprobs;
-    }));
-    return { items: results, queueMs };
+    const request = failFast(signal);
+    try {
+      const results = await Promise.all(items.map(async (it, i) => {
+        const { logprobs, startedAt } = await request.guard(() => this.computeItem(it, lookups[i], demand, request.signal));
+        if (startedAt !== undefined) queueMs = Math.max(queueMs, startedAt - submittedAt);
+        return logprobs;
+      }));
+      return { items: results, queueMs };
+    } finally {
+      request.done();
+    }
   }
 
   /** Stage 1: the longest cached step prefix of every item; a value of the wrong shape counts as a miss. */
@@ -299,4 +304,28 @@ export class BundlePipelines {
     await Promise.all(all.map((p) => p.drain()));
     this.pipelines.clear();
   }
+}
+
+/**
+ * One request's rows fail together: once one of its items fails (a full queue, say), the signal
+ * given to the others aborts, so their rows still waiting leave the queue instead of spending the
+ * engine on an answer nobody will read. The request's own signal aborts it too.
+ */
+function failFast(outer: AbortSignal | undefined) {
+  const controller = new AbortController();
+  const follow = () => controller.abort(outer!.reason);
+  if (outer?.aborted) follow();
+  else outer?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: controller.signal,
+    async guard<T>(work: () => Promise<T>): Promise<T> {
+      try {
+        return await work();
+      } catch (err) {
+        if (!controller.signal.aborted) controller.abort(err);
+        throw err;
+      }
+    },
+    done: () => outer?.removeEventListener('abort', follow),
+  };
 }

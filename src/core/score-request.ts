@@ -184,7 +184,11 @@ export function prepareStage(
 }
 
 async function computeLogprobs(deps: ScoreDeps, ctx: Omit<ScoreContext, 'logprobs' | 'queueMs' | 'computedAt'>): Promise<ScoreContext> {
-  const { items: logprobs, queueMs } = await deps.pipelines.of(ctx.bundle).compute(ctx.prepared, ctx.signal);
+  const { items: logprobs, queueMs } = await deps.pipelines.of(ctx.bundle).compute(ctx.prepared, ctx.signal).catch((err: unknown) => {
+    // A full queue refuses rows; the request is what is rejected, and counted once.
+    if (err instanceof PrmError && err.code === ErrorCode.OVERLOADED) metrics.rejected.inc({ reason: 'overloaded' });
+    throw err;
+  });
   const computedAt = performance.now();
   throwIfAborted(ctx.signal);
   return { ...ctx, logprobs, queueMs, computedAt };

@@ -103,6 +103,33 @@ describe('the concurrency permit', () => {
   });
 });
 
+describe('a full queue', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    // One row per forward pass and room for few rows, so a second request overflows the queue.
+    h = await buildLoadedApp({ MAX_QUEUE_ROWS: '6', MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0' });
+  });
+  afterAll(() => h?.close());
+
+  const rowsRun = async () => (await metrics.batchRows.get()).values.find((v) => v.metricName === 'prm_batch_rows_sum')?.value ?? 0;
+
+  it('refuses the request that overflows it as a whole: counted once, its queued rows never run', async () => {
+    const rowsBefore = await rowsRun();
+    const rejectedBefore = await counter(metrics.rejected, { reason: 'overloaded' });
+    const droppedBefore = await counter(metrics.rowsDropped, { reason: 'overloaded' });
+    const first = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: many(5, 4000) } });
+    await new Promise((r) => setImmediate(r));
+    const second = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: many(8, 5000) } });
+    expect([second.statusCode, second.json().error.code]).toEqual([503, 'OVERLOADED']);
+    expect((await first).statusCode).toBe(200);
+    await settled(h);
+    expect(await counter(metrics.rejected, { reason: 'overloaded' })).toBe(rejectedBefore + 1);
+    // The second request's rows that had found room were taken out again, not run.
+    expect(await counter(metrics.rowsDropped, { reason: 'overloaded' })).toBeGreaterThan(droppedBefore);
+    expect((await rowsRun()) - rowsBefore).toBe(5);
+  });
+});
+
 describe('the deadline', () => {
   let h: HardenedApp;
   beforeAll(async () => {
