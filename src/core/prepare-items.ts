@@ -113,9 +113,20 @@ function textSegments(segmenter: Segmenter, item: TextItemInput, opts: PrepareOp
   if (steps.length > perItem) {
     throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `${steps.length} steps are more than the ${perItem} tokens an item may have`);
   }
+  refuseTooLongText(segmenter, item.prompt, steps, perItem);
   if (!opts.render) return segmenter.segment(item.prompt, steps, { partial: opts.partial === true });
   const { promptText, responseText, stepOffsets, ...segments } = segmenter.render(item.prompt, steps, { partial: opts.partial === true });
   return { ...segments, rendered: { promptText, responseText, stepOffsets } };
+}
+
+/** Refuses, before tokenizing, a text whose length alone shows it cannot fit (token-length-bound.ts). */
+function refuseTooLongText(segmenter: Segmenter, prompt: string, steps: readonly string[], perItem: number): void {
+  const units = steps.reduce((n, s) => n + s.length, prompt.length);
+  const fewest = segmenter.fewestTokens(units);
+  const limit = Math.min(perItem, segmenter.maxSequenceLength);
+  if (fewest <= limit) return;
+  const code = perItem <= segmenter.maxSequenceLength ? ErrorCode.TOO_MANY_TOKENS : ErrorCode.SEQUENCE_TOO_LONG;
+  throw new PrmError(code, `the text has ${units} characters, at least ${fewest} tokens for this tokenizer; the limit is ${limit} tokens`);
 }
 
 export interface StepsOrResponse {
