@@ -1,7 +1,8 @@
 """implicit_prm: offline trainer for implicit process reward models.
 
-Data (synthetic arithmetic) -> SFT reference -> rollouts -> implicit PRM training (CE / DPO)
--> ONNX bundle export (design §2) -> golden fixtures, reference scorer, evaluation.
+Data (synthetic arithmetic) -> SFT reference -> rollouts -> implicit PRM training (CE / DPO), all
+transformers models -> evaluation -> bundle through `import` (ARCHITECTURE.md §2) -> golden
+fixtures; also the import of users' checkpoints and the reference scorers.
 """
 import os
 

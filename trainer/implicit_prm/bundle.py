@@ -1,4 +1,4 @@
-"""Bundle folder (design §2): ONNX export in two flavours, prm.json, tokenizer files, fingerprint,
+"""Bundle folder (ARCHITECTURE.md §2): ONNX export in two flavours, prm.json, tokenizer files, fingerprint,
 and loading a bundle back into PyTorch (from the ONNX initializers + the `architecture` entry)."""
 from __future__ import annotations
 

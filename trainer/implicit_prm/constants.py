@@ -1,4 +1,4 @@
-"""Bundle-level text conventions shared by every bundle this trainer writes (design §1)."""
+"""Bundle-level text conventions shared by every bundle this trainer writes (ARCHITECTURE.md §1)."""
 
 PROMPT_TEMPLATE = "Problem: {prompt}\nSolution:\n"
 STEP_SEPARATOR = "\n"

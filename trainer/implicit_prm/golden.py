@@ -1,4 +1,5 @@
-"""Golden fixtures (design §2): token ids, per-token log-probs, q and step rewards from PyTorch."""
+"""Golden fixtures (ARCHITECTURE.md §2): token ids, per-token log-probs, q and step rewards from
+PyTorch — transformers' own forward for bundles that keep their checkpoints, else the fixtures' GPT."""
 from __future__ import annotations
 
 import json

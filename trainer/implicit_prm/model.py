@@ -1,6 +1,6 @@
 """A small decoder-only transformer (pre-LN, learned absolute positions) with a KV cache.
 
-Design choices that matter for the ONNX export (design §2):
+Design choices that matter for the ONNX export (ARCHITECTURE.md §2):
 * positions come only from `position_ids`, and attention is "new token s attends key j iff
   j <= P + s and attention_mask[b, j] = 1", so right padding and padded pasts are harmless;
 * masking adds a large negative number (-1e9), never -inf, so fully masked rows give no NaN;

@@ -1,4 +1,4 @@
-"""Segment-wise tokenization (design §1) and the reference scorer: padded batch, log_softmax +
+"""Segment-wise tokenization (ARCHITECTURE.md §1) and the reference scorer: padded batch, log_softmax +
 gather, cumulative sums at step ends — the way the implicit-PRM paper's code computes step rewards."""
 from __future__ import annotations
 
