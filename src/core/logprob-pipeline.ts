@@ -157,7 +157,7 @@ export class LogprobPipeline {
     if (complete(item, lookup)) return { logprobs };
     let past: PrefixKv | null = null;
     try {
-      past = await this.pastOf(lookup, segs, demand, signal);
+      past = await this.pastOf(lookup, segs, demand);
       const row = planRow(segs, lookup.cached.length, past?.length ?? 0);
       const result = await this.batcher.submit(this.pairRow(item, lookup, row, past), signal);
       try {
@@ -176,11 +176,11 @@ export class LogprobPipeline {
   }
 
   /** The row's past: the KV cache hit, or the prompt's KV shared with other rows, or none. */
-  private async pastOf(lookup: ItemLookup, segs: readonly ArrayLike<number>[], demand: ReadonlyMap<string, number>, signal?: AbortSignal): Promise<PrefixKv | null> {
+  private async pastOf(lookup: ItemLookup, segs: readonly ArrayLike<number>[], demand: ReadonlyMap<string, number>): Promise<PrefixKv | null> {
     const hit = lookup.kvHit;
     if (hit) return { kv: hit.prefix.kv, length: usableHitLength(hit.prefix.length, firstNeeded(segs, lookup.cached.length)) };
     const h0 = keyOf(lookup.chain[0]);
-    if (this.o.caches.kv && ((demand.get(h0) ?? 0) > 1 || this.inflightPrompts.has(h0))) return this.promptKv(lookup.chain[0], segs[0], signal);
+    if (this.o.caches.kv && ((demand.get(h0) ?? 0) > 1 || this.inflightPrompts.has(h0))) return this.promptKv(lookup.chain[0], segs[0]);
     return null;
   }
 
@@ -211,13 +211,15 @@ export class LogprobPipeline {
    * KV of all prompt tokens but the last, computed once however many items/requests want it.
    * Each caller gets its own reference and must release it.
    */
-  private promptKv(h0: SegmentHash, prompt: ArrayLike<number>, signal?: AbortSignal): Promise<PrefixKv> {
+  private promptKv(h0: SegmentHash, prompt: ArrayLike<number>): Promise<PrefixKv> {
     const key = keyOf(h0);
     let entry = this.inflightPrompts.get(key);
     if (!entry) {
       const tokens = Int32Array.from({ length: prompt.length - 1 }, (_, i) => prompt[i]);
       const e: InflightPrompt = { claims: 0, promise: Promise.resolve(null as never) };
-      e.promise = this.batcher.submit({ tokens, targets: new Int32Array(tokens.length).fill(-1), past: null, keepKv: true }, signal).then(
+      // Shared work runs under no one request's signal: requests of other clients may wait on
+      // it, and the end of the one that started it (cancelled, late, refused) must not fail them.
+      e.promise = this.batcher.submit({ tokens, targets: new Int32Array(tokens.length).fill(-1), past: null, keepKv: true }).then(
         (r) => {
           // Removed in the same tick as the claims are counted: a later caller finds it in the KV cache.
           this.inflightPrompts.delete(key);
