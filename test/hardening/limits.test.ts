@@ -130,6 +130,30 @@ describe('a full queue', () => {
   });
 });
 
+describe('a shared prompt', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    // One row per pass, prompt sharing on (the KV cache), no log-prob cache: everything is computed.
+    h = await buildLoadedApp({ MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', CACHE_MAX_BYTES: '0' });
+  });
+  afterAll(() => h?.close());
+
+  it('still serves the other requests waiting on it when the request that started it runs out of time', async () => {
+    const prompt = 'Shared: 17+25-9';
+    const items = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ prompt, steps: trace(from + i, 3).steps }));
+    // A long request first, so that the rows below wait in the queue.
+    const busy = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: many(60, 6000) } });
+    await new Promise((r) => setImmediate(r));
+    const late = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: items(2, 100), options: { timeout_ms: 20 } } });
+    await new Promise((r) => setImmediate(r));
+    const waiting = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: items(2, 200) } });
+    expect((await late).statusCode).toBe(504);
+    const other = await waiting;
+    expect(other.statusCode, other.body).toBe(200);
+    expect((await busy).statusCode).toBe(200);
+  });
+});
+
 describe('the deadline', () => {
   let h: HardenedApp;
   beforeAll(async () => {
