@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -66,13 +66,17 @@ def planted_traces(problems: Sequence[Problem], seed: int) -> List[dict]:
 
 
 # ---- scoring ------------------------------------------------------------------------------------
-def token_logprobs_of(model, tok, traces: Sequence[dict]) -> List[np.ndarray]:
-    encoded = [encode_trace(tok, t["problem"], t["steps"]) for t in traces]
-    return [lp.numpy() for lp in response_logprobs(model, [(ids, plen) for ids, plen, _ in encoded], tok.pad_token_id)]
+def encode_traces(tok, traces: Sequence[dict]) -> List[Tuple[List[int], int, List[int]]]:
+    """Each trace's (ids, prompt length, step ends), tokenized once for every model that scores it."""
+    return [encode_trace(tok, t["problem"], t["steps"]) for t in traces]
 
 
-def step_ends_of(tok, traces: Sequence[dict]) -> List[List[int]]:
-    return [encode_trace(tok, t["problem"], t["steps"])[2] for t in traces]
+def token_logprobs_of(model, encoded, pad_id: int) -> List[np.ndarray]:
+    return [lp.numpy() for lp in response_logprobs(model, [(ids, plen) for ids, plen, _ in encoded], pad_id)]
+
+
+def step_ends_of(encoded) -> List[List[int]]:
+    return [ends for _, _, ends in encoded]
 
 
 def method_values(logprobs: Dict[str, List[np.ndarray]], ends: List[List[int]], beta: float) -> Dict[str, list]:

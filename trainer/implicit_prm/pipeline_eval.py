@@ -6,8 +6,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from .evaluate import (METHODS, evaluate_set, method_values, planted_traces, processbench, sampled_traces,
-                       step_ends_of, token_logprobs_of, tune_threshold)
+from .evaluate import (METHODS, encode_traces, evaluate_set, method_values, planted_traces, processbench,
+                       sampled_traces, step_ends_of, token_logprobs_of, tune_threshold)
 
 # The report's targets: (name, how it is read from the summary, bound).
 TARGETS = (
@@ -27,12 +27,13 @@ def validation_traces(problems, sampled, seed: int) -> List[dict]:
 def validation_score(reference, tok, problems, sampled, preset):
     """policy → mean of own-mistake and planted-error F1 on validation traces (one τ tuned on them)."""
     traces = validation_traces(problems, sampled, preset.seed + 55)
-    ends, ref_lp = step_ends_of(tok, traces), token_logprobs_of(reference, tok, traces)
+    encoded = encode_traces(tok, traces)
+    ends, ref_lp = step_ends_of(encoded), token_logprobs_of(reference, encoded, tok.pad_token_id)
     own = [i for i, t in enumerate(traces) if t["source"] == "sampled"]
     planted = [i for i, t in enumerate(traces) if t["source"] == "planted"]
 
     def score(policy) -> float:
-        values = method_values({"ce": token_logprobs_of(policy, tok, traces), "reference": ref_lp}, ends, preset.beta)["ce"]
+        values = method_values({"ce": token_logprobs_of(policy, encoded, tok.pad_token_id), "reference": ref_lp}, ends, preset.beta)["ce"]
         qs = [q for q, _ in values]
         tau = tune_threshold(traces, qs)
         return float(np.mean([processbench([traces[i] for i in idx], [qs[i] for i in idx], tau)["f1"]
@@ -53,8 +54,9 @@ def evaluate_all(models: dict, tok, sets, eval_samples, preset, log=print) -> di
     traces = trace_sets(sets, eval_samples, preset.seed)
     values = {}
     for name, ts in traces.items():
-        ends = step_ends_of(tok, ts)
-        values[name] = method_values({m: token_logprobs_of(model, tok, ts) for m, model in models.items()}, ends, preset.beta)
+        encoded = encode_traces(tok, ts)
+        lps = {m: token_logprobs_of(model, encoded, tok.pad_token_id) for m, model in models.items()}
+        values[name] = method_values(lps, step_ends_of(encoded), preset.beta)
     out = {"methods": {}}
     for meth in METHODS:
         if meth not in values["val"]:
