@@ -4,12 +4,10 @@ Skipped unless PRM_URL names one that serves the tiny test bundles (test/fixture
 tiny-logprobs as the default model; `npm test` starts such a service and runs this file
 (test/client/python.test.ts).
 """
-import io
 import os
 import unittest
-from contextlib import redirect_stdout
 
-from live_fixture import PROMPT, STEPS, URL
+from live_fixture import PROMPT, STEPS, URL, example_output
 
 from implicit_prm_client import PrmClient, PrmError  # noqa: E402
 
@@ -82,10 +80,9 @@ class Examples(unittest.TestCase):
         want = [self.prm.score([{"prompt": ex.PROMPT, "response": r}])["results"][0]["score"] for r in ex.RESPONSES]
         for got, w in zip(rewards, want):
             self.assertAlmostEqual(got, w, places=6)
-        out = io.StringIO()
-        with redirect_stdout(out):
-            self.assertEqual(ex.main(), 0)
-        self.assertEqual(len(out.getvalue().splitlines()), 2)
+        status, lines = example_output(ex)
+        self.assertEqual(status, 0)
+        self.assertEqual(len(lines), 2)
 
 
 if __name__ == "__main__":

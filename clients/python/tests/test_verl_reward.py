@@ -12,11 +12,11 @@ import io
 import os
 import unittest
 from collections import defaultdict
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr
 
 import numpy as np
 
-from live_fixture import PROMPT, STEPS, URL
+from live_fixture import PROMPT, STEPS, URL, example_output
 
 from implicit_prm_client import PrmClient  # noqa: E402
 from implicit_prm_client.verl_reward import compute_score, compute_score_batch  # noqa: E402
@@ -107,11 +107,9 @@ class VerlRewardFunction(unittest.TestCase):
     def test_example_runs(self):
         import verl_reward as ex
 
-        os.environ["PRM_URL"] = URL
-        out = io.StringIO()
-        with redirect_stdout(out):
-            self.assertEqual(ex.main(), 0)
-        self.assertEqual(len(out.getvalue().splitlines()), 2)
+        status, lines = example_output(ex)
+        self.assertEqual(status, 0)
+        self.assertEqual(len(lines), 2)
 
 
 if __name__ == "__main__":
