@@ -41,7 +41,7 @@ export const GetRewardQuerySchema = Type.Object({
   model: Type.Optional(Type.String()),
   truncate: Type.Optional(TruncateSchema),
   // A query string carries text: the number is parsed by the route.
-  fallback_reward: Type.Optional(Type.String({ pattern: '^-?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$', description: 'As the body field' })),
+  fallback_reward: Type.Optional(Type.String({ pattern: '^-?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$', description: 'As the body field; a number beyond a double (1e999) → 400 INVALID_REQUEST' })),
 });
 
 export const GetRewardResponseSchema = Type.Object({

@@ -79,15 +79,27 @@ function answer(outcomes: SampleOutcome[], fallback: number): GetRewardResponse 
   };
 }
 
+/**
+ * ?fallback_reward= as a number. The schema's pattern admits only decimal numbers, but one such as
+ * 1e999 is beyond a double: it would become Infinity, which JSON writes as null in every reward.
+ */
+export function queryFallback(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value)) {
+    throw new PrmError(ErrorCode.INVALID_REQUEST, `querystring.fallback_reward must be a finite number (got ${text})`);
+  }
+  return value;
+}
+
 export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/get_reward', { schema: GetRewardRouteSchema }, async (request, reply): Promise<GetRewardResponse> => {
     const body = request.body;
+    const fallback = body.fallback_reward ?? queryFallback(request.query.fallback_reward) ?? app.config.rewardFallback;
     const split = splitQueries(body);
     if (split.length === 0) return answer([], 0);
     const aggregate = body.aggregate ?? request.query.aggregate ?? 'min';
     const model = body.model ?? request.query.model;
-    const query = request.query.fallback_reward;
-    const fallback = body.fallback_reward ?? (query !== undefined ? Number(query) : app.config.rewardFallback);
     const truncate = body.truncate ?? request.query.truncate ?? app.config.rewardTruncation;
     // Unknown model: leave `response` as it is and let the scoring call give its usual error.
     const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));

@@ -110,4 +110,12 @@ describe('POST /get_reward, sample by sample', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('INVALID_REQUEST');
   });
+
+  it('a fallback_reward beyond a double (1e999) → 400, not rewards that JSON writes as null', async () => {
+    for (const query of [['just one line'], []]) {
+      const res = await t.app.inject({ method: 'POST', url: '/get_reward?fallback_reward=9020e62743', payload: { query } });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json().error).toEqual({ code: 'INVALID_REQUEST', message: 'querystring.fallback_reward must be a finite number (got 9020e62743)' });
+    }
+  });
 });
