@@ -86,6 +86,11 @@ export const metrics = {
     'Queued rows taken out before they ran because their request ended, by the reason it ended (client_closed, deadline_exceeded, overloaded: another row of the request was refused)',
     ['reason'],
   ),
+  requestEngineSeconds: counter(
+    'prm_engine_request_seconds_total',
+    'Engine time (each batch\'s forward time split over its rows by tokens) by the outcome of the request the rows served: succeeded, failed (the request was answered with an error, before or after its rows ran), shared (prompt passes several requests wait on)',
+    ['outcome'],
+  ),
   modelsReady: gauge('prm_models_ready', 'Bundles loaded and warmed'),
 };
 

@@ -8,13 +8,16 @@
  *   fills while the engine works, so no extra wait is added then).
  * - Each entry carries its own resolver, enqueue time and abort signal. An entry whose client went
  *   away is removed at once and never reaches the engine.
- * - The queue is bounded in rows: a full queue rejects with OVERLOADED and a Retry-After hint
- *   instead of growing without bound.
+ * - A request is admitted as a whole (`reserve`, queue-admission.ts): room for all its rows is held
+ *   before the first is queued, and a request the backlog would make late is refused at once
+ *   with OVERLOADED and Retry-After; the queue never grows past its row bound.
  */
 import { abortError } from '../abort.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { metrics } from '../metrics.js';
+import { queueRefusal, type QueueLoad } from './queue-admission.js';
 import { selectBatch } from './select-batch.js';
+import { TokenRate } from './token-rate.js';
 
 export interface BatcherOptions {
   /** Padded-token budget of one batch (rows × longest row). */
@@ -42,8 +45,30 @@ interface Entry<J, R> {
   onAbort?: () => void;
 }
 
+/** Room held in the queue for one admitted request's rows until they are submitted. */
+export class Reservation {
+  constructor(
+    public rows: number,
+    public tokens: number,
+    private readonly onRelease: (r: Reservation) => void,
+  ) {}
+
+  /** Gives back what was not used (the request is done, or failed before all rows were queued). */
+  release(): void {
+    this.onRelease(this);
+    this.rows = 0;
+    this.tokens = 0;
+  }
+}
+
 export class Batcher<J, R> {
   private readonly queue: Entry<J, R>[] = [];
+  /** Tokens of the queued rows, of the rows reserved but not yet queued, and of the running batch. */
+  private queuedTokens = 0;
+  private readonly reserved = { rows: 0, tokens: 0 };
+  private runningTokens = 0;
+  /** The engine's measured pace, for admission (queue-admission.ts). */
+  readonly rate = new TokenRate();
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -61,23 +86,43 @@ export class Batcher<J, R> {
     return this.queue.length;
   }
 
-  submit(job: J, signal?: AbortSignal): Promise<R> {
+  /** What is ahead of a request arriving now: rows that take queue room, tokens that take engine time. */
+  get load(): QueueLoad {
+    return { rows: this.queue.length + this.reserved.rows, tokens: this.queuedTokens + this.reserved.tokens + this.runningTokens / 2 };
+  }
+
+  /**
+   * Admits a request's rows as a whole, or refuses it (OVERLOADED, or DEADLINE_EXCEEDED when the
+   * request alone needs more time than it has): the room is held until its rows are submitted
+   * with the reservation, or released. Counted once per request where the request fails
+   * (score-request.ts), not per row.
+   */
+  reserve(rows: number, tokens: number, deadlineAt?: number): Reservation {
+    if (this.closed) throw new PrmError(ErrorCode.NOT_READY, 'the model is shutting down');
+    const refusal = queueRefusal(this.load, { rows, tokens, deadlineAt, now: performance.now() }, this.opts.maxQueueRows, this.rate);
+    if (refusal) throw refusal;
+    this.reserved.rows += rows;
+    this.reserved.tokens += tokens;
+    return new Reservation(rows, tokens, (r) => {
+      this.reserved.rows -= r.rows;
+      this.reserved.tokens -= r.tokens;
+    });
+  }
+
+  /** Queues one row; with a reservation it takes the room held for it instead of asking for room. */
+  submit(job: J, signal?: AbortSignal, reservation?: Reservation): Promise<R> {
     if (this.closed) return Promise.reject(new PrmError(ErrorCode.NOT_READY, 'the model is shutting down'));
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    if (this.queue.length >= this.opts.maxQueueRows) {
-      // Counted once per request where the request fails (score-request.ts), not per row.
-      return Promise.reject(
-        new PrmError(ErrorCode.OVERLOADED, `the scoring queue is full (${this.opts.maxQueueRows} rows)`, { retryAfterS: 1 }),
-      );
+    const length = this.lengthOf(job);
+    if (reservation && reservation.rows > 0) this.takeFrom(reservation, length);
+    else if (this.queue.length + this.reserved.rows >= this.opts.maxQueueRows) {
+      return Promise.reject(new PrmError(ErrorCode.OVERLOADED, `the scoring queue is full (${this.opts.maxQueueRows} rows)`, { retryAfterS: 1 }));
     }
     return new Promise<R>((resolve, reject) => {
-      const entry: Entry<J, R> = { job, length: this.lengthOf(job), enqueuedAt: performance.now(), resolve, reject, signal };
+      const entry: Entry<J, R> = { job, length, enqueuedAt: performance.now(), resolve, reject, signal };
       if (signal) {
         entry.onAbort = () => {
-          const i = this.queue.indexOf(entry);
-          if (i >= 0) {
-            this.queue.splice(i, 1);
-            metrics.queueDepth.set(this.queue.length);
+          if (this.remove(entry)) {
             metrics.rowsDropped.inc({ reason: abortError(signal).code.toLowerCase() });
             reject(abortError(signal));
           }
@@ -85,9 +130,27 @@ export class Batcher<J, R> {
         signal.addEventListener('abort', entry.onAbort, { once: true });
       }
       this.queue.push(entry);
+      this.queuedTokens += length;
       metrics.queueDepth.set(this.queue.length);
       this.schedule();
     });
+  }
+
+  private takeFrom(reservation: Reservation, length: number): void {
+    const tokens = Math.min(reservation.tokens, length);
+    reservation.rows--;
+    reservation.tokens -= tokens;
+    this.reserved.rows--;
+    this.reserved.tokens -= tokens;
+  }
+
+  private remove(entry: Entry<J, R>): boolean {
+    const i = this.queue.indexOf(entry);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    this.queuedTokens -= entry.length;
+    metrics.queueDepth.set(this.queue.length);
+    return true;
   }
 
   private schedule(): void {
@@ -96,8 +159,7 @@ export class Batcher<J, R> {
     // that arrived while a batch ran still need event-loop turns to be parsed and queued, and
     // choosing at once would send them in batches of one or two.
     const waited = performance.now() - Math.max(this.queue[0].enqueuedAt, this.freedAt);
-    const queuedTokens = this.queue.reduce((s, e) => s + e.length, 0);
-    if (waited >= this.opts.maxWaitMs || queuedTokens >= this.opts.maxBatchTokens || this.opts.maxWaitMs <= 0) {
+    if (waited >= this.opts.maxWaitMs || this.queuedTokens >= this.opts.maxBatchTokens || this.opts.maxWaitMs <= 0) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       void this.runNext();
@@ -115,6 +177,8 @@ export class Batcher<J, R> {
     const picked = new Set(pick.indices);
     const batch = pick.indices.map((i) => this.queue[i]);
     for (let i = this.queue.length - 1; i >= 0; i--) if (picked.has(i)) this.queue.splice(i, 1);
+    this.queuedTokens -= pick.realTokens;
+    this.runningTokens = pick.realTokens;
     metrics.queueDepth.set(this.queue.length);
     const started = performance.now();
     for (const e of batch) {
@@ -128,11 +192,13 @@ export class Batcher<J, R> {
     metrics.paddingFraction.observe(pick.paddedTokens > 0 ? 1 - pick.realTokens / pick.paddedTokens : 0);
     try {
       const results = await this.run(batch.map((e) => e.job));
+      this.rate.observe(pick.realTokens, (performance.now() - started) / 1000);
       batch.forEach((e, i) => e.resolve(results[i]));
     } catch (err) {
       for (const e of batch) e.reject(err);
     } finally {
       this.running = false;
+      this.runningTokens = 0;
       if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
       this.freedAt = performance.now();
       this.schedule();
@@ -153,6 +219,7 @@ export class Batcher<J, R> {
       e.signal?.removeEventListener('abort', e.onAbort!);
       e.reject(new PrmError(ErrorCode.NOT_READY, 'the model is shutting down'));
     }
+    this.queuedTokens = 0;
     metrics.queueDepth.set(0);
   }
 }

@@ -15,7 +15,8 @@
  * Rewards are computed elsewhere (rewards.ts) from the float32 outputs returned here, so cached
  * and fresh results are identical whatever path produced them.
  */
-import { Batcher, type BatcherOptions } from '../batching/batcher.js';
+import { setMaxListeners } from 'node:events';
+import { Batcher, type BatcherOptions, type Reservation } from '../batching/batcher.js';
 import { tokenBudget } from '../batching/token-budget.js';
 import type { LoadedBundle } from '../bundle/load-bundle.js';
 import type { Caches } from '../cache/create-caches.js';
@@ -25,7 +26,8 @@ import { hashChain, logprobKey, type SegmentHash } from '../cache/segment-keys.j
 import type { ModelPair, PairResult, PairRow, PrefixKv } from '../engine/model-pair.js';
 import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
-import { firstNeeded, fromCachedSteps, planRow, promptDemand, scatterRow, stepSlices, usableHitLength, type PlannedRow } from './plan-rows.js';
+import { countSharedEngineTime, type EngineLedger } from './engine-ledger.js';
+import { firstNeeded, fromCachedSteps, planRow, promptDemand, scatterRow, segmentOffsets, stepSlices, usableHitLength, type PlannedRow } from './plan-rows.js';
 
 export interface PipelineItem {
   /** [prompt segment, step 1, ..., step n] token ids. */
@@ -53,13 +55,30 @@ export interface PipelineOptions {
   batcher: BatcherOptions;
 }
 
-/** A row waiting in the batcher; its past is held (retained) by the submitter until the result comes. */
-type RowResult = PairResult & { startedAt: number };
+/**
+ * A row's result; its past is held (retained) by the submitter until the result comes.
+ * `engineSeconds`: the row's share of its batch's forward time, by tokens.
+ */
+type RowResult = PairResult & { startedAt: number; engineSeconds: number };
 
 interface InflightPrompt {
   promise: Promise<PrefixKv>;
   /** Callers waiting for it; each gets its own reference. */
   claims: number;
+}
+
+/** What a call brings besides its items: when it must be done, and where its engine time is counted. */
+export interface PipelineCall {
+  /** performance.now() time of the request's deadline: admission refuses what would finish later. */
+  deadlineAt?: number;
+  ledger?: EngineLedger;
+}
+
+/** What one call asks of the engine once the caches have answered: a row per item, what it feeds. */
+interface RowDemand {
+  rows: number;
+  tokens: number;
+  prompts: number;
 }
 
 export interface PipelineResult {
@@ -90,10 +109,15 @@ export class LogprobPipeline {
   private async runBatch(rows: PairRow[]): Promise<RowResult[]> {
     const startedAt = performance.now();
     const results = await this.o.models.forward(rows);
-    return results.map((r) => ({ ...r, startedAt }));
+    const perToken = (performance.now() - startedAt) / 1000 / rows.reduce((n, r) => n + r.tokens.length, 0);
+    return results.map((r, i) => ({ ...r, startedAt, engineSeconds: perToken * rows[i].tokens.length }));
   }
 
-  async compute(items: readonly PipelineItem[], signal?: AbortSignal): Promise<PipelineResult> {
+  /**
+   * Log-probs of every item. After the cache lookups the request is admitted to the queue as a
+   * whole (batcher.reserve) or refused before any of its rows runs.
+   */
+  async compute(items: readonly PipelineItem[], signal?: AbortSignal, call: PipelineCall = {}): Promise<PipelineResult> {
     const submittedAt = performance.now();
     const lookups = await this.lookUpLogprobs(items);
     this.lookUpKv(items, lookups);
@@ -101,18 +125,57 @@ export class LogprobPipeline {
       promptKey: keyOf(lookups[i].chain[0]),
       wouldComputePrompt: this.o.caches.kv !== null && lookups[i].kvHit === null && !complete(it, lookups[i]) && it.segments[0].length > 1,
     })));
+    const need = this.rowDemand(items, lookups, demand);
+    const reservation = need.rows > 0 ? this.reserve(need, call.deadlineAt, lookups) : undefined;
     let queueMs = 0;
     const request = failFast(signal);
     try {
       const results = await Promise.all(items.map(async (it, i) => {
-        const { logprobs, startedAt } = await request.guard(() => this.computeItem(it, lookups[i], demand, request.signal));
+        const run = { demand, signal: request.signal, reservation, ledger: call.ledger };
+        const { logprobs, startedAt } = await request.guard(() => this.computeItem(it, lookups[i], run));
         if (startedAt !== undefined) queueMs = Math.max(queueMs, startedAt - submittedAt);
         return logprobs;
       }));
       return { items: results, queueMs };
     } finally {
       request.done();
+      reservation?.release();
     }
+  }
+
+  /** The queue room and engine time the request needs, held for it; the KV its lookups retained goes back on refusal. */
+  private reserve(need: RowDemand, deadlineAt: number | undefined, lookups: ItemLookup[]): Reservation {
+    try {
+      return this.batcher.reserve(need.rows + need.prompts, need.tokens, deadlineAt);
+    } catch (err) {
+      for (const l of lookups) l.kvHit?.prefix.kv.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Rows and fed tokens of the items the caches did not answer, and the shared prompts they would
+   * start (an upper bound: another request may be computing one already).
+   */
+  private rowDemand(items: readonly PipelineItem[], lookups: readonly ItemLookup[], demand: ReadonlyMap<string, number>): RowDemand {
+    const need: RowDemand = { rows: 0, tokens: 0, prompts: 0 };
+    const prompts = new Set<string>();
+    items.forEach((it, i) => {
+      const l = lookups[i];
+      if (complete(it, l)) return;
+      const segs = it.segments;
+      const key = keyOf(l.chain[0]);
+      const shared = (demand.get(key) ?? 0) > 1;
+      const from = l.kvHit ? usableHitLength(l.kvHit.prefix.length, firstNeeded(segs, l.cached.length)) : shared ? segs[0].length - 1 : 0;
+      need.rows++;
+      need.tokens += segmentOffsets(segs)[segs.length] - from;
+      if (shared && !prompts.has(key) && !this.inflightPrompts.has(key)) {
+        prompts.add(key);
+        need.tokens += segs[0].length - 1;
+      }
+    });
+    need.prompts = prompts.size;
+    return need;
   }
 
   /** Stage 1: the longest cached step prefix of every item; a value of the wrong shape counts as a miss. */
@@ -146,20 +209,16 @@ export class LogprobPipeline {
   }
 
   /** Stages 3–4 for one item: its past, its row through the batcher, the caches filled. */
-  private async computeItem(
-    item: PipelineItem,
-    lookup: ItemLookup,
-    demand: ReadonlyMap<string, number>,
-    signal?: AbortSignal,
-  ): Promise<{ logprobs: ItemLogprobs; startedAt?: number }> {
+  private async computeItem(item: PipelineItem, lookup: ItemLookup, run: ItemRun): Promise<{ logprobs: ItemLogprobs; startedAt?: number }> {
     const segs = item.segments;
     const logprobs = fromCachedSteps(segs, lookup.cached, this.o.models.reference !== null);
     if (complete(item, lookup)) return { logprobs };
     let past: PrefixKv | null = null;
     try {
-      past = await this.pastOf(lookup, segs, demand);
+      past = await this.pastOf(lookup, segs, run.demand, run.reservation);
       const row = planRow(segs, lookup.cached.length, past?.length ?? 0);
-      const result = await this.batcher.submit(this.pairRow(item, lookup, row, past), signal);
+      const result = await this.batcher.submit(this.pairRow(item, lookup, row, past), run.signal, run.reservation);
+      run.ledger?.add(result.engineSeconds);
       try {
         scatterRow(row, result, logprobs, segs[0].length);
         this.store(item, lookup, logprobs, result);
@@ -176,11 +235,16 @@ export class LogprobPipeline {
   }
 
   /** The row's past: the KV cache hit, or the prompt's KV shared with other rows, or none. */
-  private async pastOf(lookup: ItemLookup, segs: readonly ArrayLike<number>[], demand: ReadonlyMap<string, number>): Promise<PrefixKv | null> {
+  private async pastOf(
+    lookup: ItemLookup,
+    segs: readonly ArrayLike<number>[],
+    demand: ReadonlyMap<string, number>,
+    reservation?: Reservation,
+  ): Promise<PrefixKv | null> {
     const hit = lookup.kvHit;
     if (hit) return { kv: hit.prefix.kv, length: usableHitLength(hit.prefix.length, firstNeeded(segs, lookup.cached.length)) };
     const h0 = keyOf(lookup.chain[0]);
-    if (this.o.caches.kv && ((demand.get(h0) ?? 0) > 1 || this.inflightPrompts.has(h0))) return this.promptKv(lookup.chain[0], segs[0]);
+    if (this.o.caches.kv && ((demand.get(h0) ?? 0) > 1 || this.inflightPrompts.has(h0))) return this.promptKv(lookup.chain[0], segs[0], reservation);
     return null;
   }
 
@@ -211,7 +275,7 @@ export class LogprobPipeline {
    * KV of all prompt tokens but the last, computed once however many items/requests want it.
    * Each caller gets its own reference and must release it.
    */
-  private promptKv(h0: SegmentHash, prompt: ArrayLike<number>): Promise<PrefixKv> {
+  private promptKv(h0: SegmentHash, prompt: ArrayLike<number>, reservation?: Reservation): Promise<PrefixKv> {
     const key = keyOf(h0);
     let entry = this.inflightPrompts.get(key);
     if (!entry) {
@@ -219,8 +283,10 @@ export class LogprobPipeline {
       const e: InflightPrompt = { claims: 0, promise: Promise.resolve(null as never) };
       // Shared work runs under no one request's signal: requests of other clients may wait on
       // it, and the end of the one that started it (cancelled, late, refused) must not fail them.
-      e.promise = this.batcher.submit({ tokens, targets: new Int32Array(tokens.length).fill(-1), past: null, keepKv: true }).then(
+      const row = { tokens, targets: new Int32Array(tokens.length).fill(-1), past: null, keepKv: true };
+      e.promise = this.batcher.submit(row, undefined, reservation).then(
         (r) => {
+          countSharedEngineTime(r.engineSeconds);
           // Removed in the same tick as the claims are counted: a later caller finds it in the KV cache.
           this.inflightPrompts.delete(key);
           const kv = r.kv!;
@@ -247,6 +313,14 @@ export class LogprobPipeline {
   close(): void {
     this.batcher.close();
   }
+}
+
+/** What each item's computation shares with the rest of its request. */
+interface ItemRun {
+  demand: ReadonlyMap<string, number>;
+  signal: AbortSignal;
+  reservation?: Reservation;
+  ledger?: EngineLedger;
 }
 
 /** Every step's log-probs came from the log-prob cache. */
@@ -315,6 +389,8 @@ export class BundlePipelines {
  */
 function failFast(outer: AbortSignal | undefined) {
   const controller = new AbortController();
+  // Each of the request's queued rows listens until its batch starts: many listeners, not a leak.
+  setMaxListeners(0, controller.signal);
   const follow = () => controller.abort(outer!.reason);
   if (outer?.aborted) follow();
   else outer?.addEventListener('abort', follow, { once: true });

@@ -14,6 +14,7 @@ import type { LoadedBundle } from '../bundle/load-bundle.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { metrics } from '../metrics.js';
 import type { BundleRegistry } from './bundle-registry.js';
+import { EngineLedger } from './engine-ledger.js';
 import type { BundlePipelines, ItemLogprobs } from './logprob-pipeline.js';
 import { prepareItems, type PreparedItem } from './prepare-items.js';
 import { computeRewards } from './rewards.js';
@@ -114,6 +115,8 @@ interface ScoreContext {
   bundle: LoadedBundle;
   options: ResolvedOptions;
   signal?: AbortSignal;
+  deadlineAt?: number;
+  ledger: EngineLedger;
   startedAt: number;
   prepared: PreparedItem[];
   tokenizedAt: number;
@@ -124,7 +127,13 @@ interface ScoreContext {
 
 /** The service's score method: every call runs scoreRequest over the same parts. */
 export function scorer(deps: ScoreDeps): ScoringService['score'] {
-  return (model, items, options, signal) => scoreRequest(deps, model, items, options, signal);
+  return (model, items, options, signal, deadlineAt) => scoreRequest(deps, model, items, options, { signal, deadlineAt });
+}
+
+/** The call's end conditions: the client's signal and the deadline (performance.now() time). */
+interface CallBounds {
+  signal?: AbortSignal;
+  deadlineAt?: number;
 }
 
 export async function scoreRequest(
@@ -132,25 +141,44 @@ export async function scoreRequest(
   model: string | undefined,
   items: ScoreItemInput[],
   options: ScoreOptions,
-  signal?: AbortSignal,
+  call: CallBounds = {},
 ): Promise<ScoreResult> {
   const leave = deps.admission.admit();
+  const ledger = new EngineLedger();
   try {
     const startedAt = performance.now();
-    throwIfAborted(signal);
+    throwIfAborted(call.signal);
     const bundle = deps.registry.resolve(model ?? deps.defaultModel());
     // Taken in the same tick as the lookup: a reload cannot dispose this version before release.
     const returnLease = deps.registry.lease(bundle);
     try {
-      const tokenized = await tokenize(deps, bundle, items, resolveOptions(options, bundle.manifest.beta), startedAt, signal);
+      // A backlog that alone outlasts the deadline refuses the call before it is tokenized.
+      deps.pipelines.of(bundle).batcher.reserve(0, 0, call.deadlineAt).release();
+      const tokenized = await tokenize(deps, bundle, items, resolveOptions(options, bundle.manifest.beta), { ...call, ledger, startedAt });
       const computed = await computeLogprobs(deps, tokenized);
-      return respond(computed, computed.prepared.map((item, i) => itemResult(item, computed.logprobs[i], computed.options)));
+      const result = respond(computed, computed.prepared.map((item, i) => itemResult(item, computed.logprobs[i], computed.options)));
+      ledger.settle('succeeded');
+      return result;
     } finally {
       returnLease();
     }
+  } catch (err) {
+    countRefusal(err, call.signal);
+    ledger.settle('failed');
+    throw err;
   } finally {
     leave();
   }
+}
+
+/**
+ * A request the queue refused is counted once here, not per row; a deadline its own size could
+ * not meet is counted as the deadline's (the request signal counts the deadlines that pass).
+ */
+function countRefusal(err: unknown, signal: AbortSignal | undefined): void {
+  if (!(err instanceof PrmError)) return;
+  if (err.code === ErrorCode.OVERLOADED) metrics.rejected.inc({ reason: 'overloaded' });
+  else if (err.code === ErrorCode.DEADLINE_EXCEEDED && !signal?.aborted) metrics.rejected.inc({ reason: 'deadline' });
 }
 
 async function tokenize(
@@ -158,13 +186,12 @@ async function tokenize(
   bundle: LoadedBundle,
   items: ScoreItemInput[],
   options: ResolvedOptions,
-  startedAt: number,
-  signal?: AbortSignal,
+  call: CallBounds & { ledger: EngineLedger; startedAt: number },
 ): Promise<Omit<ScoreContext, 'logprobs' | 'queueMs' | 'computedAt'>> {
-  const prepared = await prepareStage(deps, bundle, items, { partial: options.partial, render: options.tokenRewards }, signal);
+  const prepared = await prepareStage(deps, bundle, items, { partial: options.partial, render: options.tokenRewards }, call.signal);
   const tokenizedAt = performance.now();
-  throwIfAborted(signal);
-  return { bundle, options, signal, startedAt, prepared, tokenizedAt };
+  throwIfAborted(call.signal);
+  return { bundle, options, ...call, prepared, tokenizedAt };
 }
 
 /**
@@ -184,11 +211,7 @@ export function prepareStage(
 }
 
 async function computeLogprobs(deps: ScoreDeps, ctx: Omit<ScoreContext, 'logprobs' | 'queueMs' | 'computedAt'>): Promise<ScoreContext> {
-  const { items: logprobs, queueMs } = await deps.pipelines.of(ctx.bundle).compute(ctx.prepared, ctx.signal).catch((err: unknown) => {
-    // A full queue refuses rows; the request is what is rejected, and counted once.
-    if (err instanceof PrmError && err.code === ErrorCode.OVERLOADED) metrics.rejected.inc({ reason: 'overloaded' });
-    throw err;
-  });
+  const { items: logprobs, queueMs } = await deps.pipelines.of(ctx.bundle).compute(ctx.prepared, ctx.signal, { deadlineAt: ctx.deadlineAt, ledger: ctx.ledger });
   const computedAt = performance.now();
   throwIfAborted(ctx.signal);
   return { ...ctx, logprobs, queueMs, computedAt };

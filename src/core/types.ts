@@ -115,11 +115,16 @@ export interface ScoringService {
   /** Name used when a request names no model. */
   defaultModel(): string | undefined;
   readiness(): Readiness;
+  /**
+   * `deadlineAt` (performance.now() time): the request is refused at once, not computed and then
+   * answered late, when the queue ahead of it would not let it finish by then.
+   */
   score(
     model: string | undefined,
     items: ScoreItemInput[],
     options: ScoreOptions,
     signal?: AbortSignal,
+    deadlineAt?: number,
   ): Promise<ScoreResult>;
   /** The token ids and offsets score() would use for text items, without scoring them. */
   tokenize(

@@ -67,15 +67,19 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-/** Runs `fn` under a request signal and always disposes it. */
+/**
+ * Runs `fn` under a request signal and always disposes it; `fn` also gets the deadline as a
+ * performance.now() time, so admission can refuse work that would finish after it.
+ */
 export async function withRequestSignal<T>(
   reply: FastifyReply,
   deadlineMs: number,
-  fn: (signal: AbortSignal) => Promise<T>,
+  fn: (signal: AbortSignal, deadlineAt: number) => Promise<T>,
 ): Promise<T> {
+  const deadlineAt = performance.now() + deadlineMs;
   const rs = requestSignal(reply, deadlineMs);
   try {
-    return await untilAborted(fn(rs.signal), rs.signal);
+    return await untilAborted(fn(rs.signal, deadlineAt), rs.signal);
   } finally {
     rs.dispose();
   }

@@ -29,8 +29,8 @@ export const scoreRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const items = checkItems(request.body.items, app.config.maxItemsPerRequest);
     const { timeout_ms: timeoutMs, ...scoreOptions } = options;
     const deadlineMs = Math.min(app.config.requestTimeoutMs, timeoutMs ?? Number.POSITIVE_INFINITY);
-    const result = await withRequestSignal(reply, deadlineMs, (signal) =>
-      app.scoring.score(model, items, scoreOptions, signal),
+    const result = await withRequestSignal(reply, deadlineMs, (signal, deadlineAt) =>
+      app.scoring.score(model, items, scoreOptions, signal, deadlineAt),
     );
     setTimingHeaders(reply, result.timings);
     return { model: result.model, results: result.results, usage: result.usage };

@@ -113,3 +113,37 @@ describe('Batcher', () => {
     expect(drained).toBe(true);
   });
 });
+
+describe('Batcher reservations', () => {
+  it('holds room for a whole request: others are refused while it is held, its own rows are not', async () => {
+    const r = recordingRunner();
+    r.hold();
+    const b = new Batcher<Job, number>(r.run, (j) => j.len, { ...opts, maxQueueRows: 4 });
+    const held = b.reserve(3, 30);
+    expect(b.load.rows).toBe(3);
+    expect(() => b.reserve(2, 20)).toThrow(expect.objectContaining({ code: 'OVERLOADED', retryAfterS: expect.any(Number) }));
+    const rows = [1, 2, 3].map((id) => b.submit({ id, len: 10 }, undefined, held));
+    // The held room became queued rows; the fourth row fits, a fifth without a reservation does not.
+    const fourth = b.submit({ id: 4, len: 10 });
+    await expect(b.submit({ id: 5, len: 10 })).rejects.toMatchObject({ code: 'OVERLOADED' });
+    r.release();
+    expect(await Promise.all([...rows, fourth])).toEqual([10, 20, 30, 40]);
+    held.release();
+    expect(b.load).toEqual({ rows: 0, tokens: 0 });
+  });
+
+  it('gives back what a request did not use', () => {
+    const b = new Batcher<Job, number>(recordingRunner().run, (j) => j.len, opts);
+    const held = b.reserve(5, 50);
+    held.release();
+    expect(b.load).toEqual({ rows: 0, tokens: 0 });
+    expect(() => b.reserve(6, 60)).not.toThrow();
+  });
+
+  it('learns the engine pace from the batches it runs', async () => {
+    const b = new Batcher<Job, number>(recordingRunner().run, (j) => j.len, opts);
+    expect(b.rate.perSecond).toBeUndefined();
+    await b.submit({ id: 1, len: 10 });
+    expect(b.rate.perSecond).toBeGreaterThan(0);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * Admission limits against the real app and real onnxruntime: body bytes, items, tokens per item
  * and per request (checked before any model work), the concurrency permit (503 with Retry-After,
- * released on every path) and the request deadline (504, and the queued work is really dropped).
+ * released on every path), the queue's admission of a request as a whole (its rows, and the time
+ * the backlog leaves it) and the request deadline (504, and the queued work is really dropped).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metrics } from '../../src/metrics.js';
@@ -19,6 +20,9 @@ async function settled(h: HardenedApp): Promise<void> {
   for (let i = 0; i < 600 && h.scoring.load().inFlight > 0; i++) await new Promise((r) => setTimeout(r, 50));
   expect(h.scoring.load().inFlight).toBe(0);
 }
+
+/** Rows the engine has run, over all batches. */
+const rowsRun = async () => (await metrics.batchRows.get()).values.find((v) => v.metricName === 'prm_batch_rows_sum')?.value ?? 0;
 
 /** Many traces with distinct prompts: no shared prefix, so every one costs its own forward pass. */
 const many = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => trace(offset + i, 3));
@@ -111,22 +115,55 @@ describe('a full queue', () => {
   });
   afterAll(() => h?.close());
 
-  const rowsRun = async () => (await metrics.batchRows.get()).values.find((v) => v.metricName === 'prm_batch_rows_sum')?.value ?? 0;
-
-  it('refuses the request that overflows it as a whole: counted once, its queued rows never run', async () => {
+  it('refuses the request that would overflow it as a whole: counted once, none of its rows ever queued', async () => {
     const rowsBefore = await rowsRun();
     const rejectedBefore = await counter(metrics.rejected, { reason: 'overloaded' });
-    const droppedBefore = await counter(metrics.rowsDropped, { reason: 'overloaded' });
+    const droppedBefore = await counter(metrics.rowsDropped);
     const first = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: many(5, 4000) } });
     await new Promise((r) => setImmediate(r));
     const second = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: many(8, 5000) } });
     expect([second.statusCode, second.json().error.code]).toEqual([503, 'OVERLOADED']);
+    expect(second.json().error.message).toMatch(/queue is full .* this request needs 8/);
+    expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect((await first).statusCode).toBe(200);
     await settled(h);
     expect(await counter(metrics.rejected, { reason: 'overloaded' })).toBe(rejectedBefore + 1);
-    // The second request's rows that had found room were taken out again, not run.
-    expect(await counter(metrics.rowsDropped, { reason: 'overloaded' })).toBeGreaterThan(droppedBefore);
+    // Admitted as a whole or not at all: no row of the second request took queue room to give back.
+    expect(await counter(metrics.rowsDropped)).toBe(droppedBefore);
     expect((await rowsRun()) - rowsBefore).toBe(5);
+  });
+});
+
+describe('a backlog that would make a request late', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    // One row per forward pass and no caches: a 200-item request keeps the engine busy for a while.
+    h = await buildLoadedApp({ MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0' });
+  });
+  afterAll(() => h?.close());
+
+  const post = (payload: unknown) => h.app.inject({ method: 'POST', url: '/v1/score', payload: payload as object });
+
+  it('refuses it at once with Retry-After instead of running its rows and answering 504', async () => {
+    const rowsAtStart = await rowsRun();
+    const busy = post({ items: many(200, 7000) });
+    // Some batches must have run for the engine's pace to be known.
+    for (let i = 0; i < 200 && (await rowsRun()) - rowsAtStart < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    const failedBefore = await counter(metrics.requestEngineSeconds, { outcome: 'failed' });
+    const succeededBefore = await counter(metrics.requestEngineSeconds, { outcome: 'succeeded' });
+    const startedAt = performance.now();
+    const late = await post({ items: many(4, 8000), options: { timeout_ms: 300 } });
+    const answeredInMs = performance.now() - startedAt;
+    expect([late.statusCode, late.json().error.code], late.body).toEqual([503, 'OVERLOADED']);
+    expect(late.json().error.message).toMatch(/would not finish within its deadline/);
+    expect(Number(late.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect((await busy).statusCode).toBe(200);
+    await settled(h);
+    // None of its rows ran: the engine ran exactly the busy request's 200 rows, and no engine time failed.
+    expect((await rowsRun()) - rowsAtStart).toBe(200);
+    expect(await counter(metrics.requestEngineSeconds, { outcome: 'failed' })).toBe(failedBefore);
+    expect(await counter(metrics.requestEngineSeconds, { outcome: 'succeeded' })).toBeGreaterThan(succeededBefore);
+    figure('backlog refusal', { answered_in_ms: Math.round(answeredInMs), retry_after_s: Number(late.headers['retry-after']) });
   });
 });
 
