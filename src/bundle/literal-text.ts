@@ -66,7 +66,10 @@ export class LiteralTextEncoder {
   /** Ids of the parts, as one text whose control tokens come from bundle text only. */
   encode(parts: readonly TextPart[]): number[] {
     const ids: number[] = [];
-    this.walk(parts, (run) => ids.push(...this.encodeRun(run)), (id) => ids.push(id));
+    // A loop, not push(...run): a run of a few hundred thousand ids would overflow the call stack.
+    this.walk(parts, (run) => {
+      for (const id of this.encodeRun(run)) ids.push(id);
+    }, (id) => ids.push(id));
     return ids;
   }
 
@@ -85,7 +88,7 @@ export class LiteralTextEncoder {
     let at = 0;
     this.walk(parts, (run) => {
       const enc = tokenize(run);
-      ids.push(...enc.ids);
+      for (const id of enc.ids) ids.push(id);
       const runEnds = ends === null ? null : endsOf(run, enc.tokens);
       ends = runEnds === null || ends === null ? null : [...ends, ...runEnds.map((e) => at + e)];
       at += run.length;

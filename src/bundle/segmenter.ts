@@ -12,7 +12,7 @@ import { LiteralTextEncoder, type TextPart } from './literal-text.js';
 import { offsetSchemeOf, tokenEnds, verbatimEnds, type OffsetScheme } from './token-offsets.js';
 import type { Manifest } from './manifest.js';
 import { TokenMemo } from './token-memo.js';
-import { fewestTokens, longestTokenUnits } from './token-length-bound.js';
+import { fewestTokens, unitsPerTokenAtMost } from './token-length-bound.js';
 import type { TokenizerBundle } from './tokenizer-files.js';
 
 export interface Segments {
@@ -50,8 +50,8 @@ export class Segmenter {
   private readonly literalUncached: LiteralTextEncoder;
   /** How token ends are found in characters (token-offsets.ts); null: by tokenizing prefixes. */
   private readonly offsets: OffsetScheme | null;
-  /** Longest token string in UTF-16 code units; undefined: no length bound (token-length-bound.ts). */
-  private readonly longestToken: number | undefined;
+  /** Most code units of text one token stands for; undefined: no length bound (token-length-bound.ts). */
+  private readonly unitsPerToken: number | undefined;
   /** The chat template rendered around CONTENT_MARKER, split at it (the same for every prompt). */
   private readonly chatAround?: string[];
 
@@ -63,7 +63,7 @@ export class Segmenter {
     this.literal = new LiteralTextEncoder(tok.specialTokens, (text) => this.memo.ids(text));
     this.literalUncached = new LiteralTextEncoder(tok.specialTokens, (text) => this.plainEncode(text).ids);
     this.offsets = offsetSchemeOf(tok.json);
-    this.longestToken = longestTokenUnits(tok.json);
+    this.unitsPerToken = unitsPerTokenAtMost(tok.json);
     if (layout.use_chat_template) {
       if (tok.chatTemplate === undefined) {
         throw new Error('use_chat_template is true but tokenizer_config.json has no chat_template');
@@ -99,7 +99,7 @@ export class Segmenter {
 
   /** The fewest tokens text of this many UTF-16 code units can take under this tokenizer. */
   fewestTokens(units: number): number {
-    return fewestTokens(units, this.longestToken);
+    return fewestTokens(units, this.unitsPerToken);
   }
 
   /** Prompt + response tokens the model takes. */
