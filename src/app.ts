@@ -12,7 +12,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { createCaches, type Caches } from './cache/create-caches.js';
-import { batcherOptionsOf, engineOptionsOf, requestLimitsOf, type Config } from './config.js';
+import { batcherOptionsOf, engineOptionsOf, jsonShapeLimitsOf, requestLimitsOf, type Config } from './config.js';
 import { packageInfo } from './package-info.js';
 import { createScoringService, type LoadingScoringService } from './core/scoring-service.js';
 import type { ScoringService } from './core/types.js';
@@ -91,7 +91,7 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   // Every endpoint takes JSON; Fastify's built-in text/plain parser would let a wrongly labelled
   // body through to a confusing schema error instead of a clear 415.
   app.removeContentTypeParser('text/plain');
-  installJsonBody(app);
+  installJsonBody(app, jsonShapeLimitsOf(config));
 
   // Our services.
   app.decorate('config', config);

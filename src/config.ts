@@ -12,6 +12,7 @@ import type { BatcherOptions } from './batching/batcher.js';
 import type { LoadOptions } from './bundle/load-bundle.js';
 import type { RequestLimits } from './core/score-request.js';
 import { DEVICES, ENGINE_THREADS } from './engine/devices.js';
+import type { JsonShapeLimits } from './http/json-shape.js';
 
 const MiB = 1024 * 1024;
 
@@ -220,6 +221,22 @@ export function requestLimitsOf(config: Config): RequestLimits {
     maxConcurrentRequests: config.maxConcurrentRequests,
     maxTokensPerItem: config.maxTokensPerItem,
     maxTokensPerRequest: config.maxTokensPerRequest,
+  };
+}
+
+/**
+ * What a JSON body may look like before it is parsed (src/http/json-shape.ts), from the request
+ * limits: no array longer than the most items, steps or token ids one trace or request may have;
+ * no more values than a request of MAX_TOKENS_PER_REQUEST tokens needs (a token id item holds
+ * each token's id and at most one step end per token; /get_reward's query, prompts and labels
+ * are arrays of the same length); a few levels of nesting (the request schemas need four).
+ */
+export function jsonShapeLimitsOf(config: Config): JsonShapeLimits {
+  const maxArrayLength = Math.max(config.maxItemsPerRequest, config.maxTokensPerItem);
+  return {
+    maxDepth: 32,
+    maxArrayLength,
+    maxValues: Math.max(2 * config.maxTokensPerRequest, 3 * maxArrayLength) + 16 * config.maxItemsPerRequest + 64,
   };
 }
 

@@ -5,11 +5,14 @@
  *   a charset other than UTF-8           → 415 (UTF-16 is not decoded as UTF-8)
  *   bytes that are not UTF-8             → 400 INVALID_JSON (never replaced and scored)
  *   a "__proto__" or "constructor.prototype" key → 400 INVALID_REQUEST, named as such
+ *   a shape no request needs (json-shape.ts: nesting, an array's length, the count of values)
+ *                                         → 400 INVALID_REQUEST / 413 BODY_TOO_LARGE, before parsing
  * Parsing is secure-json-parse, the parser Fastify itself uses, told to refuse those keys.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
 import { ErrorCode, PrmError } from '../errors.js';
+import { checkJsonShape, type JsonShapeLimits } from './json-shape.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -24,8 +27,9 @@ function checkEncoding(request: FastifyRequest): void {
   }
 }
 
-export function parseJsonBody(body: Buffer): unknown {
+export function parseJsonBody(body: Buffer, limits?: JsonShapeLimits): unknown {
   if (body.length === 0) throw new PrmError(ErrorCode.INVALID_JSON, 'request body is empty; send a JSON object');
+  if (limits !== undefined) checkJsonShape(body, limits);
   let text: string;
   try {
     text = UTF8.decode(body);
@@ -43,12 +47,12 @@ export function parseJsonBody(body: Buffer): unknown {
   }
 }
 
-export function installJsonBody(app: FastifyInstance): void {
+export function installJsonBody(app: FastifyInstance, limits: JsonShapeLimits): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
       checkEncoding(request);
-      done(null, parseJsonBody(body as Buffer));
+      done(null, parseJsonBody(body as Buffer, limits));
     } catch (err) {
       done(err as Error, undefined);
     }

@@ -222,14 +222,22 @@ describe('the deadline', () => {
 describe('oversized requests fail at their first excess', () => {
   let h: HardenedApp;
   beforeAll(async () => {
-    h = await buildLoadedApp({ MAX_TOKENS_PER_ITEM: '512' });
+    // Arrays of up to 1024 elements reach the routes (src/http/json-shape.ts).
+    h = await buildLoadedApp({ MAX_TOKENS_PER_ITEM: '512', MAX_ITEMS_PER_REQUEST: '1024' });
   });
   afterAll(() => h?.close());
 
   it('an item with more steps than the per-item token limit is refused before it is tokenized', async () => {
+    const steps = Array.from({ length: 600 }, () => 'a');
+    const r = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: [{ prompt: 'p', steps }] } });
+    expect(r.statusCode).toBe(413);
+    expect(r.json().error).toEqual({ code: 'TOO_MANY_TOKENS', message: expect.stringMatching(/^items\[0\]( \(id "0"\))?: 600 steps are more than the 512 tokens an item may have$/) });
+  });
+
+  it('a body with an array longer than any limit allows is refused before it is parsed', async () => {
     const steps = Array.from({ length: 100_000 }, () => 'a');
     const r = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: [{ prompt: 'p', steps }] } });
     expect(r.statusCode).toBe(413);
-    expect(r.json().error).toEqual({ code: 'TOO_MANY_TOKENS', message: expect.stringMatching(/^items\[0\]( \(id "0"\))?: 100000 steps are more than the 512 tokens an item may have$/) });
+    expect(r.json().error).toEqual({ code: 'BODY_TOO_LARGE', message: expect.stringMatching(/an array of more than 1024 elements/) });
   });
 });
