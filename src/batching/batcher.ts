@@ -6,6 +6,8 @@
  * - A batch closes when its padded cost reaches the token budget, when the oldest row has waited
  *   `maxWaitMs`, or when the engine becomes free with rows already waiting (under load the queue
  *   fills while the engine works, so no extra wait is added then).
+ * - A batch is chosen from the rows at the head of the queue, four batches' worth
+ *   (select-batch.ts, candidateWindow): rows go out of arrival order only that far.
  * - Each entry carries its own resolver, enqueue time and abort signal. An entry whose client went
  *   away is removed at once and never reaches the engine.
  * - A request is admitted as a whole (`reserve`, queue-admission.ts): room for all its rows is held
@@ -16,7 +18,7 @@ import { abortError } from '../abort.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { metrics } from '../metrics.js';
 import { queueRefusal, type QueueLoad } from './queue-admission.js';
-import { selectBatch } from './select-batch.js';
+import { candidateWindow, selectBatch } from './select-batch.js';
 import { TokenRate } from './token-rate.js';
 
 export interface BatcherOptions {
@@ -173,7 +175,8 @@ export class Batcher<J, R> {
 
   private async runNext(): Promise<void> {
     this.running = true;
-    const pick = selectBatch(this.queue, this.opts.maxBatchTokens, this.opts.maxRows, 0, this.opts.maxPaddingFraction ?? 1);
+    const pool = this.queue.slice(0, candidateWindow(this.queue, this.opts.maxBatchTokens));
+    const pick = selectBatch(pool, this.opts.maxBatchTokens, this.opts.maxRows, 0, this.opts.maxPaddingFraction ?? 1);
     const picked = new Set(pick.indices);
     const batch = pick.indices.map((i) => this.queue[i]);
     for (let i = this.queue.length - 1; i >= 0; i--) if (picked.has(i)) this.queue.splice(i, 1);

@@ -10,6 +10,22 @@
  * hundred tokens is already a large matrix product), while padded tokens cost as much as real ones.
  */
 
+/**
+ * How many rows at the head of the queue a batch may be chosen from: the fewest that hold
+ * `batches` batches' worth of tokens. Rows are taken out of arrival order only within that
+ * window, so a request's rows run at most a few batches later than their turn: a deadline
+ * estimated from the work queued ahead of a request holds, and a row of an unusual length is not
+ * passed over by an endless stream of newer rows that fit better.
+ */
+export function candidateWindow(queue: readonly Candidate[], maxBatchTokens: number, batches = 4): number {
+  let tokens = 0;
+  for (let i = 0; i < queue.length; i++) {
+    tokens += queue[i].length;
+    if (tokens >= batches * maxBatchTokens) return i + 1;
+  }
+  return queue.length;
+}
+
 export interface Candidate {
   /** New tokens this row feeds (its padded width). */
   readonly length: number;

@@ -147,3 +147,23 @@ describe('Batcher reservations', () => {
     expect(b.rate.perSecond).toBeGreaterThan(0);
   });
 });
+
+describe('Batcher batch choice', () => {
+  it('takes rows out of arrival order only within four batches of work from the head', async () => {
+    const r = recordingRunner();
+    r.hold();
+    const b = new Batcher<Job, number>(r.run, (j) => j.len, { maxBatchTokens: 100, maxRows: 8, maxWaitMs: 0, maxQueueRows: 1000 });
+    const busy = b.submit({ id: 0, len: 10 });
+    await new Promise((res) => setTimeout(res, 5)); // [0] runs and is held: the rest queue up
+    const rows = [b.submit({ id: 1, len: 50 })];
+    for (let id = 2; id < 102; id++) rows.push(b.submit({ id, len: 10 }));
+    // As long as row 1, and far behind it: without the window it would share row 1's batch.
+    rows.push(b.submit({ id: 102, len: 50 }));
+    r.release();
+    await Promise.all([busy, ...rows]);
+    const second = r.batches[1];
+    expect(second).toContain(1);
+    expect(second).not.toContain(102);
+    expect(r.batches.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: 103 }, (_, i) => i));
+  });
+});

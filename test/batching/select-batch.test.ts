@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectBatch } from '../../src/batching/select-batch.js';
+import { candidateWindow, selectBatch } from '../../src/batching/select-batch.js';
 
 const q = (...lens: number[]) => lens.map((length) => ({ length }));
 
@@ -56,5 +56,15 @@ describe('selectBatch', () => {
         expect((s.paddedTokens - real) / s.paddedTokens).toBeLessThanOrEqual(cap + 1e-12);
       }
     }
+  });
+});
+
+describe('candidateWindow', () => {
+  it('is the fewest head rows holding the given batches of tokens, or the whole queue', () => {
+    const q = [30, 30, 30, 30, 30, 30].map((length) => ({ length }));
+    expect(candidateWindow(q, 50, 2)).toBe(4);
+    expect(candidateWindow(q, 45, 2)).toBe(3);
+    expect(candidateWindow(q, 1000, 4)).toBe(6);
+    expect(candidateWindow([], 10)).toBe(0);
   });
 });
