@@ -5,7 +5,7 @@
 # file and the Python version, so a fresh clone (CI clones anew every run) finds the one built
 # before and reuses it; it is rebuilt only when the lock file or the interpreter changes. The lock
 # lists every package, so it is installed with --no-deps: what runs is exactly what is pinned.
-# trainer/setup-venv.sh builds the trainer's environment the same way.
+# trainer/setup-venv.sh builds the trainer's environment with it.
 #
 #   bash scripts/locked-venv.sh NAME LOCK_FILE   # create or reuse; the folder on stdout
 #   PYTHON=/path/to/python3.11 ...               # interpreter to build it with (default: python3 on PATH)
