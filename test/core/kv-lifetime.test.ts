@@ -82,7 +82,30 @@ describe.each([
     await p.compute([item(trace(8).prompt, trace(8, 3).steps)]);
 
     await p.drain();
+    expect(p.batcher.load).toEqual({ rows: 0, tokens: 0 });
     expect(tier2.entries).toBeGreaterThan(0);
+    tier2.clear();
+    expect(await heldKvHandles(bundle)).toEqual([0, 0]);
+    p.close();
+  });
+});
+
+describe('a request the queue refuses', () => {
+  it('gives back the KV its lookups found and holds no room', async () => {
+    const tier2 = new KvPrefixCache(64 * 1024 * 1024);
+    const p = new LogprobPipeline({
+      fingerprint: `fp-${Math.random()}`,
+      models: bundle.models,
+      caches: { logprobs: new MemoryLogprobCache(0), kv: tier2 },
+      batcher: { maxBatchTokens: 512, maxRows: 8, maxWaitMs: 2, maxQueueRows: 2 },
+    });
+    // Three partial traces kept in tier 2, then their extensions together: three rows, room for two.
+    const traces = [trace(31, 3), trace(32, 3), trace(33, 3)];
+    for (const t of traces) await p.compute([item(t.prompt, t.steps.slice(0, 2), true)]);
+    const hits = await tier2Hits();
+    await expect(p.compute(traces.map((t) => item(t.prompt, t.steps)))).rejects.toMatchObject({ code: 'OVERLOADED' });
+    expect(await tier2Hits()).toBe(hits + 3);
+    expect(p.batcher.load).toEqual({ rows: 0, tokens: 0 });
     tier2.clear();
     expect(await heldKvHandles(bundle)).toEqual([0, 0]);
     p.close();
