@@ -8,8 +8,9 @@ import { splitSampledResponse } from '../core/prepare-items.js';
 import type { TextItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
+import { sendSliced, type AnswerMember } from '../http/sliced-json.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
-import { GetRewardRouteSchema, type GetRewardBody, type GetRewardResponse } from './get-reward.schema.js';
+import { GetRewardResponseSchema, GetRewardRouteSchema, type GetRewardBody, type GetRewardResponse } from './get-reward.schema.js';
 import { scoreSamples, type SampleOutcome, type ScoreCall } from './reward-samples.js';
 
 /** A sample that cannot be scored as sent, with the code it gets in the answer's `errors`. */
@@ -79,6 +80,18 @@ function answer(outcomes: SampleOutcome[], fallback: number): GetRewardResponse 
   };
 }
 
+/** The answer's members, its per-sample lists serialized a sample at a time (sliced-json.ts). */
+function members(a: GetRewardResponse): AnswerMember[] {
+  const p = GetRewardResponseSchema.properties;
+  return [
+    { name: 'rewards', value: a.rewards, schema: p.rewards },
+    { name: 'scores', value: a.scores, schema: p.scores },
+    { name: 'extra_logs', value: a.extra_logs, schema: p.extra_logs },
+    { name: 'step_rewards', value: a.step_rewards, schema: p.step_rewards.items, elements: true },
+    { name: 'errors', value: a.errors, schema: p.errors.items, elements: true },
+  ];
+}
+
 /**
  * ?fallback_reward= as a number. The schema's pattern admits only decimal numbers, but one such as
  * 1e999 is beyond a double: it would become Infinity, which JSON writes as null in every reward.
@@ -116,6 +129,6 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return scoreSamples(call, items, options, app.config.maxItemsPerRequest, truncate);
     });
     let next = 0;
-    return answer(split.map((s) => ('error' in s ? { error: s.error, truncated: false } : outcomes[next++]!)), fallback);
+    return sendSliced(reply, members(answer(split.map((s) => ('error' in s ? { error: s.error, truncated: false } : outcomes[next++]!)), fallback)));
   });
 };

@@ -97,9 +97,19 @@ async function chunk(call: ScoreCall, items: TextItemInput[], options: ScoreOpti
   }
 }
 
-/** One outcome per item, in order. */
+/**
+ * One outcome per item, in order. Every scoring call starts on a new turn of the event loop: a
+ * chunk whose work is all cached completes in promise callbacks alone, so without the turn a
+ * batch of thousands of samples would run as one task of hundreds of milliseconds.
+ */
 export async function scoreSamples(call: ScoreCall, items: TextItemInput[], options: ScoreOptions, maxItems: number, rule: Truncation): Promise<SampleOutcome[]> {
+  const onNewTurn: ScoreCall = async (chunkItems, opts) => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return call(chunkItems, opts);
+  };
   const out: SampleOutcome[] = [];
-  for (let i = 0; i < items.length; i += maxItems) out.push(...(await chunk(call, items.slice(i, i + maxItems), options, rule)));
+  for (let i = 0; i < items.length; i += maxItems) {
+    for (const outcome of await chunk(onNewTurn, items.slice(i, i + maxItems), options, rule)) out.push(outcome);
+  }
   return out;
 }

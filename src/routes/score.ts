@@ -9,8 +9,9 @@ import { checkItemForm } from '../core/prepare-items.js';
 import type { ScoreItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
+import { sendSliced } from '../http/sliced-json.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
-import { ScoreRouteSchema, type ScoreBody } from './score.schema.js';
+import { ItemResultSchema, ModelSummarySchema, ScoreRouteSchema, UsageSchema, type ScoreBody } from './score.schema.js';
 
 /** Items with their ids filled in (the index, as a string, where the client gave none). */
 export function checkItems(items: ScoreBody['items'], maxItems: number): ScoreItemInput[] {
@@ -33,6 +34,11 @@ export const scoreRoutes: FastifyPluginAsyncTypebox = async (app) => {
       app.scoring.score(model, items, scoreOptions, signal, deadlineAt),
     );
     setTimingHeaders(reply, result.timings);
-    return { model: result.model, results: result.results, usage: result.usage };
+    // Serialized a result at a time: the answer of 256 traces with token rewards is megabytes.
+    return sendSliced(reply, [
+      { name: 'model', value: result.model, schema: ModelSummarySchema },
+      { name: 'results', value: result.results, schema: ItemResultSchema, elements: true },
+      { name: 'usage', value: result.usage, schema: UsageSchema },
+    ]);
   });
 };

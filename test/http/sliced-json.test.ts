@@ -1,0 +1,66 @@
+/**
+ * Large answers give the event loop back (src/http/sliced-json.ts, routes/reward-samples.ts): an
+ * answer serialized a piece at a time is the same bytes as the route's serializer gives for the
+ * whole, and other callbacks run while it is built; a /get_reward batch whose work is all cached
+ * runs each chunk on a new turn of the event loop instead of as one task. Turns are counted with a
+ * setImmediate chain, not timed.
+ */
+import Fastify from 'fastify';
+import { Type } from 'typebox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendSliced } from '../../src/http/sliced-json.js';
+import { buildLoadedApp, type TestApp } from '../harness/app.js';
+
+/** Runs `work` while counting the turns of the event loop it leaves to others. */
+async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let on = true;
+  const tick = () => {
+    if (!on) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const result = await work();
+  on = false;
+  return { result, turns };
+}
+
+const Row = Type.Object({ id: Type.String(), value: Type.Number(), ids: Type.Array(Type.Integer()) });
+const Answer = Type.Object({ name: Type.String(), rows: Type.Array(Row) });
+const rows = Array.from({ length: 200_000 }, (_, i) => ({ id: `r${i}`, value: i / 7, ids: [i, i + 1], extra: 'not in the schema' }));
+
+describe('sendSliced', () => {
+  const app = Fastify();
+  app.get('/whole', { schema: { response: { 200: Answer } } }, async () => ({ name: 'x', rows }));
+  app.get('/sliced', { schema: { response: { 200: Answer } } }, async (_request, reply) =>
+    sendSliced(reply, [{ name: 'name', value: 'x', schema: Answer.properties.name }, { name: 'rows', value: rows, schema: Row, elements: true }]));
+  afterAll(() => app.close());
+
+  it('gives the bytes of the route serializer, in slices with turns of the event loop between them', async () => {
+    const whole = await app.inject({ method: 'GET', url: '/whole' });
+    const { result: sliced, turns } = await turnsDuring(() => app.inject({ method: 'GET', url: '/sliced' }));
+    expect(sliced.headers['content-type']).toBe(whole.headers['content-type']);
+    expect(sliced.body).toBe(whole.body);
+    expect(sliced.body).not.toContain('extra');
+    expect(turns).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('/get_reward of a cached batch', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildLoadedApp({ MAX_ITEMS_PER_REQUEST: '8' });
+  });
+  afterAll(() => t?.close());
+
+  it('scores each chunk on a new turn of the event loop', async () => {
+    const payload = { query: Array.from({ length: 512 }, () => '1+1\n1+1=2\nAnswer: 2') };
+    const first = await t.app.inject({ method: 'POST', url: '/get_reward', payload });
+    expect(first.statusCode).toBe(200);
+    const { result, turns } = await turnsDuring(() => t.app.inject({ method: 'POST', url: '/get_reward', payload }));
+    expect(result.json()).toEqual(first.json());
+    // 64 chunks of 8: at least one turn before each.
+    expect(turns).toBeGreaterThanOrEqual(64);
+  });
+});
