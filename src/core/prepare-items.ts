@@ -52,8 +52,8 @@ const SLICE_MS = 10;
 /**
  * Segments every item; an item's error names the item (e.g. `items[2]: step 1 of 3 ...`). The
  * token limits are checked as items are tokenized, and an item with more steps than the per-item
- * limit (each step is at least one token) is refused before it is tokenized: an oversized request
- * fails at its first excess, not after all of it is tokenized.
+ * limit or the model's sequence length (each step is at least one token) is refused before it is
+ * tokenized: an oversized request fails at its first excess, not after all of it is tokenized.
  */
 export async function prepareItems(segmenter: Segmenter, items: readonly ScoreItemInput[], opts: PrepareOptions = {}): Promise<PreparedItem[]> {
   const perItem = opts.maxTokensPerItem ?? Number.POSITIVE_INFINITY;
@@ -110,8 +110,9 @@ function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, o
 function textSegments(segmenter: Segmenter, item: TextItemInput, opts: PrepareOptions): Segments & { rendered?: RenderedText } {
   const perItem = opts.maxTokensPerItem ?? Number.POSITIVE_INFINITY;
   const steps = stepsOf(item, segmenter.separator);
-  if (steps.length > perItem) {
-    throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `${steps.length} steps are more than the ${perItem} tokens an item may have`);
+  if (steps.length > Math.min(perItem, segmenter.maxSequenceLength)) {
+    const [code, limit] = perItem <= segmenter.maxSequenceLength ? [ErrorCode.TOO_MANY_TOKENS, `the ${perItem} tokens an item may have`] : [ErrorCode.SEQUENCE_TOO_LONG, `the ${segmenter.maxSequenceLength} tokens this model takes`];
+    throw new PrmError(code, `${steps.length} steps are more than ${limit}`);
   }
   refuseTooLongText(segmenter, item.prompt, steps, perItem);
   if (!opts.render) return segmenter.segment(item.prompt, steps, { partial: opts.partial === true });

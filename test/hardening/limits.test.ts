@@ -223,7 +223,7 @@ describe('oversized requests fail at their first excess', () => {
   let h: HardenedApp;
   beforeAll(async () => {
     // Arrays of up to 1024 elements reach the routes (src/http/json-shape.ts).
-    h = await buildLoadedApp({ MAX_TOKENS_PER_ITEM: '512', MAX_ITEMS_PER_REQUEST: '1024' });
+    h = await buildLoadedApp({ MAX_TOKENS_PER_ITEM: '200', MAX_ITEMS_PER_REQUEST: '1024' });
   });
   afterAll(() => h?.close());
 
@@ -231,7 +231,19 @@ describe('oversized requests fail at their first excess', () => {
     const steps = Array.from({ length: 600 }, () => 'a');
     const r = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: [{ prompt: 'p', steps }] } });
     expect(r.statusCode).toBe(413);
-    expect(r.json().error).toEqual({ code: 'TOO_MANY_TOKENS', message: expect.stringMatching(/^items\[0\]( \(id "0"\))?: 600 steps are more than the 512 tokens an item may have$/) });
+    expect(r.json().error).toEqual({ code: 'TOO_MANY_TOKENS', message: expect.stringMatching(/^items\[0\]( \(id "0"\))?: 600 steps are more than the 200 tokens an item may have$/) });
+  });
+
+  it('an item with more steps than the model takes tokens is refused before it is tokenized', async () => {
+    const r = await h.app.inject({ method: 'POST', url: '/v1/score', payload: { model: 'tiny-logprobs', items: [{ prompt: 'p', steps: Array.from({ length: 300 }, () => 'a') }] } });
+    expect(r.json().error).toEqual({ code: 'TOO_MANY_TOKENS', message: expect.stringMatching(/300 steps are more than the 200 tokens an item may have$/) });
+    const big = await buildLoadedApp({ MAX_TOKENS_PER_ITEM: '100000' });
+    try {
+      const r2 = await big.app.inject({ method: 'POST', url: '/v1/score', payload: { items: [{ prompt: 'p', steps: Array.from({ length: 300 }, () => 'a') }] } });
+      expect(r2.json().error).toEqual({ code: 'SEQUENCE_TOO_LONG', message: expect.stringMatching(/300 steps are more than the 256 tokens this model takes$/) });
+    } finally {
+      await big.close();
+    }
   });
 
   it('a body with an array longer than any limit allows is refused before it is parsed', async () => {
