@@ -60,6 +60,18 @@ describe('bodies no request needs, through the app', () => {
     expect([q.statusCode, q.json().error.code]).toEqual([413, 'BODY_TOO_LARGE']);
   });
 
+  it('decodes a large body a slice at a time, exactly, and refuses bytes that are not UTF-8 in any slice', async () => {
+    // 3-byte and 4-byte characters: slice boundaries fall inside them.
+    const prompt = '数🙂é'.repeat(300_000);
+    const r = await post('/v1/score', JSON.stringify({ items: [{ prompt, steps: ['1'] }] }));
+    expect([r.statusCode, r.json().error.code]).toEqual([413, 'SEQUENCE_TOO_LONG']);
+    expect(r.json().error.message).toContain(`the text has ${prompt.length + 1} characters`);
+    const bytes = Buffer.from(JSON.stringify({ items: [{ prompt: 'x'.repeat(3_000_000), steps: ['1'] }] }));
+    bytes[2_500_000] = 0xff;
+    const bad = await t.app.inject({ method: 'POST', url: '/v1/score', payload: bytes, headers: { 'content-type': 'application/json' } });
+    expect([bad.statusCode, bad.json().error]).toEqual([400, { code: 'INVALID_JSON', message: 'request body is not valid UTF-8' }]);
+  });
+
   it('parses a body at the array limit as before', async () => {
     const r = await post('/tokenize', JSON.stringify({ items: [{ prompt: '1', steps: Array.from({ length: 16_384 }, () => '1') }] }));
     // Parsed, and refused by the tokenize stage: more steps than tiny-logprobs' 256 tokens.
