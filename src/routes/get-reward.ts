@@ -121,8 +121,8 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       : scorable.map(({ response, ...it }) => ({ ...it, steps: splitSampledResponse(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };
     const outcomes = await withRequestSignal(reply, app.config.requestTimeoutMs, async (signal, deadlineAt) => {
-      const call: ScoreCall = async (chunk, opts) => {
-        const result = await app.scoring.score(model, chunk, opts, signal, deadlineAt);
+      const call: ScoreCall = async (chunk, opts, chunkSignal) => {
+        const result = await app.scoring.score(model, chunk, opts, AbortSignal.any([signal, chunkSignal]), deadlineAt);
         setTimingHeaders(reply, result.timings);
         return result;
       };

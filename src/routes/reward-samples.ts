@@ -16,7 +16,10 @@ import { ErrorCode, PrmError } from '../errors.js';
 /** right: the last steps that do not fit are dropped; left: the prompt's first characters; error: none. */
 export type { Truncation };
 
-export type ScoreCall = (items: TextItemInput[], options: ScoreOptions) => Promise<ScoreResult>;
+/** One scoring call; `signal` aborts it when another chunk of the same batch has failed. */
+export type ScoreCall = (items: TextItemInput[], options: ScoreOptions, signal: AbortSignal) => Promise<ScoreResult>;
+/** A scoring call within one batch, its signal already given. */
+type ChunkCall = (items: TextItemInput[], options: ScoreOptions) => Promise<ScoreResult>;
 
 export interface SampleOutcome {
   /** Present when the sample (or its truncated form) was scored. */
@@ -37,7 +40,7 @@ function sampleError(err: unknown): PrmError | undefined {
   return err instanceof PrmError && SAMPLE_ERRORS.has(err.code) ? err : undefined;
 }
 
-async function scoreOne(call: ScoreCall, item: TextItemInput, options: ScoreOptions): Promise<ItemResult> {
+async function scoreOne(call: ChunkCall, item: TextItemInput, options: ScoreOptions): Promise<ItemResult> {
   return (await call([item], options)).results[0]!;
 }
 
@@ -53,7 +56,7 @@ async function largestFitting(lo: number, hi: number, fits: (n: number) => Promi
   return best;
 }
 
-async function truncated(call: ScoreCall, item: TextItemInput, options: ScoreOptions, rule: Truncation) {
+async function truncated(call: ChunkCall, item: TextItemInput, options: ScoreOptions, rule: Truncation) {
   const attempt = async (candidate: TextItemInput, opts: ScoreOptions) => {
     try {
       return await scoreOne(call, candidate, opts);
@@ -74,7 +77,7 @@ async function truncated(call: ScoreCall, item: TextItemInput, options: ScoreOpt
   return undefined;
 }
 
-async function alone(call: ScoreCall, item: TextItemInput, options: ScoreOptions, rule: Truncation): Promise<SampleOutcome> {
+async function alone(call: ChunkCall, item: TextItemInput, options: ScoreOptions, rule: Truncation): Promise<SampleOutcome> {
   try {
     return { result: await scoreOne(call, item, options), truncated: false };
   } catch (err) {
@@ -86,7 +89,7 @@ async function alone(call: ScoreCall, item: TextItemInput, options: ScoreOptions
   }
 }
 
-async function chunk(call: ScoreCall, items: TextItemInput[], options: ScoreOptions, rule: Truncation): Promise<SampleOutcome[]> {
+async function chunk(call: ChunkCall, items: TextItemInput[], options: ScoreOptions, rule: Truncation): Promise<SampleOutcome[]> {
   if (items.length === 1) return [await alone(call, items[0]!, options, rule)];
   try {
     return (await call(items, options)).results.map((result) => ({ result, truncated: false }));
@@ -98,18 +101,26 @@ async function chunk(call: ScoreCall, items: TextItemInput[], options: ScoreOpti
 }
 
 /**
- * One outcome per item, in order. Every scoring call starts on a new turn of the event loop: a
- * chunk whose work is all cached completes in promise callbacks alone, so without the turn a
- * batch of thousands of samples would run as one task of hundreds of milliseconds.
+ * One outcome per item, in order. The chunks of a batch are one request to the queue: they are
+ * scored at once, so they are admitted (or refused) together instead of one after another while
+ * other requests come between them, and when one fails with an error of the whole request the
+ * others are aborted, so their queued rows leave instead of spending the engine on an answer that
+ * will not be sent. Every scoring call starts on a new turn of the event loop: a chunk whose work
+ * is all cached completes in promise callbacks alone, so without the turn a batch of thousands of
+ * samples would run as one task of hundreds of milliseconds.
  */
 export async function scoreSamples(call: ScoreCall, items: TextItemInput[], options: ScoreOptions, maxItems: number, rule: Truncation): Promise<SampleOutcome[]> {
-  const onNewTurn: ScoreCall = async (chunkItems, opts) => {
+  const together = new AbortController();
+  const onNewTurn: ChunkCall = async (chunkItems, opts) => {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    return call(chunkItems, opts);
+    return call(chunkItems, opts, together.signal);
   };
-  const out: SampleOutcome[] = [];
-  for (let i = 0; i < items.length; i += maxItems) {
-    for (const outcome of await chunk(onNewTurn, items.slice(i, i + maxItems), options, rule)) out.push(outcome);
+  const chunks: Promise<SampleOutcome[]>[] = [];
+  for (let i = 0; i < items.length; i += maxItems) chunks.push(chunk(onNewTurn, items.slice(i, i + maxItems), options, rule));
+  try {
+    return (await Promise.all(chunks)).flat();
+  } catch (err) {
+    together.abort(err);
+    throw err;
   }
-  return out;
 }

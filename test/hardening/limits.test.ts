@@ -134,6 +134,31 @@ describe('a full queue', () => {
   });
 });
 
+describe('a /get_reward batch larger than one request', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    // Chunks of 4 samples, room for 6 rows, one row per forward pass, nothing cached.
+    h = await buildLoadedApp({ MAX_ITEMS_PER_REQUEST: '4', MAX_QUEUE_ROWS: '6', MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0' });
+  });
+  afterAll(() => h?.close());
+
+  const query = (n: number, from: number) => many(n, from).map((t) => [t.prompt, ...t.steps].join('\n'));
+
+  it('is admitted as one request: refused as a whole when its chunks do not fit the queue together', async () => {
+    const rowsBefore = await rowsRun();
+    const res = await h.app.inject({ method: 'POST', url: '/get_reward', payload: { query: query(8, 9000) } });
+    expect([res.statusCode, res.json().error?.code], res.body).toEqual([503, 'OVERLOADED']);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    await settled(h);
+    // The chunk that was admitted was called off with the batch: fewer rows ran than it has.
+    expect((await rowsRun()) - rowsBefore).toBeLessThan(4);
+    // Chunks that fit together are scored, each sample once.
+    const fits = await h.app.inject({ method: 'POST', url: '/get_reward', payload: { query: query(6, 9100) } });
+    expect(fits.statusCode, fits.body).toBe(200);
+    expect(fits.json().extra_logs.scored).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+});
+
 describe('a backlog that would make a request late', () => {
   let h: HardenedApp;
   beforeAll(async () => {
