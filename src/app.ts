@@ -22,6 +22,7 @@ import { installAuth } from './http/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
 import { installGracefulClose } from './http/graceful-close.js';
 import { installRateLimit } from './http/rate-limit.js';
+import { installBodyBudget } from './http/body-budget.js';
 import { installJsonBody } from './http/json-body.js';
 import { requestIdOf } from './http/request-id.js';
 import { installRequestMetrics } from './http/request-metrics.js';
@@ -106,6 +107,8 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   const enforceKeys = installAuth(app, config);
   await installRateLimit(app, config.rateLimitPerMinute);
   enforceKeys();
+  // After the keys and the rate limit: a refused request holds no body budget.
+  installBodyBudget(app, { maxRequests: config.maxConcurrentRequests, maxBytes: config.bodyBytesInFlight, bodyLimit: config.bodyLimitBytes });
 
   await registerRoutes(app, config, service);
   return app;

@@ -137,6 +137,7 @@ export const CONFIG_VARS = {
   host: text('HOST', '0.0.0.0', 'Address to listen on'),
   logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info', 'Log level (fatal, error, warn, info, debug, trace, silent)'),
   bodyLimitBytes: integer('BODY_LIMIT_BYTES', 8 * MiB, 1024, 1024 * MiB, 'Largest request body accepted (8 MiB); larger → 413 BODY_TOO_LARGE'),
+  bodyBytesInFlight: integer('MAX_BODY_BYTES_IN_FLIGHT', 32 * MiB, 1024, 64 * 1024 * MiB, 'Request bodies held at once, by their declared length (Content-Length; BODY_LIMIT_BYTES when chunked), from the first byte until the answer is sent; a request that does not fit beside the others → 503 OVERLOADED before its body is read (one alone is always served). Bounds the memory that requests take (docs/reliability.md)'),
   maxItemsPerRequest: integer('MAX_ITEMS_PER_REQUEST', 256, 1, 1_000_000, 'Most traces in one /v1/score request; more → 413 TOO_MANY_ITEMS (/get_reward scores larger batches in chunks of this size)'),
   rewardFallback: decimal('GET_REWARD_FALLBACK', -1, '/get_reward: the reward of a sample that cannot be scored (its error code is in the answer\'s errors); keep it below the rewards of real samples, so a policy never learns that being unscorable pays'),
   rewardTruncation: oneOf('GET_REWARD_TRUNCATE', TRUNCATIONS, 'right', '/get_reward: an over-long sample is scored on the steps that fit (right), on the end of its prompt that fits (left), or gets the fallback (error)'),
@@ -169,7 +170,7 @@ export const CONFIG_VARS = {
   maxBatchPaddingPercent: integer('MAX_BATCH_PADDING_PERCENT', 10, 0, 100, 'Largest share of padded tokens in a batch; rows that would pad more wait for the next batch (100 = no cap)'),
   maxBatchWaitMs: integer('MAX_BATCH_WAIT_MS', 2, 0, 10_000, 'How long the batcher waits to fill a batch'),
   maxQueueRows: integer('MAX_QUEUE_ROWS', 4096, 1, 16 * MiB, 'Rows waiting for a batch before new work gets 503 OVERLOADED'),
-  maxConcurrentRequests: integer('MAX_CONCURRENT_REQUESTS', 256, 1, 1_000_000, 'Scoring requests in flight before new ones get 503 OVERLOADED'),
+  maxConcurrentRequests: integer('MAX_CONCURRENT_REQUESTS', 256, 1, 1_000_000, 'Requests with a body (scoring, /get_reward, /tokenize) in flight before new ones get 503 OVERLOADED, checked before the body is read; with MAX_BODY_BYTES_IN_FLIGHT it bounds the memory requests take (docs/reliability.md)'),
   // access
   apiKeys: list('API_KEYS', 'Comma-separated keys accepted as `Authorization: Bearer <key>` (unset = no auth)', checkKey),
   adminApiKeys: list('ADMIN_API_KEYS', 'Comma-separated keys that may also use admin endpoints (unset = admin endpoints are off)', checkKey),
