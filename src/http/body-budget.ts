@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, PrmError } from '../errors.js';
+import { metrics } from '../metrics.js';
 
 const holding = new WeakMap<FastifyRequest, number>();
 
@@ -45,9 +46,11 @@ export function installBodyBudget(app: FastifyInstance, budget: BodyBudget): { i
     const size = declaredBytes(request, budget.bodyLimit);
     if (size === 0) return;
     if (requests >= budget.maxRequests) {
+      metrics.rejected.inc({ reason: 'overloaded' });
       throw new PrmError(ErrorCode.OVERLOADED, `${requests} requests are in flight (the limit); retry shortly`, { retryAfterS: 1 });
     }
     if (requests > 0 && bytes + size > budget.maxBytes) {
+      metrics.rejected.inc({ reason: 'overloaded' });
       throw new PrmError(ErrorCode.OVERLOADED, `request bodies of ${bytes} bytes are being served (the limit is ${budget.maxBytes}); retry shortly`, { retryAfterS: 1 });
     }
     requests++;

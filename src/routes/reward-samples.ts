@@ -16,6 +16,9 @@ import { ErrorCode, PrmError } from '../errors.js';
 /** right: the last steps that do not fit are dropped; left: the prompt's first characters; error: none. */
 export type { Truncation };
 
+/** Samples whose chunks start in one turn of the event loop (scoreSamples): 512 cached samples take ~10–20 ms. */
+const SAMPLES_PER_TURN = 512;
+
 /** One scoring call; `signal` aborts it when another chunk of the same batch has failed. */
 export type ScoreCall = (items: TextItemInput[], options: ScoreOptions, signal: AbortSignal) => Promise<ScoreResult>;
 /** A scoring call within one batch, its signal already given. */
@@ -102,21 +105,28 @@ async function chunk(call: ChunkCall, items: TextItemInput[], options: ScoreOpti
 
 /**
  * One outcome per item, in order. The chunks of a batch are one request to the queue: they are
- * scored at once, so they are admitted (or refused) together instead of one after another while
+ * started together, so they are admitted (or refused) together instead of one after another while
  * other requests come between them, and when one fails with an error of the whole request the
  * others are aborted, so their queued rows leave instead of spending the engine on an answer that
- * will not be sent. Every scoring call starts on a new turn of the event loop: a chunk whose work
- * is all cached completes in promise callbacks alone, so without the turn a batch of thousands of
- * samples would run as one task of hundreds of milliseconds.
+ * will not be sent. "Together" is up to SAMPLES_PER_TURN samples per turn of the event loop: a
+ * chunk whose work is all cached completes in promise callbacks alone, so a batch of thousands of
+ * samples started in one turn runs as one task of hundreds of milliseconds.
  */
 export async function scoreSamples(call: ScoreCall, items: TextItemInput[], options: ScoreOptions, maxItems: number, rule: Truncation): Promise<SampleOutcome[]> {
   const together = new AbortController();
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
   const onNewTurn: ChunkCall = async (chunkItems, opts) => {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     return call(chunkItems, opts, together.signal);
   };
   const chunks: Promise<SampleOutcome[]>[] = [];
-  for (let i = 0; i < items.length; i += maxItems) chunks.push(chunk(onNewTurn, items.slice(i, i + maxItems), options, rule));
+  for (let i = 0; i < items.length && !together.signal.aborted; i += maxItems) {
+    if (i > 0 && Math.floor(i / SAMPLES_PER_TURN) > Math.floor((i - maxItems) / SAMPLES_PER_TURN)) await nextTurn();
+    const started = chunk(onNewTurn, items.slice(i, i + maxItems), options, rule);
+    // Handled at once: a chunk may fail while later ones are still being started.
+    started.catch((err: unknown) => together.abort(err));
+    chunks.push(started);
+  }
   try {
     return (await Promise.all(chunks)).flat();
   } catch (err) {

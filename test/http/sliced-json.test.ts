@@ -2,7 +2,7 @@
  * Large answers give the event loop back (src/http/sliced-json.ts, routes/reward-samples.ts): an
  * answer serialized a piece at a time is the same bytes as the route's serializer gives for the
  * whole, and other callbacks run while it is built; a /get_reward batch whose work is all cached
- * runs each chunk on a new turn of the event loop instead of as one task. Turns are counted with a
+ * starts its chunks a few hundred samples per turn of the event loop instead of all in one task. Turns are counted with a
  * setImmediate chain, not timed.
  */
 import Fastify from 'fastify';
@@ -50,17 +50,19 @@ describe('sendSliced', () => {
 describe('/get_reward of a cached batch', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await buildLoadedApp({ MAX_ITEMS_PER_REQUEST: '8' });
+    t = await buildLoadedApp({ MAX_ITEMS_PER_REQUEST: '64' });
   });
   afterAll(() => t?.close());
 
-  it('scores each chunk on a new turn of the event loop', async () => {
-    const payload = { query: Array.from({ length: 512 }, () => '1+1\n1+1=2\nAnswer: 2') };
-    const first = await t.app.inject({ method: 'POST', url: '/get_reward', payload });
+  it('starts its chunks 512 samples per turn of the event loop', async () => {
+    const sample = '1+1\n1+1=2\nAnswer: 2';
+    const first = await t.app.inject({ method: 'POST', url: '/get_reward', payload: { query: [sample] } });
     expect(first.statusCode).toBe(200);
+    const payload = { query: Array.from({ length: 4096 }, () => sample) };
     const { result, turns } = await turnsDuring(() => t.app.inject({ method: 'POST', url: '/get_reward', payload }));
-    expect(result.json()).toEqual(first.json());
-    // 64 chunks of 8: at least one turn before each.
-    expect(turns).toBeGreaterThanOrEqual(64);
+    expect(result.statusCode).toBe(200);
+    expect(new Set(result.json().rewards)).toEqual(new Set(first.json().rewards));
+    // 64 chunks of 64, eight to a turn.
+    expect(turns).toBeGreaterThanOrEqual(8);
   });
 });
