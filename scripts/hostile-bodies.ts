@@ -49,8 +49,9 @@ async function fittingSteps(url: string, model: string): Promise<number> {
   return 1 + Math.floor((max - one!) / ((three! - one!) / 2));
 }
 
-function casesFor(model: string, steps: number, run: number): HostileCase[] {
-  const all = [...historicCases(), ...limitCases(), ...largestValidCases(steps, run)];
+function casesFor(model: string, steps: number): HostileCase[] {
+  // The same traces in every run: the first computes them, later runs measure them cached.
+  const all = [...historicCases(), ...limitCases(), ...largestValidCases(steps)];
   const withModel = all.map((c) => ({ ...c, name: `${model}: ${c.name}`, body: withModelName(c, model) }));
   return withModel.filter((c) => args.only === undefined || new RegExp(args.only).test(c.name));
 }
@@ -75,7 +76,7 @@ async function singleCases(modelsDir: string, results: Measurement[]): Promise<v
   try {
     for (let run = 0; run < runs; run++) {
       for (const name of MODELS) {
-        for (const c of casesFor(name, await fittingSteps(server.url, name), run)) {
+        for (const c of casesFor(name, await fittingSteps(server.url, name))) {
           const m = await measureCase(server, c);
           results.push(m);
           console.log(row(m));
@@ -89,11 +90,11 @@ async function singleCases(modelsDir: string, results: Measurement[]): Promise<v
 
 async function concurrentCases(modelsDir: string, results: Measurement[]): Promise<void> {
   let steps = 0;
-  for (const c of casesFor('arith-tiny', 31, 0)) {
+  for (const c of casesFor('arith-tiny', 31)) {
     const server = await startServer(modelsDir);
     try {
       steps ||= await fittingSteps(server.url, 'arith-tiny');
-      const [fitted] = casesFor('arith-tiny', steps, 0).filter((x) => x.name === c.name);
+      const [fitted] = casesFor('arith-tiny', steps).filter((x) => x.name === c.name);
       const m = await measureConcurrent(server, fitted ?? c, concurrent);
       results.push(m);
       console.log(row(m));

@@ -72,8 +72,8 @@ export function limitCases(): HostileCase[] {
 }
 
 /** The largest valid requests for a model whose traces fit `steps` steps: 256 full traces. */
-export function largestValidCases(steps: number, seed: number): HostileCase[] {
-  const traces = Array.from({ length: 256 }, (_, i) => longTrace(seed * 1000 + i, steps));
+export function largestValidCases(steps: number): HostileCase[] {
+  const traces = Array.from({ length: 256 }, (_, i) => longTrace(i, steps));
   const queries = traces.map((t) => `${t.prompt}\n${t.steps.join('\n')}`);
   return [
     { name: '256 full traces, token_rewards', method: 'POST', path: '/v1/score', body: json({ items: traces, options: { token_rewards: true } }) },

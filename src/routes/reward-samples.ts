@@ -16,8 +16,8 @@ import { ErrorCode, PrmError } from '../errors.js';
 /** right: the last steps that do not fit are dropped; left: the prompt's first characters; error: none. */
 export type { Truncation };
 
-/** Samples whose chunks start in one turn of the event loop (scoreSamples): 512 cached samples take ~10–20 ms. */
-const SAMPLES_PER_TURN = 512;
+/** Samples whose chunks start in one turn of the event loop (scoreSamples): 256 cached samples take ~10–30 ms. */
+const SAMPLES_PER_TURN = 256;
 
 /** One scoring call; `signal` aborts it when another chunk of the same batch has failed. */
 export type ScoreCall = (items: TextItemInput[], options: ScoreOptions, signal: AbortSignal) => Promise<ScoreResult>;
