@@ -230,14 +230,17 @@ export function requestLimitsOf(config: Config): RequestLimits {
  * limits: no array longer than the most items, steps or token ids one trace or request may have;
  * no more values than a request of MAX_TOKENS_PER_REQUEST tokens needs (a token id item holds
  * each token's id and at most one step end per token; /get_reward's query, prompts and labels
- * are arrays of the same length); a few levels of nesting (the request schemas need four).
+ * are arrays of the same length), nor more strings (a step is a token at least; an item has a
+ * few keys and a prompt); a few levels of nesting (the request schemas need four).
  */
 export function jsonShapeLimitsOf(config: Config): JsonShapeLimits {
   const maxArrayLength = Math.max(config.maxItemsPerRequest, config.maxTokensPerItem);
+  const perItem = 16 * config.maxItemsPerRequest + 64;
   return {
     maxDepth: 32,
     maxArrayLength,
-    maxValues: Math.max(2 * config.maxTokensPerRequest, 3 * maxArrayLength) + 16 * config.maxItemsPerRequest + 64,
+    maxValues: Math.max(2 * config.maxTokensPerRequest, 3 * maxArrayLength) + perItem,
+    maxStrings: Math.max(config.maxTokensPerRequest, 3 * maxArrayLength) + perItem,
   };
 }
 

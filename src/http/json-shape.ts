@@ -1,6 +1,6 @@
 /**
  * A look at a JSON body's bytes before it is parsed: how deep it nests, its longest array and how
- * many values it holds. JSON.parse of 8 MiB takes 50–250 ms of the event loop when the body is
+ * many values and strings it holds. JSON.parse of 8 MiB takes 50–250 ms of the event loop when the body is
  * millions of tiny values, and seconds when it is millions of nested arrays; no request of this
  * service needs either, and this scan (one pass over the bytes, strings skipped by indexOf) tells
  * in a few milliseconds, so such a body is refused before it is parsed. The scan does not check
@@ -15,6 +15,8 @@ export interface JsonShapeLimits {
   maxArrayLength: number;
   /** Values in the whole body: array elements and object members, counted by their commas. */
   maxValues: number;
+  /** Strings in the whole body, keys included. */
+  maxStrings: number;
 }
 
 const QUOTE = 0x22;
@@ -42,9 +44,11 @@ export function checkJsonShape(bytes: Uint8Array, limits: JsonShapeLimits): void
   const counts = new Int32Array(limits.maxDepth + 1);
   let depth = 0;
   let values = 1;
+  let strings = 0;
   for (let at = 0; at < bytes.length; at++) {
     const b = bytes[at]!;
     if (b === QUOTE) {
+      if (++strings > limits.maxStrings) throw tooMany(`more than ${limits.maxStrings} strings`);
       const end = stringEnd(bytes, at + 1);
       if (end < 0) return;
       at = end;

@@ -10,7 +10,7 @@ import { jsonShapeLimitsOf } from '../../src/config.js';
 import { checkJsonShape } from '../../src/http/json-shape.js';
 import { buildLoadedApp, testConfig, type TestApp } from '../harness/app.js';
 
-const limits = { maxDepth: 3, maxArrayLength: 4, maxValues: 10 };
+const limits = { maxDepth: 3, maxArrayLength: 4, maxValues: 10, maxStrings: 8 };
 const check = (text: string) => () => checkJsonShape(Buffer.from(text), limits);
 
 describe('checkJsonShape', () => {
@@ -18,6 +18,8 @@ describe('checkJsonShape', () => {
     expect(check('{"a":[1,2,3,4],"b":"[[[[,,,,,,,,,,]]]]\\\\","c":"\\"[[[[,,,,,"}')).not.toThrow();
     expect(check('[1,2,3,4,5]')).toThrow(/an array of more than 4 elements/);
     expect(check('{"a":[1,2,3],"b":[1,2,3],"c":[1,2,3],"d":[1,2]}')).toThrow(/more than 10 values/);
+    expect(check('{"a":["x","y"],"b":["x","y","z"]}')).not.toThrow();
+    expect(check('{"a":["x","y","z"],"b":["x","y","z","w"]}')).toThrow(/more than 8 strings/);
     expect(check('[[[1]]]')).not.toThrow();
     expect(check('[[[[1]]]]')).toThrow(/more than 3 deep/);
     // Object members are values but not array elements.
@@ -33,6 +35,7 @@ describe('checkJsonShape', () => {
     const l = jsonShapeLimitsOf(testConfig());
     expect(l.maxArrayLength).toBe(16_384);
     expect(l.maxValues).toBeGreaterThanOrEqual(2 * 262_144);
+    expect(l.maxStrings).toBeGreaterThanOrEqual(262_144 + 256 * 4);
   });
 });
 
@@ -70,6 +73,14 @@ describe('bodies no request needs, through the app', () => {
     bytes[2_500_000] = 0xff;
     const bad = await t.app.inject({ method: 'POST', url: '/v1/score', payload: bytes, headers: { 'content-type': 'application/json' } });
     expect([bad.statusCode, bad.json().error]).toEqual([400, { code: 'INVALID_JSON', message: 'request body is not valid UTF-8' }]);
+  });
+
+  it('refuses a body of more strings than a request\'s tokens before it is parsed', async () => {
+    // 256 items of 2 000 one-token steps: every array fits, but 512 000 steps are more than 262 144 tokens.
+    const item = JSON.stringify({ prompt: '1', steps: Array.from({ length: 2000 }, () => '1') });
+    const r = await post('/v1/score', `{"items":[${Array(256).fill(item).join(',')}]}`);
+    expect([r.statusCode, r.json().error.code]).toEqual([413, 'BODY_TOO_LARGE']);
+    expect(r.json().error.message).toMatch(/more than \d+ strings/);
   });
 
   it('parses a body at the array limit as before', async () => {
