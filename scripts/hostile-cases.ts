@@ -64,6 +64,8 @@ export function limitCases(): HostileCase[] {
     { name: '4 million token ids in one item', method: 'POST', path: '/v1/score', body: Buffer.from(`{"items":[{"prompt_ids":${ids},"response_ids":[5],"step_ends":[1]}]}`) },
     { name: '256 items of 8 000 steps', method: 'POST', path: '/v1/score', body: Buffer.from(`{"items":${repeatedArray(`{"prompt":"1","steps":${repeatedArray('"1"', 8_000)}}`, 256)}}`) },
     { name: '256 items of 2 000 steps', method: 'POST', path: '/v1/score', body: Buffer.from(`{"items":${repeatedArray(`{"prompt":"1","steps":${repeatedArray('"1"', 2_000)}}`, 256)}}`) },
+    { name: '256 items of 1 000 steps (the most strings)', method: 'POST', path: '/v1/score', body: Buffer.from(`{"items":${repeatedArray(`{"prompt":"1","steps":${repeatedArray('"1"', 1_000)}}`, 256)}}`) },
+    { name: '32 token id items of 16 380 values (the most values)', method: 'POST', path: '/v1/score', body: Buffer.from(`{"items":${repeatedArray(`{"prompt_ids":${repeatedArray('1', 8_190)},"response_ids":${repeatedArray('1', 4_095)},"step_ends":${repeatedArray('1', 4_095)}}`, 32)}}`) },
     { name: '/get_reward, 16 384 short queries', method: 'POST', path: '/get_reward', body: Buffer.from(`{"query":${repeatedArray(sample, 16_384)}}`) },
     { name: '4 million nested arrays', method: 'POST', path: '/v1/score', body: Buffer.from(`${'['.repeat(depth)}${']'.repeat(depth)}`) },
     { name: '8 MB prompt of \\u00e9 escapes', method: 'POST', path: '/v1/score', body: Buffer.from(`{"items":[{"prompt":"${'\\u00e9'.repeat(NEAR_LIMIT / 6)}","steps":["1"]}]}`) },
