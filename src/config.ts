@@ -216,10 +216,14 @@ export function engineOptionsOf(config: Config, logger: LoadOptions['logger']): 
   };
 }
 
-/** The admission limits of a scoring call. */
+/**
+ * The admission limits of a scoring call. MAX_CONCURRENT_REQUESTS is not among them: over HTTP it
+ * bounds the requests with a body (src/http/body-budget.ts), and a /get_reward batch, admitted
+ * once there, makes one scoring call per chunk, which a second count of the same limit would
+ * refuse halfway through the batch.
+ */
 export function requestLimitsOf(config: Config): RequestLimits {
   return {
-    maxConcurrentRequests: config.maxConcurrentRequests,
     maxTokensPerItem: config.maxTokensPerItem,
     maxTokensPerRequest: config.maxTokensPerRequest,
   };

@@ -5,9 +5,10 @@
  *   → rewards → respond
  *
  * Admission happens before any model work: a concurrency permit (at most maxConcurrentRequests
- * calls in flight, counted until the call's work has really stopped, so the memory held by
- * scoring is bounded) and token limits checked while tokenizing. The lease keeps the bundle
- * version the call resolved alive through a hot reload until the call is done.
+ * calls in flight, counted until the call's work has really stopped; unlimited unless the
+ * embedder sets it — over HTTP requests are bounded before their body is read), token limits
+ * checked while tokenizing, and the queue's admission of the request's rows as a whole. The lease
+ * keeps the bundle version the call resolved alive through a hot reload until the call is done.
  */
 import { throwIfAborted } from '../abort.js';
 import type { LoadedBundle } from '../bundle/load-bundle.js';
@@ -22,7 +23,7 @@ import { AGGREGATES, type Aggregate, type ItemResult, type ModelSummary, type Sc
 
 /** Per-call limits; each defaults to none. */
 export interface RequestLimits {
-  /** Scoring calls in flight before new ones get OVERLOADED. */
+  /** Scoring calls in flight before new ones get OVERLOADED (HTTP bounds its requests itself). */
   maxConcurrentRequests?: number;
   /** Prompt + response tokens per item and per call before TOO_MANY_TOKENS. */
   maxTokensPerItem?: number;

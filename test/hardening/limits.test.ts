@@ -159,6 +159,21 @@ describe('a /get_reward batch larger than one request', () => {
   });
 });
 
+describe('a /get_reward batch of more chunks than MAX_CONCURRENT_REQUESTS', () => {
+  let h: HardenedApp;
+  beforeAll(async () => {
+    h = await buildLoadedApp({ MAX_CONCURRENT_REQUESTS: '2', MAX_ITEMS_PER_REQUEST: '4' });
+  });
+  afterAll(() => h?.close());
+
+  it('is one request: all of its chunks are scored', async () => {
+    const query = many(16, 9500).map((t) => [t.prompt, ...t.steps].join('\n'));
+    const res = await h.app.inject({ method: 'POST', url: '/get_reward', payload: { query } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().extra_logs.scored).toEqual(Array(16).fill(1));
+  });
+});
+
 describe('a backlog that would make a request late', () => {
   let h: HardenedApp;
   beforeAll(async () => {
