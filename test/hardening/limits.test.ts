@@ -5,6 +5,7 @@
  * the backlog leaves it) and the request deadline (504, and the queued work is really dropped).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, PrmError } from '../../src/errors.js';
 import { metrics } from '../../src/metrics.js';
 import { figure } from '../helpers/figures.js';
 import { buildLoadedApp, type TestApp as HardenedApp } from '../harness/app.js';
@@ -221,10 +222,13 @@ describe('a shared prompt', () => {
     // A long request first, so that the rows below wait in the queue.
     const busy = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: many(60, 6000) } });
     await new Promise((r) => setImmediate(r));
-    const late = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: items(2, 100), options: { timeout_ms: 20 } } });
+    // Its deadline given as the signal alone: admission, which sees no deadline, lets it start the prompt.
+    const deadline = new AbortController();
+    const late = h.scoring.score(undefined, items(2, 100), {}, deadline.signal);
+    setTimeout(() => deadline.abort(new PrmError(ErrorCode.DEADLINE_EXCEEDED, 'past its deadline')), 20);
     await new Promise((r) => setImmediate(r));
     const waiting = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: items(2, 200) } });
-    expect((await late).statusCode).toBe(504);
+    await expect(late).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     const other = await waiting;
     expect(other.statusCode, other.body).toBe(200);
     expect((await busy).statusCode).toBe(200);
