@@ -28,6 +28,7 @@ import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
 import { countSharedEngineTime, type EngineLedger } from './engine-ledger.js';
 import { firstNeeded, fromCachedSteps, planRow, promptDemand, scatterRow, segmentOffsets, stepSlices, usableHitLength, type PlannedRow } from './plan-rows.js';
+import { mapInSlices } from '../util/time-slices.js';
 
 export interface PipelineItem {
   /** [prompt segment, step 1, ..., step n] token ids. */
@@ -181,7 +182,8 @@ export class LogprobPipeline {
   /** Stage 1: the longest cached step prefix of every item; a value of the wrong shape counts as a miss. */
   private async lookUpLogprobs(items: readonly PipelineItem[]): Promise<ItemLookup[]> {
     const hasRef = this.o.models.reference !== null;
-    const chains = items.map((it) => hashChain(this.o.fingerprint, it.segments));
+    // In slices: a request's cache keys are a hash per step, thousands for a large request.
+    const chains = await mapInSlices(items, (it) => hashChain(this.o.fingerprint, it.segments));
     const keys = chains.map((ch) => ch.slice(1).map((hk) => logprobKey(ch[0], hk)));
     const found = await this.o.caches.logprobs.getMany(keys.flat());
     let at = 0;

@@ -13,6 +13,7 @@ import { throwIfAborted } from '../abort.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { isTokenItem, tokenFieldsOf, tokenSegments } from './token-items.js';
 import type { ScoreItemInput, TextItemInput } from './types.js';
+import { TimeSlices } from '../util/time-slices.js';
 
 export interface PreparedItem {
   /** The item's id, or its index in the request as a string. */
@@ -46,8 +47,6 @@ export interface PrepareOptions {
   signal?: AbortSignal;
 }
 
-/** Tokenizing gives the event loop back after this long, so probes and other requests go on. */
-const SLICE_MS = 10;
 
 /**
  * Segments every item; an item's error names the item (e.g. `items[2]: step 1 of 3 ...`). The
@@ -60,12 +59,12 @@ export async function prepareItems(segmenter: Segmenter, items: readonly ScoreIt
   const perRequest = opts.maxTokensPerRequest ?? Number.POSITIVE_INFINITY;
   const out: PreparedItem[] = [];
   let total = 0;
-  let sliceStart = performance.now();
+  // Tokenizing gives the event loop back between slices, so probes and other requests go on.
+  const slices = new TimeSlices();
   for (let index = 0; index < items.length; index++) {
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    if (slices.due) {
+      await slices.pass();
       throwIfAborted(opts.signal);
-      sliceStart = performance.now();
     }
     const item = prepareOne(segmenter, items[index]!, index, opts);
     const n = item.promptTokens + item.responseTokens;

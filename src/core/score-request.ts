@@ -20,6 +20,7 @@ import type { BundlePipelines, ItemLogprobs } from './logprob-pipeline.js';
 import { prepareItems, type PreparedItem } from './prepare-items.js';
 import { computeRewards } from './rewards.js';
 import { AGGREGATES, type Aggregate, type ItemResult, type ModelSummary, type ScoreItemInput, type ScoreOptions, type ScoreResult, type ScoringService } from './types.js';
+import { mapInSlices } from '../util/time-slices.js';
 
 /** Per-call limits; each defaults to none. */
 export interface RequestLimits {
@@ -157,7 +158,10 @@ export async function scoreRequest(
       deps.pipelines.of(bundle).batcher.reserve(0, 0, call.deadlineAt).release();
       const tokenized = await tokenize(deps, bundle, items, resolveOptions(options, bundle.manifest.beta), { ...call, ledger, startedAt });
       const computed = await computeLogprobs(deps, tokenized);
-      const result = respond(computed, computed.prepared.map((item, i) => itemResult(item, computed.logprobs[i], computed.options)));
+      // In slices: the rewards of hundreds of long traces take tens of milliseconds.
+      const results = await mapInSlices(computed.prepared, (item, i) => itemResult(item, computed.logprobs[i], computed.options));
+      throwIfAborted(call.signal);
+      const result = respond(computed, results);
       ledger.settle('succeeded');
       return result;
     } finally {

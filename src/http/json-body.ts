@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
 import { ErrorCode, PrmError } from '../errors.js';
 import { checkJsonShape, type JsonShapeLimits } from './json-shape.js';
+import { nextTurn } from '../util/time-slices.js';
 
 function checkEncoding(request: FastifyRequest): void {
   const encoding = request.headers['content-encoding'];
@@ -39,7 +40,7 @@ async function decodeUtf8(body: Buffer): Promise<string> {
     if (body.length <= DECODE_SLICE_BYTES) return decoder.decode(body);
     let text = '';
     for (let at = 0; at < body.length; at += DECODE_SLICE_BYTES) {
-      if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (at > 0) await nextTurn();
       text += decoder.decode(body.subarray(at, at + DECODE_SLICE_BYTES), { stream: true });
     }
     return text + decoder.decode();

@@ -8,6 +8,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { TSchema } from 'typebox';
+import { nextTurn } from '../util/time-slices.js';
 
 /** The event loop is given back after this long. */
 const SLICE_MS = 5;
@@ -35,7 +36,7 @@ export async function sendSliced(reply: FastifyReply, members: readonly AnswerMe
     if (performance.now() - sliceStart < SLICE_MS) return;
     chunks.push(Buffer.from(pending.join('')));
     pending = [];
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     sliceStart = performance.now();
   };
   for (const [i, m] of members.entries()) {

@@ -12,6 +12,7 @@
 import type { ItemResult, TextItemInput, ScoreOptions, ScoreResult } from '../core/types.js';
 import type { Truncation } from '../config.js';
 import { ErrorCode, PrmError } from '../errors.js';
+import { nextTurn } from '../util/time-slices.js';
 
 /** right: the last steps that do not fit are dropped; left: the prompt's first characters; error: none. */
 export type { Truncation };
@@ -114,7 +115,6 @@ async function chunk(call: ChunkCall, items: TextItemInput[], options: ScoreOpti
  */
 export async function scoreSamples(call: ScoreCall, items: TextItemInput[], options: ScoreOptions, maxItems: number, rule: Truncation): Promise<SampleOutcome[]> {
   const together = new AbortController();
-  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
   const onNewTurn: ChunkCall = async (chunkItems, opts) => {
     await nextTurn();
     return call(chunkItems, opts, together.signal);
