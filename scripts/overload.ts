@@ -10,8 +10,8 @@
  * First it finds the concurrency that saturates the engine: the fewest clients whose throughput
  * is within 10 % of the best of --levels. Then it runs --multiples of that concurrency, and
  * --clients, for --seconds each, and reports per run: answers by status, latency of the 200s and
- * of the refusals, whether every 503 carried Retry-After, and how the engine's time split by what
- * became of the request it served (`prm_engine_request_seconds_total{outcome}`). A refused client
+ * of the refusals, whether every 503 carried Retry-After, and how the engine's work split by what
+ * became of the request it served (`prm_engine_request_tokens_total{outcome}`). A refused client
  * retries at once (--retry at-once, the hostile default) or after Retry-After (--retry honour).
  * --timeout-ms sends each request with that deadline (the server's REQUEST_TIMEOUT_MS otherwise);
  * a run must last longer than the deadline for late answers to show.
@@ -128,10 +128,10 @@ async function drive(url: string, clients: number, durationS: number): Promise<A
   return answers;
 }
 
-async function engineSeconds(url: string): Promise<Record<string, number>> {
+async function engineTokens(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out: Record<string, number> = { succeeded: 0, failed: 0, shared: 0 };
-  for (const m of text.matchAll(/^prm_engine_request_seconds_total\{outcome="(\w+)"\} ([\d.e+-]+)$/gm)) out[m[1]] = Number(m[2]);
+  for (const m of text.matchAll(/^prm_engine_request_tokens_total\{outcome="(\w+)"\} ([\d.e+-]+)$/gm)) out[m[1]] = Number(m[2]);
   return out;
 }
 
@@ -139,9 +139,9 @@ const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** di
 
 /** One closed-loop run and what it did to the engine's time. */
 async function run(url: string, clients: number) {
-  const before = await engineSeconds(url);
+  const before = await engineTokens(url);
   const answers = await drive(url, clients, seconds);
-  const after = await engineSeconds(url);
+  const after = await engineTokens(url);
   const spent = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));
   const total = spent.succeeded + spent.failed + spent.shared;
   const ok = answers.filter((a) => a.status === 200);
@@ -155,7 +155,7 @@ async function run(url: string, clients: number) {
     ok_ms: { p50: round(quantile(ok.map((a) => a.ms), 0.5)), p99: round(quantile(ok.map((a) => a.ms), 0.99)) },
     refused_ms: { p50: round(quantile(refused.map((a) => a.ms), 0.5)), p99: round(quantile(refused.map((a) => a.ms), 0.99)), max: round(Math.max(0, ...refused.map((a) => a.ms))) },
     refused_with_retry_after: refused.filter((a) => a.retryAfter !== null).length,
-    engine_s: Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, round(v, 2)])),
+    engine_tokens: spent,
     engine_share_succeeded_percent: total > 0 ? round((100 * (spent.succeeded + spent.shared)) / total) : null,
     engine_share_failed_percent: total > 0 ? round((100 * spent.failed) / total) : null,
   };

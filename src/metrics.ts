@@ -86,9 +86,9 @@ export const metrics = {
     'Queued rows taken out before they ran because their request ended, by the reason it ended (client_closed, deadline_exceeded, overloaded: another row of the request was refused)',
     ['reason'],
   ),
-  requestEngineSeconds: counter(
-    'prm_engine_request_seconds_total',
-    'Engine time (each batch\'s forward time split over its rows by tokens) by the outcome of the request the rows served: succeeded, failed (the request was answered with an error, before or after its rows ran), shared (prompt passes several requests wait on)',
+  requestEngineTokens: counter(
+    'prm_engine_request_tokens_total',
+    'Token positions the engine computed (the tokens of the rows it ran), by the outcome of the request the rows served: succeeded, failed (the request was answered with an error, before or after its rows ran), shared (prompt passes several requests wait on)',
     ['outcome'],
   ),
   modelsReady: gauge('prm_models_ready', 'Bundles loaded and warmed'),

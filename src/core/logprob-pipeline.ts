@@ -26,7 +26,7 @@ import { hashChain, logprobKey, type SegmentHash } from '../cache/segment-keys.j
 import type { ModelPair, PairResult, PairRow, PrefixKv } from '../engine/model-pair.js';
 import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
-import { countSharedEngineTime, type EngineLedger } from './engine-ledger.js';
+import { countSharedEngineTokens, type EngineLedger } from './engine-ledger.js';
 import { firstNeeded, fromCachedSteps, planRow, promptDemand, scatterRow, segmentOffsets, stepSlices, usableHitLength, type PlannedRow } from './plan-rows.js';
 import { mapInSlices } from '../util/time-slices.js';
 
@@ -56,11 +56,8 @@ export interface PipelineOptions {
   batcher: BatcherOptions;
 }
 
-/**
- * A row's result; its past is held (retained) by the submitter until the result comes.
- * `engineSeconds`: the row's share of its batch's forward time, by tokens.
- */
-type RowResult = PairResult & { startedAt: number; engineSeconds: number };
+/** A row's result; its past is held (retained) by the submitter until the result comes. */
+type RowResult = PairResult & { startedAt: number };
 
 interface InflightPrompt {
   promise: Promise<PrefixKv>;
@@ -110,8 +107,7 @@ export class LogprobPipeline {
   private async runBatch(rows: PairRow[]): Promise<RowResult[]> {
     const startedAt = performance.now();
     const results = await this.o.models.forward(rows);
-    const perToken = (performance.now() - startedAt) / 1000 / rows.reduce((n, r) => n + r.tokens.length, 0);
-    return results.map((r, i) => ({ ...r, startedAt, engineSeconds: perToken * rows[i].tokens.length }));
+    return results.map((r) => ({ ...r, startedAt }));
   }
 
   /**
@@ -220,7 +216,7 @@ export class LogprobPipeline {
       past = await this.pastOf(lookup, segs, run.demand, run.reservation);
       const row = planRow(segs, lookup.cached.length, past?.length ?? 0);
       const result = await this.batcher.submit(this.pairRow(item, lookup, row, past), run.signal, run.reservation);
-      run.ledger?.add(result.engineSeconds);
+      run.ledger?.add(row.tokens.length);
       try {
         scatterRow(row, result, logprobs, segs[0].length);
         this.store(item, lookup, logprobs, result);
@@ -288,7 +284,7 @@ export class LogprobPipeline {
       const row = { tokens, targets: new Int32Array(tokens.length).fill(-1), past: null, keepKv: true };
       e.promise = this.batcher.submit(row, undefined, reservation).then(
         (r) => {
-          countSharedEngineTime(r.engineSeconds);
+          countSharedEngineTokens(tokens.length);
           // Removed in the same tick as the claims are counted: a later caller finds it in the KV cache.
           this.inflightPrompts.delete(key);
           const kv = r.kv!;

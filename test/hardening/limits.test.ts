@@ -190,8 +190,8 @@ describe('a backlog that would make a request late', () => {
     const busy = post({ items: many(200, 7000) });
     // Some batches must have run for the engine's pace to be known.
     for (let i = 0; i < 200 && (await rowsRun()) - rowsAtStart < 4; i++) await new Promise((r) => setTimeout(r, 10));
-    const failedBefore = await counter(metrics.requestEngineSeconds, { outcome: 'failed' });
-    const succeededBefore = await counter(metrics.requestEngineSeconds, { outcome: 'succeeded' });
+    const failedBefore = await counter(metrics.requestEngineTokens, { outcome: 'failed' });
+    const succeededBefore = await counter(metrics.requestEngineTokens, { outcome: 'succeeded' });
     const startedAt = performance.now();
     const late = await post({ items: many(4, 8000), options: { timeout_ms: 300 } });
     const answeredInMs = performance.now() - startedAt;
@@ -200,10 +200,10 @@ describe('a backlog that would make a request late', () => {
     expect(Number(late.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect((await busy).statusCode).toBe(200);
     await settled(h);
-    // None of its rows ran: the engine ran exactly the busy request's 200 rows, and no engine time failed.
+    // None of its rows ran: the engine ran exactly the busy request's 200 rows, and no engine work failed.
     expect((await rowsRun()) - rowsAtStart).toBe(200);
-    expect(await counter(metrics.requestEngineSeconds, { outcome: 'failed' })).toBe(failedBefore);
-    expect(await counter(metrics.requestEngineSeconds, { outcome: 'succeeded' })).toBeGreaterThan(succeededBefore);
+    expect(await counter(metrics.requestEngineTokens, { outcome: 'failed' })).toBe(failedBefore);
+    expect(await counter(metrics.requestEngineTokens, { outcome: 'succeeded' })).toBeGreaterThan(succeededBefore);
     figure('backlog refusal', { answered_in_ms: Math.round(answeredInMs), retry_after_s: Number(late.headers['retry-after']) });
   });
 });
