@@ -47,8 +47,15 @@ interface Entry<J, R> {
   onAbort?: () => void;
 }
 
-/** Room held in the queue for one admitted request's rows until they are submitted. */
+/**
+ * Room held in the queue for one admitted request's rows until they are submitted, and the
+ * request's place in line: its rows are queued as of its admission, so rows that can only be
+ * submitted later (those waiting for a shared prompt's pass) do not go to the back of the queue
+ * and wait through the backlog a second time.
+ */
 export class Reservation {
+  readonly admittedAt = performance.now();
+
   constructor(
     public rows: number,
     public tokens: number,
@@ -121,7 +128,7 @@ export class Batcher<J, R> {
       return Promise.reject(new PrmError(ErrorCode.OVERLOADED, `the scoring queue is full (${this.opts.maxQueueRows} rows)`, { retryAfterS: 1 }));
     }
     return new Promise<R>((resolve, reject) => {
-      const entry: Entry<J, R> = { job, length, enqueuedAt: performance.now(), resolve, reject, signal };
+      const entry: Entry<J, R> = { job, length, enqueuedAt: reservation?.admittedAt ?? performance.now(), resolve, reject, signal };
       if (signal) {
         entry.onAbort = () => {
           if (this.remove(entry)) {
@@ -131,11 +138,18 @@ export class Batcher<J, R> {
         };
         signal.addEventListener('abort', entry.onAbort, { once: true });
       }
-      this.queue.push(entry);
+      this.enqueue(entry);
       this.queuedTokens += length;
       metrics.queueDepth.set(this.queue.length);
       this.schedule();
     });
+  }
+
+  /** Into the queue in order of enqueuedAt: at the back, or at its request's place in line. */
+  private enqueue(entry: Entry<J, R>): void {
+    let at = this.queue.length;
+    while (at > 0 && this.queue[at - 1].enqueuedAt > entry.enqueuedAt) at--;
+    this.queue.splice(at, 0, entry);
   }
 
   private takeFrom(reservation: Reservation, length: number): void {

@@ -167,3 +167,22 @@ describe('Batcher batch choice', () => {
     expect(r.batches.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: 103 }, (_, i) => i));
   });
 });
+
+describe('Batcher place in line', () => {
+  it('queues the rows of an admitted request as of its admission, ahead of rows that came after it', async () => {
+    const r = recordingRunner();
+    r.hold();
+    // One row per batch, so the order of batches is the order of the queue.
+    const b = new Batcher<Job, number>(r.run, (j) => j.len, { maxBatchTokens: 10, maxRows: 1, maxWaitMs: 0, maxQueueRows: 100 });
+    const busy = b.submit({ id: 0, len: 10 });
+    await new Promise((res) => setTimeout(res, 5)); // [0] runs and is held
+    const admitted = b.reserve(1, 10);
+    await new Promise((res) => setTimeout(res, 2));
+    const later = [2, 3, 4].map((id) => b.submit({ id, len: 10 }));
+    // Its row could only be submitted now (it waited for something else, a shared prompt say).
+    const own = b.submit({ id: 9, len: 10 }, undefined, admitted);
+    r.release();
+    await Promise.all([busy, own, ...later]);
+    expect(r.batches).toEqual([[0], [9], [2], [3], [4]]);
+  });
+});
