@@ -95,7 +95,7 @@ function post(agent: Agent, url: URL, body: string): Promise<Omit<Answer, 'ms'>>
         code: res.statusCode === 200 ? undefined : errorCode(Buffer.concat(chunks).toString()),
       }));
     });
-    req.on('error', () => resolve({ status: 0, retryAfter: null }));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, retryAfter: null, code: err.code ?? 'network error' }));
     req.end(body);
   });
 }
@@ -108,12 +108,14 @@ function errorCode(body: string): string {
   }
 }
 
+/** The next request's number, across runs: every request is new, so no run is served from the caches of one before it. */
+let next = 0;
+
 async function drive(url: string, clients: number, durationS: number): Promise<Answer[]> {
   const answers: Answer[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const target = new URL('/v1/score', url);
   const until = performance.now() + durationS * 1000;
-  let next = 0;
   const client = async () => {
     while (performance.now() < until) {
       const body = JSON.stringify(requestBody(next++));

@@ -10,21 +10,7 @@ import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendSliced } from '../../src/http/sliced-json.js';
 import { buildLoadedApp, type TestApp } from '../harness/app.js';
-
-/** Runs `work` while counting the turns of the event loop it leaves to others. */
-async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
-  let turns = 0;
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  const result = await work();
-  on = false;
-  return { result, turns };
-}
+import { turnsDuring } from '../helpers/turns.js';
 
 const Row = Type.Object({ id: Type.String(), value: Type.Number(), ids: Type.Array(Type.Integer()) });
 const Answer = Type.Object({ name: Type.String(), rows: Type.Array(Row) });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mapInSlices, SLICE_MS } from '../../src/util/time-slices.js';
+import { turnsDuring } from '../helpers/turns.js';
 
 /** Busy for `ms` of wall time, as synchronous work on the event loop is. */
 function busy(ms: number): void {
@@ -9,20 +10,11 @@ function busy(ms: number): void {
 
 describe('mapInSlices', () => {
   it('maps in order and gives the event loop back once a slice has run its time', async () => {
-    let turns = 0;
-    let on = true;
-    const tick = () => {
-      if (!on) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
     // 20 elements of SLICE_MS / 2 each: ten slices' worth of work.
-    const out = await mapInSlices(Array.from({ length: 20 }, (_, i) => i), (x, i) => {
+    const { result: out, turns } = await turnsDuring(() => mapInSlices(Array.from({ length: 20 }, (_, i) => i), (x, i) => {
       busy(SLICE_MS / 2);
       return x * 10 + i;
-    });
-    on = false;
+    }));
     expect(out).toEqual(Array.from({ length: 20 }, (_, i) => i * 11));
     expect(turns).toBeGreaterThanOrEqual(8);
   });
