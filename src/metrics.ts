@@ -55,7 +55,7 @@ export const metrics = {
     ['model'],
   ),
   queueDepth: gauge('prm_queue_depth', 'Rows waiting for a batch'),
-  queueWait: histogram('prm_queue_wait_seconds', 'Time a row waited in the queue before its batch started', latencyBuckets),
+  queueWait: histogram('prm_queue_wait_seconds', 'Time a row waited for its batch, from its admission to the queue (for a row that first waited for its shared prompt, from its request\'s admission)', latencyBuckets),
   inferDuration: histogram('prm_infer_duration_seconds', 'Forward-pass time per batch (policy and reference)', latencyBuckets),
   batchRows: histogram('prm_batch_rows', 'Rows per batch', [1, 2, 4, 8, 16, 32, 64, 128, 256]),
   batchTokens: histogram(

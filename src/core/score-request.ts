@@ -178,12 +178,14 @@ export async function scoreRequest(
 
 /**
  * A request the queue refused is counted once here, not per row; a deadline its own size could
- * not meet is counted as the deadline's (the request signal counts the deadlines that pass).
+ * not meet is counted as the deadline's. A call that ended because its signal aborted was not
+ * refused itself: the request signal counts the deadlines that pass, and a /get_reward chunk
+ * called off because another chunk was refused carries that chunk's error.
  */
 function countRefusal(err: unknown, signal: AbortSignal | undefined): void {
-  if (!(err instanceof PrmError)) return;
+  if (!(err instanceof PrmError) || signal?.aborted) return;
   if (err.code === ErrorCode.OVERLOADED) metrics.rejected.inc({ reason: 'overloaded' });
-  else if (err.code === ErrorCode.DEADLINE_EXCEEDED && !signal?.aborted) metrics.rejected.inc({ reason: 'deadline' });
+  else if (err.code === ErrorCode.DEADLINE_EXCEEDED) metrics.rejected.inc({ reason: 'deadline' });
 }
 
 async function tokenize(

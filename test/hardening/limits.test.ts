@@ -147,10 +147,13 @@ describe('a /get_reward batch larger than one request', () => {
 
   it('is admitted as one request: refused as a whole when its chunks do not fit the queue together', async () => {
     const rowsBefore = await rowsRun();
+    const rejectedBefore = await counter(metrics.rejected, { reason: 'overloaded' });
     const res = await h.app.inject({ method: 'POST', url: '/get_reward', payload: { query: query(8, 9000) } });
     expect([res.statusCode, res.json().error?.code], res.body).toEqual([503, 'OVERLOADED']);
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     await settled(h);
+    // One refusal: the chunk called off with the batch was not refused itself.
+    expect(await counter(metrics.rejected, { reason: 'overloaded' })).toBe(rejectedBefore + 1);
     // The chunk that was admitted was called off with the batch: fewer rows ran than it has.
     expect((await rowsRun()) - rowsBefore).toBeLessThan(4);
     // Chunks that fit together are scored, each sample once.
