@@ -224,7 +224,8 @@ describe('a shared prompt', () => {
     const items = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ prompt, steps: trace(from + i, 3).steps }));
     // A long request first, so that the rows below wait in the queue.
     const busy = h.app.inject({ method: 'POST', url: '/v1/score', payload: { items: many(60, 6000) } });
-    await new Promise((r) => setImmediate(r));
+    const queued = async () => (await metrics.queueDepth.get()).values[0]?.value ?? 0;
+    for (let i = 0; i < 400 && (await queued()) < 20; i++) await new Promise((r) => setTimeout(r, 5));
     // Its deadline given as the signal alone: admission, which sees no deadline, lets it start the prompt.
     const deadline = new AbortController();
     const late = h.scoring.score(undefined, items(2, 100), {}, deadline.signal);
