@@ -8,7 +8,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { TSchema } from 'typebox';
-import { nextTurn } from '../util/time-slices.js';
+import { TimeSlices } from '../util/time-slices.js';
 
 /** The event loop is given back after this long. */
 const SLICE_MS = 5;
@@ -30,14 +30,13 @@ function serializerOf(reply: FastifyReply, schema: TSchema): (value: unknown) =>
 export async function sendSliced(reply: FastifyReply, members: readonly AnswerMember[]): Promise<FastifyReply> {
   const chunks: Buffer[] = [];
   let pending: string[] = [];
-  let sliceStart = performance.now();
+  const slices = new TimeSlices(SLICE_MS);
   const put = async (text: string) => {
     pending.push(text);
-    if (performance.now() - sliceStart < SLICE_MS) return;
+    if (!slices.due) return;
     chunks.push(Buffer.from(pending.join('')));
     pending = [];
-    await nextTurn();
-    sliceStart = performance.now();
+    await slices.pass();
   };
   for (const [i, m] of members.entries()) {
     await put(`${i === 0 ? '{' : ','}${JSON.stringify(m.name)}:`);

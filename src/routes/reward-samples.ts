@@ -127,10 +127,5 @@ export async function scoreSamples(call: ScoreCall, items: TextItemInput[], opti
     started.catch((err: unknown) => together.abort(err));
     chunks.push(started);
   }
-  try {
-    return (await Promise.all(chunks)).flat();
-  } catch (err) {
-    together.abort(err);
-    throw err;
-  }
+  return (await Promise.all(chunks)).flat();
 }

@@ -16,9 +16,11 @@ export function nextTurn(): Promise<void> {
 export class TimeSlices {
   private startedAt = performance.now();
 
+  constructor(private readonly sliceMs = SLICE_MS) {}
+
   /** The slice has run its time. */
   get due(): boolean {
-    return performance.now() - this.startedAt >= SLICE_MS;
+    return performance.now() - this.startedAt >= this.sliceMs;
   }
 
   /** Gives the event loop back if the slice is due; a new slice starts after. */
