@@ -16,6 +16,7 @@ const noModels: ScoringService = {
   score: async () => {
     throw new PrmError(ErrorCode.NOT_READY, 'no models');
   },
+  backlogRefusal: () => null,
   tokenize: async () => {
     throw new PrmError(ErrorCode.NOT_READY, 'no models');
   },

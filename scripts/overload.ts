@@ -2,7 +2,8 @@
  * Overload: where does the engine's time go when more clients call than it can serve?
  *
  *   npx tsx scripts/overload.ts [--seconds 20] [--levels 1,2,4,8,16] [--multiples 2,5] [--clients 160]
- *                               [--items 32] [--retry honour|at-once] [--timeout-ms N] [--repo-root DIR | --url URL]
+ *                               [--items 32] [--retry honour|at-once] [--timeout-ms N] [--env NAME=VALUE]...
+ *                               [--repo-root DIR | --url URL]
  *
  * Starts the service (src/server.ts, a real process, of this checkout or of --repo-root) on
  * models/arith-tiny, and drives closed-loop clients that each send RL-style requests (--items
@@ -14,7 +15,9 @@
  * became of the request it served (`prm_engine_request_tokens_total{outcome}`). A refused client
  * retries at once (--retry at-once, the hostile default) or after Retry-After (--retry honour).
  * --timeout-ms sends each request with that deadline (the server's REQUEST_TIMEOUT_MS otherwise);
- * a run must last longer than the deadline for late answers to show.
+ * a run must last longer than the deadline for late answers to show. `--env REQUEST_TIMEOUT_MS=5000`
+ * gives the server itself that deadline instead (requests then carry none, as OpenRLHF's do), and
+ * `--env` sets any other setting of the server the same way.
  *
  * Prints one JSON summary. Single runs on a shared machine: compare builds on the same machine in
  * one sitting.
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     items: { type: 'string', default: '32' },
     retry: { type: 'string', default: 'at-once' },
     'timeout-ms': { type: 'string' },
+    env: { type: 'string', multiple: true, default: [] },
     'repo-root': { type: 'string' },
     url: { type: 'string' },
   },
@@ -44,6 +48,7 @@ const seconds = Number(args.seconds);
 const itemsPerRequest = Number(args.items);
 const honourRetryAfter = args.retry === 'honour';
 const timeoutMs = args['timeout-ms'] !== undefined ? Number(args['timeout-ms']) : undefined;
+const serverEnv = Object.fromEntries(args.env.map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]));
 
 /** One arithmetic chain in arith-tiny's domain (values 0–99, operations left to right). */
 function chain(r: () => number): { prompt: string; steps: string[] } {
@@ -186,7 +191,7 @@ async function measure(url: string) {
   const overload = [];
   for (const m of numbers(args.multiples)) overload.push({ multiple: m, ...(await run(url, m * saturation)) });
   for (const clients of numbers(args.clients)) overload.push({ multiple: round(clients / saturation), ...(await run(url, clients)) });
-  return { seconds, items_per_request: itemsPerRequest, retry: args.retry, timeout_ms: timeoutMs ?? null, saturation_clients: saturation, levels, overload };
+  return { seconds, items_per_request: itemsPerRequest, retry: args.retry, timeout_ms: timeoutMs ?? null, server_env: serverEnv, saturation_clients: saturation, levels, overload };
 }
 
 /** Against --url when given (a server started by hand), else a server of its own. */
@@ -196,7 +201,7 @@ async function main(): Promise<void> {
     return;
   }
   const server = await ServerProcess.start(
-    { PORT: String(await freePort()), MODELS_DIR: 'models', DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', PRM_INTRA_OP_THREADS: '0', PRM_INTER_OP_THREADS: '0' },
+    { PORT: String(await freePort()), MODELS_DIR: 'models', DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', PRM_INTRA_OP_THREADS: '0', PRM_INTER_OP_THREADS: '0', ...serverEnv },
     { repoRoot: args['repo-root'] },
   );
   try {

@@ -21,7 +21,9 @@ import { keyInPath } from './http/key-in-path.js';
 import { installAuth } from './http/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './http/error-handler.js';
 import { installGracefulClose } from './http/graceful-close.js';
+import { installRetryAfterHold } from './http/retry-after-hold.js';
 import { installRateLimit } from './http/rate-limit.js';
+import { installBacklogDoor } from './http/backlog-door.js';
 import { installBodyBudget } from './http/body-budget.js';
 import { installJsonBody } from './http/json-body.js';
 import { requestIdOf } from './http/request-id.js';
@@ -100,13 +102,18 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   app.decorate('scoring', service);
   installErrorHandlers(app);
   installRequestMetrics(app);
-  installGracefulClose(app);
+  // Clients told Retry-After are not read again before it; draining reads them at once.
+  const hold = installRetryAfterHold(app, config.bodyTimeoutMs / 2);
+  installGracefulClose(app, hold.releaseAll);
 
   // Access control, before any route so that every route gets it: who is calling, then the rate
   // limit (every attempt counts, a wrong key included), then the refusal of missing or wrong keys.
   const enforceKeys = installAuth(app, config);
   await installRateLimit(app, config.rateLimitPerMinute);
   enforceKeys();
+  // After the keys and the rate limit, before the body budget: a request the backlog refuses
+  // is answered without its body being read.
+  installBacklogDoor(app, service, config.requestTimeoutMs);
   // After the keys and the rate limit: a refused request holds no body budget.
   installBodyBudget(app, { maxRequests: config.maxConcurrentRequests, maxBytes: config.bodyBytesInFlight, bodyLimit: config.bodyLimitBytes });
 

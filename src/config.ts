@@ -260,6 +260,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`${spec.env}: ${(err as Error).message}`);
     }
   }
+  if (problems.length === 0) problems.push(...settingsInConflict(out as Config));
   if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
+}
+
+/** Settings that are each valid but cannot hold together. */
+function settingsInConflict(config: Config): string[] {
+  const problems: string[] = [];
+  // Node's HTTP server refuses to start otherwise: the headers are part of the whole request.
+  if (config.headersTimeoutMs > config.bodyTimeoutMs) {
+    problems.push(`HEADERS_TIMEOUT_MS: must not exceed BODY_TIMEOUT_MS (${config.bodyTimeoutMs}), got ${config.headersTimeoutMs}`);
+  }
+  return problems;
 }

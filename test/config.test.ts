@@ -95,4 +95,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT: must be between 0 and 65535/);
     expect(() => loadConfig({ PRM_INTRA_OP_THREADS: '-2' })).toThrow(/PRM_INTRA_OP_THREADS/);
   });
+
+  it('rejects a headers timeout longer than the whole request may take', () => {
+    expect(() => loadConfig({ BODY_TIMEOUT_MS: '3000' })).toThrow(/HEADERS_TIMEOUT_MS: must not exceed BODY_TIMEOUT_MS \(3000\), got 10000/);
+    expect(loadConfig({ BODY_TIMEOUT_MS: '3000', HEADERS_TIMEOUT_MS: '3000' }).headersTimeoutMs).toBe(3000);
+  });
 });

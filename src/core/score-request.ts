@@ -177,6 +177,26 @@ export async function scoreRequest(
 }
 
 /**
+ * What a call due by `deadlineAt` gets from the queues on their backlog alone, before anything of
+ * it is known: the refusal of the bundle whose backlog drains first when every ready bundle
+ * refuses, else null. The same check every call makes again before it is tokenized, with its own
+ * bundle and deadline, so asking early never refuses a call that would have been admitted.
+ */
+export function backlogRefusal(deps: ScoreDeps, deadlineAt: number): PrmError | null {
+  let first: PrmError | null = null;
+  for (const bundle of deps.registry.ready()) {
+    try {
+      deps.pipelines.of(bundle).batcher.reserve(0, 0, deadlineAt).release();
+      return null;
+    } catch (err) {
+      if (!(err instanceof PrmError)) throw err;
+      if (first === null || (err.retryAfterS ?? 0) < (first.retryAfterS ?? 0)) first = err;
+    }
+  }
+  return first;
+}
+
+/**
  * A request the queue refused is counted once here, not per row; a deadline its own size could
  * not meet is counted as the deadline's. A call that ended because its signal aborted was not
  * refused itself: the request signal counts the deadlines that pass, and a /get_reward chunk

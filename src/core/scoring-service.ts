@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { BundleRegistry, ReloadError, type ReloadOutcome } from './bundle-registry.js';
 import type { Caches } from '../cache/create-caches.js';
 import { BundlePipelines } from './logprob-pipeline.js';
-import { Admission, scorer, type RequestLimits, type ScoreDeps } from './score-request.js';
+import { Admission, backlogRefusal, scorer, type RequestLimits, type ScoreDeps } from './score-request.js';
 import { infoOf, readinessOf } from './service-status.js';
 import { tokenizer } from './tokenize-request.js';
 import type { ScoringService } from './types.js';
@@ -58,6 +58,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     defaultModel,
     readiness: () => readinessOf(registry, opts.defaultModel, defaultModel(), opts.caches.logprobs),
     score: scorer(deps),
+    backlogRefusal: (deadlineAt) => backlogRefusal(deps, deadlineAt),
     tokenize: tokenizer(deps),
     close: async () => {
       await pipelines.close();

@@ -2,6 +2,7 @@
  * The scoring contract between the HTTP layer (src/routes) and the core. Field names of the
  * result types are the public API (openapi/openapi.json): snake_case on purpose.
  */
+import type { PrmError } from '../errors.js';
 
 export type Aggregate = 'min' | 'sum' | 'last' | 'mean';
 export const AGGREGATES: readonly Aggregate[] = ['min', 'sum', 'last', 'mean'];
@@ -126,6 +127,12 @@ export interface ScoringService {
     signal?: AbortSignal,
     deadlineAt?: number,
   ): Promise<ScoreResult>;
+  /**
+   * The refusal a scoring call due by `deadlineAt` would get on the backlog alone, whatever its
+   * size, when every ready bundle's queue holds more than the deadline leaves; null when one of
+   * them could still admit it. What the HTTP layer asks before it reads a body.
+   */
+  backlogRefusal(deadlineAt: number): PrmError | null;
   /** The token ids and offsets score() would use for text items, without scoring them. */
   tokenize(
     model: string | undefined,

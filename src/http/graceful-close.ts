@@ -23,11 +23,13 @@ declare module 'fastify' {
   }
 }
 
-export function installGracefulClose(app: FastifyInstance): void {
+/** `onDrain`: what else must happen when draining starts (connections held unread are read). */
+export function installGracefulClose(app: FastifyInstance, onDrain: () => void = () => undefined): void {
   let draining = false;
   let closing = false;
   app.decorate('drain', async (ms: number) => {
     draining = true;
+    onDrain();
     await new Promise((resolve) => setTimeout(resolve, ms));
   });
   app.addHook('preClose', async () => {

@@ -106,7 +106,7 @@ export function queryFallback(text: string | undefined): number | undefined {
 }
 
 export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/get_reward', { schema: GetRewardRouteSchema }, async (request, reply): Promise<GetRewardResponse> => {
+  app.post('/get_reward', { schema: GetRewardRouteSchema, config: { queuesWork: true } }, async (request, reply): Promise<GetRewardResponse> => {
     const body = request.body;
     const fallback = body.fallback_reward ?? queryFallback(request.query.fallback_reward) ?? app.config.rewardFallback;
     const split = splitQueries(body);

@@ -25,7 +25,7 @@ export function checkItems(items: ScoreBody['items'], maxItems: number): ScoreIt
 }
 
 export const scoreRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/v1/score', { schema: ScoreRouteSchema }, async (request, reply) => {
+  app.post('/v1/score', { schema: ScoreRouteSchema, config: { queuesWork: true } }, async (request, reply) => {
     const { model, options = {} } = request.body;
     const items = checkItems(request.body.items, app.config.maxItemsPerRequest);
     const { timeout_ms: timeoutMs, ...scoreOptions } = options;

@@ -1,15 +1,37 @@
 /**
  * Long loops on the event loop in slices: a loop over a request's items (tokenizing, cache keys,
  * rewards, serializing the answer) gives the loop back whenever it has run SLICE_MS, so health
- * probes, other requests and I/O callbacks are not held behind one large request.
+ * probes, other requests and I/O callbacks are not held behind one large request, nor behind many
+ * (the loops that wait take one turn each, in order).
  */
 
 /** How long one slice of a loop runs before the event loop is given back. */
 export const SLICE_MS = 10;
 
-/** Settles on a later turn of the event loop, after the I/O callbacks waiting now. */
+/** Loops waiting for their next slice, in the order they gave the event loop back. */
+const waiting: (() => void)[] = [];
+let resuming = false;
+
+/**
+ * Resumes one waiting loop per turn of the event loop. An immediate queued while immediates run
+ * waits for the next turn, so timers and I/O callbacks come between any two slices: with many
+ * requests in slices at once, each turn holds one slice, not one slice of each of them, and the
+ * loops take their turns in order.
+ */
+function resumeNext(): void {
+  waiting.shift()?.();
+  if (waiting.length > 0) setImmediate(resumeNext);
+  else resuming = false;
+}
+
+/** Settles on a later turn of the event loop, after the I/O callbacks waiting now and the slices of loops that yielded first. */
 export function nextTurn(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
+  return new Promise<void>((resolve) => {
+    waiting.push(resolve);
+    if (resuming) return;
+    resuming = true;
+    setImmediate(resumeNext);
+  });
 }
 
 /** The running slice of one loop. */

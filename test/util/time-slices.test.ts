@@ -19,6 +19,33 @@ describe('mapInSlices', () => {
     expect(turns).toBeGreaterThanOrEqual(8);
   });
 
+  it('runs one slice per turn of the event loop when many loops wait, each loop in its turn', async () => {
+    // '|' marks each turn (a setImmediate chain); digits are the elements each loop maps.
+    const log: string[] = [];
+    let on = true;
+    const tick = () => {
+      if (!on) return;
+      log.push('|');
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const loops = Array.from({ length: 6 }, (_, loop) => mapInSlices(Array.from({ length: 6 }), () => {
+      busy(SLICE_MS / 2);
+      log.push(String(loop));
+    }));
+    await Promise.all(loops);
+    on = false;
+    // After the turn that started them, every turn holds the elements of one loop at most.
+    const turns = log.join('').split('|').slice(1).filter((t) => t.length > 0);
+    expect(turns.length).toBeGreaterThanOrEqual(6);
+    expect(turns.filter((t) => new Set(t).size > 1)).toEqual([]);
+    // Round robin: the loops resume in the order they yielded (loop 0 ran first, in the turn
+    // that started them), so each has its turn once in every six
+    // (each loop has three slices' worth of work).
+    const order = turns.map((t) => t[0]).join('');
+    expect(order.slice(0, 12)).toBe('123450123450');
+  });
+
   it('takes no turn for work shorter than a slice', async () => {
     let turned = false;
     setImmediate(() => (turned = true));
