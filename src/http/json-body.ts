@@ -7,12 +7,14 @@
  *   a "__proto__" or "constructor.prototype" key → 400 INVALID_REQUEST, named as such
  *   a shape no request needs (json-shape.ts: nesting, an array's length, the count of values)
  *                                         → 400 INVALID_REQUEST / 413 BODY_TOO_LARGE, before parsing
- * Parsing is secure-json-parse, the parser Fastify itself uses, told to refuse those keys.
+ * Parsing is secure-json-parse, the parser Fastify itself uses, told to refuse those keys; long
+ * strings are parsed apart from the rest, in slices (long-strings.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
 import { ErrorCode, PrmError } from '../errors.js';
 import { checkJsonShape, type JsonShapeLimits } from './json-shape.js';
+import { parseWithLongStrings } from './long-strings.js';
 import { nextTurn } from '../util/time-slices.js';
 
 function checkEncoding(request: FastifyRequest): void {
@@ -54,8 +56,9 @@ export async function parseJsonBody(body: Buffer, limits?: JsonShapeLimits): Pro
   if (limits !== undefined) checkJsonShape(body, limits);
   const text = await decodeUtf8(body);
   try {
-    return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    return await parseWithLongStrings(text, (skeleton) => sjson.parse(skeleton, undefined, { protoAction: 'error', constructorAction: 'error' }));
   } catch (err) {
+    if (err instanceof PrmError) throw err;
     const message = (err as Error).message;
     if (/forbidden prototype property/i.test(message)) {
       throw new PrmError(ErrorCode.INVALID_REQUEST, 'request body has a "__proto__" or "constructor.prototype" key, which is not accepted');
