@@ -69,6 +69,7 @@ export function scoringServiceFor(
     caches,
     batching: batcherOptionsOf(config),
     limits: requestLimitsOf(config),
+    tokenizerThreads: config.tokenizerThreads,
     logger,
   });
 }
@@ -102,8 +103,8 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   app.decorate('scoring', service);
   installErrorHandlers(app);
   installRequestMetrics(app);
-  // Clients told Retry-After are not read again before it; draining reads them at once.
-  const hold = installRetryAfterHold(app, config.bodyTimeoutMs / 2);
+  // A resend the backlog would refuse again waits out its Retry-After; draining lets it go.
+  const hold = installRetryAfterHold(app, service, { longestDeadlineMs: config.requestTimeoutMs, maxHoldMs: config.bodyTimeoutMs / 2 });
   installGracefulClose(app, hold.releaseAll);
 
   // Access control, before any route so that every route gets it: who is calling, then the rate

@@ -155,6 +155,7 @@ export const CONFIG_VARS = {
   device: oneOf('PRM_DEVICE', DEVICES, 'auto', 'Execution provider: auto (CUDA when available, else CPU), cuda, cpu'),
   intraOpThreads: integer('PRM_INTRA_OP_THREADS', 0, 0, 1024, 'onnxruntime threads of one forward pass, split evenly between a bundle\'s policy and reference, which run at once in their worker threads (0 = this machine\'s cores)'),
   intraOpSpinning: flag('PRM_INTRA_OP_SPINNING', false, 'onnxruntime\'s intra-op threads spin while waiting for work (off: they sleep, leaving the cores to the other model\'s pass and the HTTP thread; see bench/NOTES.md #19)'),
+  tokenizerThreads: integer('PRM_TOKENIZER_THREADS', 1, 0, 64, 'Threads that tokenize items of 16 KiB of text or more, off the event loop (0 = on the event loop, between other work)'),
   interOpThreads: integer('PRM_INTER_OP_THREADS', 0, 0, 1024, 'onnxruntime threads across operators (0 = onnxruntime default)'),
   engineThreads: oneOf('PRM_ENGINE_THREADS', ENGINE_THREADS, 'worker', 'Where onnxruntime runs: worker (one worker thread per model; the event loop stays free during inference) or main'),
   // caching

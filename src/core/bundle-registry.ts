@@ -31,6 +31,8 @@ export interface RegistryOptions {
    * service closes that version's queue here.
    */
   beforeDispose?: (bundle: LoadedBundle) => Promise<void>;
+  /** The last step of loading a bundle, after its warm-up; a failure fails the load. */
+  afterWarmUp?: (bundle: LoadedBundle) => Promise<void>;
 }
 
 /** What a reload did to one bundle. */
@@ -218,6 +220,7 @@ export class BundleRegistry {
     try {
       bundle = await loadBundle(dir, this.opts.engine);
       await warmUp(bundle);
+      await this.opts.afterWarmUp?.(bundle);
       return { bundle, ms: Date.now() - started };
     } catch (err) {
       await bundle?.dispose().catch(() => {});

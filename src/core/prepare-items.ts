@@ -9,6 +9,7 @@
  * doubled separators, and one refusal would lose a whole batch's rewards).
  */
 import type { RenderedSegments, Segmenter, Segments } from '../bundle/segmenter.js';
+import { OFFLOAD_CHARS, type OffloadedSegmenter } from '../bundle/segment-pool.js';
 import { throwIfAborted } from '../abort.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { isTokenItem, tokenFieldsOf, tokenSegments } from './token-items.js';
@@ -45,6 +46,8 @@ export interface PrepareOptions {
   render?: boolean;
   /** Aborts tokenization between items (deadline, client gone). */
   signal?: AbortSignal;
+  /** The same segmenter on other threads: items with OFFLOAD_CHARS of text go there (segment-pool.ts). */
+  offload?: OffloadedSegmenter;
 }
 
 
@@ -66,7 +69,7 @@ export async function prepareItems(segmenter: Segmenter, items: readonly ScoreIt
       await slices.pass();
       throwIfAborted(opts.signal);
     }
-    const item = prepareOne(segmenter, items[index]!, index, opts);
+    const item = await prepareOne(segmenter, items[index]!, index, opts);
     const n = item.promptTokens + item.responseTokens;
     if (n > perItem) {
       throw new PrmError(ErrorCode.TOO_MANY_TOKENS, `items[${index}] has ${n} tokens (prompt + response); the limit is ${perItem} per item`);
@@ -80,11 +83,11 @@ export async function prepareItems(segmenter: Segmenter, items: readonly ScoreIt
   return out;
 }
 
-function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, opts: PrepareOptions): PreparedItem {
+async function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, opts: PrepareOptions): Promise<PreparedItem> {
   const partial = opts.partial === true;
   try {
     const limits = { vocabSize: opts.vocabSize ?? segmenter.vocabSize, maxSequenceLength: segmenter.maxSequenceLength };
-    const seg = isTokenItem(item) ? { ...tokenSegments(item, limits), rendered: null } : textSegments(segmenter, item, opts);
+    const seg = isTokenItem(item) ? { ...tokenSegments(item, limits), rendered: null } : await textSegments(segmenter, item, opts);
     const stepTokens = seg.steps.map((s) => s.length);
     const prepared: PreparedItem = {
       id: item.id ?? String(index),
@@ -106,25 +109,30 @@ function prepareOne(segmenter: Segmenter, item: ScoreItemInput, index: number, o
 }
 
 /** The segments of a text item (segmenter.ts), rendered with offsets when asked for. */
-function textSegments(segmenter: Segmenter, item: TextItemInput, opts: PrepareOptions): Segments & { rendered?: RenderedText } {
+async function textSegments(segmenter: Segmenter, item: TextItemInput, opts: PrepareOptions): Promise<Segments & { rendered?: RenderedText }> {
   const perItem = opts.maxTokensPerItem ?? Number.POSITIVE_INFINITY;
   const steps = stepsOf(item, segmenter.separator);
   if (steps.length > Math.min(perItem, segmenter.maxSequenceLength)) {
     const [code, limit] = perItem <= segmenter.maxSequenceLength ? [ErrorCode.TOO_MANY_TOKENS, `the ${perItem} tokens an item may have`] : [ErrorCode.SEQUENCE_TOO_LONG, `the ${segmenter.maxSequenceLength} tokens this model takes`];
     throw new PrmError(code, `${steps.length} steps are more than ${limit}`);
   }
-  refuseTooLongText(segmenter, item.prompt, steps, perItem);
-  if (!opts.render) return segmenter.segment(item.prompt, steps, { partial: opts.partial === true });
-  const { promptText, responseText, stepOffsets, ...segments } = segmenter.render(item.prompt, steps, { partial: opts.partial === true });
+  const units = refuseTooLongText(segmenter, item.prompt, steps, perItem);
+  const by = opts.offload !== undefined && units >= OFFLOAD_CHARS ? opts.offload : segmenter;
+  const how = { partial: opts.partial === true, signal: opts.signal };
+  if (!opts.render) return by.segment(item.prompt, steps, how);
+  const { promptText, responseText, stepOffsets, ...segments } = await by.render(item.prompt, steps, how);
   return { ...segments, rendered: { promptText, responseText, stepOffsets } };
 }
 
-/** Refuses, before tokenizing, a text whose length alone shows it cannot fit (token-length-bound.ts). */
-function refuseTooLongText(segmenter: Segmenter, prompt: string, steps: readonly string[], perItem: number): void {
+/**
+ * Refuses, before tokenizing, a text whose length alone shows it cannot fit (token-length-bound.ts);
+ * returns the length (UTF-16 units).
+ */
+function refuseTooLongText(segmenter: Segmenter, prompt: string, steps: readonly string[], perItem: number): number {
   const units = steps.reduce((n, s) => n + s.length, prompt.length);
   const fewest = segmenter.fewestTokens(units);
   const limit = Math.min(perItem, segmenter.maxSequenceLength);
-  if (fewest <= limit) return;
+  if (fewest <= limit) return units;
   const code = perItem <= segmenter.maxSequenceLength ? ErrorCode.TOO_MANY_TOKENS : ErrorCode.SEQUENCE_TOO_LONG;
   throw new PrmError(code, `the text has ${units} characters, at least ${fewest} tokens for this tokenizer; the limit is ${limit} tokens`);
 }

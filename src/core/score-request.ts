@@ -18,6 +18,7 @@ import type { BundleRegistry } from './bundle-registry.js';
 import { EngineLedger } from './engine-ledger.js';
 import type { BundlePipelines, ItemLogprobs } from './logprob-pipeline.js';
 import { prepareItems, type PreparedItem } from './prepare-items.js';
+import type { SegmentPool } from '../bundle/segment-pool.js';
 import { computeRewards } from './rewards.js';
 import { AGGREGATES, type Aggregate, type ItemResult, type ModelSummary, type ScoreItemInput, type ScoreOptions, type ScoreResult, type ScoringService } from './types.js';
 import { mapInSlices } from '../util/time-slices.js';
@@ -110,6 +111,8 @@ export interface ScoreDeps {
   limits: RequestLimits;
   /** Where requests that name no model go. */
   defaultModel(): string | undefined;
+  /** Threads that segment long items off the event loop; none: they are segmented in place. */
+  segmentPool?: SegmentPool;
 }
 
 /** One call as it moves through the stages. */
@@ -234,7 +237,8 @@ export function prepareStage(
 ): Promise<PreparedItem[]> {
   const { maxTokensPerItem, maxTokensPerRequest } = deps.limits;
   const vocabSize = bundle.manifest.policy.vocab_size;
-  return prepareItems(bundle.segmenter, items, { ...opts, vocabSize, maxTokensPerItem, maxTokensPerRequest, signal });
+  const offload = deps.segmentPool?.segmenterOf(bundle);
+  return prepareItems(bundle.segmenter, items, { ...opts, vocabSize, maxTokensPerItem, maxTokensPerRequest, signal, offload });
 }
 
 async function computeLogprobs(deps: ScoreDeps, ctx: Omit<ScoreContext, 'logprobs' | 'queueMs' | 'computedAt'>): Promise<ScoreContext> {

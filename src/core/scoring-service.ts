@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { BundleRegistry, ReloadError, type ReloadOutcome } from './bundle-registry.js';
 import type { Caches } from '../cache/create-caches.js';
 import { BundlePipelines } from './logprob-pipeline.js';
+import { SegmentPool } from '../bundle/segment-pool.js';
 import { Admission, backlogRefusal, scorer, type RequestLimits, type ScoreDeps } from './score-request.js';
 import { infoOf, readinessOf } from './service-status.js';
 import { tokenizer } from './tokenize-request.js';
@@ -27,6 +28,8 @@ export interface ScoringServiceOptions {
   caches: Caches;
   batching: BatcherOptions;
   limits: RequestLimits;
+  /** Threads that segment long items off the event loop (segment-pool.ts); 0 or none: in place. */
+  tokenizerThreads?: number;
   logger: Logger;
 }
 
@@ -47,12 +50,19 @@ export { ReloadError, type ReloadOutcome };
 
 export function createScoringService(opts: ScoringServiceOptions): LoadingScoringService {
   const pipelines = new BundlePipelines(opts.caches, opts.batching, opts.logger);
-  const registry = new BundleRegistry({ modelsDir: opts.modelsDir, engine: opts.engine, beforeDispose: (b) => pipelines.retire(b) });
+  const segmentPool = opts.tokenizerThreads ? new SegmentPool(opts.tokenizerThreads) : undefined;
+  const registry = new BundleRegistry({
+    modelsDir: opts.modelsDir,
+    engine: opts.engine,
+    // The pool's threads load the tokenizer with the bundle: a thread that cannot fails the load.
+    afterWarmUp: async (b) => segmentPool?.warm(b),
+    beforeDispose: (b) => pipelines.retire(b),
+  });
   // Loading never rejects (failures are recorded per bundle), but keep a stray rejection visible.
   registry.loaded.catch((err: unknown) => opts.logger.error({ err }, 'bundle loading stopped unexpectedly'));
   const defaultModel = (): string | undefined => opts.defaultModel ?? registry.names()[0];
   const admission = new Admission(opts.limits.maxConcurrentRequests);
-  const deps: ScoreDeps = { registry, pipelines, admission, limits: opts.limits, defaultModel };
+  const deps: ScoreDeps = { registry, pipelines, admission, limits: opts.limits, defaultModel, segmentPool };
   return {
     models: () => registry.ready().map(infoOf),
     defaultModel,
@@ -63,6 +73,7 @@ export function createScoringService(opts: ScoringServiceOptions): LoadingScorin
     close: async () => {
       await pipelines.close();
       await registry.close();
+      await segmentPool?.close();
       await opts.caches.logprobs.close();
       opts.caches.kv?.clear();
     },
