@@ -67,6 +67,14 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
+/** The deadline each request ran under, for what happens after its answer (retry-after-hold.ts). */
+const deadlines = new WeakMap<FastifyReply, number>();
+
+/** The deadline (ms) `reply`'s request ran under; undefined when it was answered before its route ran. */
+export function deadlineMsOf(reply: FastifyReply): number | undefined {
+  return deadlines.get(reply);
+}
+
 /**
  * Runs `fn` under a request signal and always disposes it; `fn` also gets the deadline as a
  * performance.now() time, so admission can refuse work that would finish after it.
@@ -76,6 +84,7 @@ export async function withRequestSignal<T>(
   deadlineMs: number,
   fn: (signal: AbortSignal, deadlineAt: number) => Promise<T>,
 ): Promise<T> {
+  deadlines.set(reply, deadlineMs);
   const deadlineAt = performance.now() + deadlineMs;
   const rs = requestSignal(reply, deadlineMs);
   try {

@@ -10,6 +10,7 @@ import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
 import { sendSliced, type AnswerMember } from '../http/sliced-json.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
+import { mapInSlices } from '../util/time-slices.js';
 import { GetRewardResponseSchema, GetRewardRouteSchema, type GetRewardBody, type GetRewardResponse } from './get-reward.schema.js';
 import { scoreSamples, type SampleOutcome, type ScoreCall } from './reward-samples.js';
 
@@ -18,13 +19,16 @@ export interface UnscorableSample {
   error: PrmError;
 }
 
-/** query[i] → {prompt, response}, or why it has none; see the schema's description of `prompts`. */
-export function splitQueries(body: GetRewardBody): (TextItemInput | UnscorableSample)[] {
+/**
+ * query[i] → {prompt, response}, or why it has none; see the schema's description of `prompts`.
+ * In slices: a body may hold 16 384 samples, and many such requests may arrive together.
+ */
+export function splitQueries(body: GetRewardBody): Promise<(TextItemInput | UnscorableSample)[]> {
   const { query, prompts } = body;
   if (prompts !== undefined && prompts.length !== query.length) {
     throw new PrmError(ErrorCode.INVALID_REQUEST, `body.prompts has ${prompts.length} entries but body.query has ${query.length}`);
   }
-  return query.map((text, i) => {
+  return mapInSlices(query, (text, i): TextItemInput | UnscorableSample => {
     let prompt: string;
     let rest: string;
     if (prompts !== undefined) {
@@ -109,7 +113,7 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/get_reward', { schema: GetRewardRouteSchema, config: { queuesWork: true } }, async (request, reply): Promise<GetRewardResponse> => {
     const body = request.body;
     const fallback = body.fallback_reward ?? queryFallback(request.query.fallback_reward) ?? app.config.rewardFallback;
-    const split = splitQueries(body);
+    const split = await splitQueries(body);
     if (split.length === 0) return answer([], 0);
     const aggregate = body.aggregate ?? request.query.aggregate ?? 'min';
     const model = body.model ?? request.query.model;
@@ -118,7 +122,7 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));
     const scorable = split.filter((s): s is TextItemInput => !('error' in s));
     const items = info === undefined ? scorable
-      : scorable.map(({ response, ...it }) => ({ ...it, steps: splitSampledResponse(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
+      : await mapInSlices(scorable, ({ response, ...it }) => ({ ...it, steps: splitSampledResponse(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };
     const outcomes = await withRequestSignal(reply, app.config.requestTimeoutMs, async (signal, deadlineAt) => {
       const call: ScoreCall = async (chunk, opts, chunkSignal) => {

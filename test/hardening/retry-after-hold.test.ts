@@ -1,69 +1,115 @@
 /**
- * Retry-After held per connection, against the real server over HTTP: a client answered 429 with
- * Retry-After that resends at once on the same connection has its request held, unanswered, until
- * then, while other connections are served as usual; draining for shutdown answers it at once.
+ * The Retry-After hold against the real server over HTTP and real onnxruntime: a client refused
+ * for the backlog (503 with Retry-After) that resends at once on the same connection has that
+ * request held, unanswered, until the time it was given, while other connections are served as
+ * usual; a request to another route on that connection is not held; draining for shutdown lets
+ * a held request go and answers it at once.
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLiveServer, type TestApp } from '../harness/app.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { metrics } from '../../src/metrics.js';
+import { modelsDirWith, startLiveServer, type TestApp } from '../harness/app.js';
+import { trace } from '../helpers/traces.js';
 
 let h: TestApp;
+const busy: Promise<unknown>[] = [];
 beforeAll(async () => {
-  h = await startLiveServer({ RATE_LIMIT_PER_MINUTE: '1' });
+  // One bundle, one row per forward pass, no caches, 200 ms deadlines: the calls below make a
+  // backlog that refuses every scoring request for seconds.
+  h = await startLiveServer({
+    MODELS_DIR: modelsDirWith('tiny-logprobs'), MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0',
+    REQUEST_TIMEOUT_MS: '200', HEADERS_TIMEOUT_MS: '4000', BODY_TIMEOUT_MS: '4000',
+  });
 }, 120_000);
-afterAll(() => h?.close());
+afterAll(async () => {
+  await Promise.all(busy);
+  await h?.close();
+}, 120_000);
 
-/** A raw keep-alive connection that collects the status line of every response it gets. */
-function connection(): { socket: Socket; statuses: string[]; next(): Promise<string> } {
+const rowsRun = async () => (await metrics.batchRows.get()).values.find((v) => v.metricName === 'prm_batch_rows_sum')?.value ?? 0;
+
+/** A call with no deadline (not an HTTP request) that keeps the engine busy for a few seconds. */
+beforeEach(async () => {
+  const rowsAtStart = await rowsRun();
+  busy.push(h.scoring.score(undefined, Array.from({ length: 1500 }, (_, i) => trace(20_000 + 1500 * busy.length + i, 3)), {}));
+  // The engine's pace is known once some batches have run.
+  for (let i = 0; i < 400 && (await rowsRun()) - rowsAtStart < 8; i++) await new Promise((r) => setTimeout(r, 10));
+});
+
+/** A raw keep-alive connection that collects "status retry-after connection" of every answer. */
+function connection(): { socket: Socket; answers: string[]; next(): Promise<string> } {
   const { hostname, port } = new URL(h.url);
   const socket = connect(Number(port), hostname);
-  const statuses: string[] = [];
+  const answers: string[] = [];
+  const pattern = /HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n[^]*?\}(?=HTTP|$)/;
   let text = '';
-  let waiter: (() => void) | null = null;
+  let onAnswer = () => {};
   socket.on('data', (d) => {
     text += d.toString();
-    for (let m = /HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n[^]*?\}(?=HTTP|$)/.exec(text); m; m = /HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n[^]*?\}(?=HTTP|$)/.exec(text)) {
-      statuses.push(`${m[1]} ${/\r\nretry-after: (\d+)/i.exec(m[0])?.[1] ?? '-'} ${/\r\nconnection: (\S+)/i.exec(m[0])?.[1] ?? '-'}`);
+    for (let m = pattern.exec(text); m; m = pattern.exec(text)) {
+      answers.push(`${m[1]} ${/\r\nretry-after: (\d+)/i.exec(m[0])?.[1] ?? '-'} ${/\r\nconnection: (\S+)/i.exec(m[0])?.[1] ?? '-'}`);
       text = text.slice(m.index + m[0].length);
-      waiter?.();
+      onAnswer();
     }
   });
   socket.on('error', () => {});
   const next = () => new Promise<string>((resolve) => {
-    const seen = statuses.length;
-    waiter = () => {
-      if (statuses.length > seen) resolve(statuses[seen]!);
+    const seen = answers.length;
+    onAnswer = () => {
+      if (answers.length > seen) resolve(answers[seen]!);
     };
   });
-  return { socket, statuses, next };
+  return { socket, answers, next };
 }
 
-const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+const body = JSON.stringify({ items: [trace(1, 3)] });
+const score = `POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('a connection told Retry-After', () => {
-  it('has its next request held until then, other connections are served meanwhile, and draining answers it', async () => {
+describe('a connection refused for the backlog', () => {
+  it('has a resend held until its Retry-After, while other connections are served', async () => {
     const c = connection();
-    c.socket.write(request('/v1/models'));
-    expect(await c.next()).toMatch(/^200 /);
-    c.socket.write(request('/v1/models'));
-    const refused = await c.next();
-    expect(refused).toMatch(/^429 \d+ keep-alive$/);
-    expect(Number(refused.split(' ')[1])).toBeGreaterThan(5);
-
-    // Resent at once on the same connection: held, not answered.
-    c.socket.write(request('/v1/models'));
-    await sleep(800);
-    expect(c.statuses).toHaveLength(2);
-    // The server itself is not held: another connection is served at once.
+    let answer = c.next();
+    c.socket.write(score);
+    expect(await answer).toMatch(/^503 [1-9]\d* keep-alive$/);
+    const sentAt = performance.now();
+    answer = c.next();
+    c.socket.write(score);
+    await sleep(700);
+    expect(c.answers).toHaveLength(1);
     expect((await fetch(`${h.url}/health/live`)).status).toBe(200);
+    // Held up to its Retry-After (at least 1 s), then answered as any other request.
+    expect(await answer).toMatch(/^(200|503) /);
+    expect(performance.now() - sentAt).toBeGreaterThan(900);
+    c.socket.destroy();
+  }, 30_000);
 
-    // Draining for shutdown lets the held request go and answers it, closing the connection.
-    const answered = c.next();
+  it('does not hold a request to another route', async () => {
+    const c = connection();
+    let answer = c.next();
+    c.socket.write(score);
+    expect(await answer).toMatch(/^503 /);
+    const sentAt = performance.now();
+    answer = c.next();
+    c.socket.write('GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await answer).toMatch(/^200 /);
+    expect(performance.now() - sentAt).toBeLessThan(500);
+    c.socket.destroy();
+  }, 30_000);
+
+  it('has a held request answered at once when the server drains', async () => {
+    const c = connection();
+    let answer = c.next();
+    c.socket.write(score);
+    expect(await answer).toMatch(/^503 /);
+    answer = c.next();
+    c.socket.write(score);
+    await sleep(300);
+    expect(c.answers).toHaveLength(1);
     const startedAt = performance.now();
     void h.app.drain(50);
-    expect(await answered).toMatch(/^429 \d+ close$/);
-    expect(performance.now() - startedAt).toBeLessThan(2000);
+    expect(await answer).toMatch(/^\d{3} .* close$/);
+    expect(performance.now() - startedAt).toBeLessThan(600);
     c.socket.destroy();
   }, 30_000);
 });

@@ -21,6 +21,7 @@ describe('mapInSlices', () => {
 
   it('runs one slice per turn of the event loop when many loops wait, each loop in its turn', async () => {
     // '|' marks each turn (a setImmediate chain); digits are the elements each loop maps.
+    await new Promise((r) => setImmediate(r));
     const log: string[] = [];
     let on = true;
     const tick = () => {
@@ -39,14 +40,18 @@ describe('mapInSlices', () => {
     const turns = log.join('').split('|').slice(1).filter((t) => t.length > 0);
     expect(turns.length).toBeGreaterThanOrEqual(6);
     expect(turns.filter((t) => new Set(t).size > 1)).toEqual([]);
-    // Round robin: the loops resume in the order they yielded (loop 0 ran first, in the turn
-    // that started them), so each has its turn once in every six
-    // (each loop has three slices' worth of work).
+    // Loop 0 used the slice of the turn that started them all; the others waited for turns of
+    // their own before their first element.
+    expect(log.join('').split('|')[0]).toBe('00');
+    // Round robin: the loops resume in the order they yielded, so each has its turn once in every
+    // six (each loop has three slices' worth of work).
     const order = turns.map((t) => t[0]).join('');
-    expect(order.slice(0, 12)).toBe('123450123450');
+    expect(order.slice(0, 12)).toBe('012345012345');
   });
 
   it('takes no turn for work shorter than a slice', async () => {
+    // A turn of its own, as a request's work starts after the one before it has ended.
+    await new Promise((r) => setImmediate(r));
     let turned = false;
     setImmediate(() => (turned = true));
     expect(await mapInSlices([1, 2, 3], (x) => x + 1)).toEqual([2, 3, 4]);
