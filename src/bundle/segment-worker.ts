@@ -22,20 +22,22 @@ export interface SegmentTask {
 
 export type SegmentOutcome = { value: Segments | RenderedSegments } | { error: { code: PrmError['code']; message: string } };
 
-/** Bundles whose segmenters a thread keeps (a reload brings a new version of each). */
-const KEPT = 4;
+/** Bundles whose segmenters a thread keeps, the least recently used dropped first (a reload brings a new version of one). */
+const KEPT = 16;
 const segmenters = new Map<string, Promise<Segmenter>>();
 
 function segmenterFor(task: SegmentTask): Promise<Segmenter> {
   const key = JSON.stringify([task.fingerprint, task.tokenizerJson, task.tokenizerConfig, task.layout]);
   let segmenter = segmenters.get(key);
-  if (segmenter === undefined) {
+  // Map order is use order: the first key is the least recently used.
+  if (segmenter !== undefined) segmenters.delete(key);
+  else {
     segmenter = loadTokenizer(task.tokenizerJson, task.tokenizerConfig).then((tok) => new Segmenter(tok, task.layout));
-    segmenters.set(key, segmenter);
     // A failed load is not kept: the next item tries again.
     segmenter.catch(() => segmenters.delete(key));
-    if (segmenters.size > KEPT) segmenters.delete(segmenters.keys().next().value!);
   }
+  segmenters.set(key, segmenter);
+  if (segmenters.size > KEPT) segmenters.delete(segmenters.keys().next().value!);
   return segmenter;
 }
 
