@@ -13,34 +13,12 @@ const waiting: (() => void)[] = [];
 let resuming = false;
 
 /**
- * When the sliced work of the current turn began. Loops started by the I/O callbacks of one turn
- * (many requests whose bodies arrived together) share one slice's time: once it is used, the next
- * loop waits for a turn of its own before its first element.
- */
-let turnStartedAt = Number.NEGATIVE_INFINITY;
-let turnMarked = false;
-
-function startTurn(): void {
-  turnStartedAt = performance.now();
-  if (turnMarked) return;
-  turnMarked = true;
-  // Runs in the check phase of this turn or the next: later sliced work is a new turn's.
-  setImmediate(() => (turnMarked = false));
-}
-
-function sliceTurnStartedAt(): number {
-  if (!turnMarked) startTurn();
-  return turnStartedAt;
-}
-
-/**
- * Resumes one waiting loop per turn of the event loop, with the turn's slice to itself. An
- * immediate queued while immediates run waits for the next turn, so timers and I/O callbacks come
- * between any two slices: with many requests in slices at once, each turn holds one slice, not
- * one slice of each of them, and the loops take their turns in order.
+ * Resumes one waiting loop per turn of the event loop. An immediate queued while immediates run
+ * waits for the next turn, so timers and I/O callbacks come between any two slices: with many
+ * requests in slices at once, each turn holds one slice, not one slice of each of them, and the
+ * loops take their turns in order.
  */
 function resumeNext(): void {
-  startTurn();
   waiting.shift()?.();
   if (waiting.length > 0) setImmediate(resumeNext);
   else resuming = false;
@@ -62,10 +40,9 @@ export class TimeSlices {
 
   constructor(private readonly sliceMs = SLICE_MS) {}
 
-  /** The slice has run its time, or other loops have used this turn's. */
+  /** The slice has run its time. */
   get due(): boolean {
-    const now = performance.now();
-    return now - this.startedAt >= this.sliceMs || now - sliceTurnStartedAt() >= SLICE_MS;
+    return performance.now() - this.startedAt >= this.sliceMs;
   }
 
   /** Gives the event loop back if the slice is due; a new slice starts after. */
@@ -81,8 +58,6 @@ export async function mapInSlices<T, U>(xs: readonly T[], fn: (x: T, i: number) 
   const slices = new TimeSlices();
   const out: U[] = [];
   for (let i = 0; i < xs.length; i++) {
-    // Checked before every element, the first included: a loop started in a turn whose slice
-    // other loops have used waits for a turn of its own.
     if (slices.due) await slices.pass();
     out.push(fn(xs[i]!, i));
   }
