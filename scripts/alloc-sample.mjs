@@ -2,7 +2,7 @@
  * Where a server's allocations come from, garbage included: preload it and signal the process.
  *
  *   node --import tsx --import ./scripts/alloc-sample.mjs src/server.ts
- *   kill -USR2 <pid>     # writes alloc.heapprofile in the working folder (open it in Chrome DevTools)
+ *   kill -USR2 <pid>     # writes $TMPDIR/alloc.heapprofile (open it in Chrome DevTools)
  *
  * V8's sampling heap profiler (one sample per 32 KiB allocated), told to keep the objects minor
  * and major garbage collections took: what a heap snapshot cannot show, since garbage is gone by
@@ -10,6 +10,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const session = new Session();
 session.connect();
@@ -21,6 +23,7 @@ await session.post('HeapProfiler.startSampling', {
 });
 process.on('SIGUSR2', async () => {
   const { profile } = await session.post('HeapProfiler.stopSampling');
-  writeFileSync('alloc.heapprofile', JSON.stringify(profile));
-  process.stderr.write('alloc.heapprofile written\n');
+  const file = join(tmpdir(), 'alloc.heapprofile');
+  writeFileSync(file, JSON.stringify(profile));
+  process.stderr.write(`${file} written\n`);
 });
