@@ -107,8 +107,7 @@ export class Batcher<J, R> {
    * (score-request.ts), not per row.
    */
   reserve(rows: number, tokens: number, deadlineAt?: number): Reservation {
-    if (this.closed) throw new PrmError(ErrorCode.NOT_READY, 'the model is shutting down');
-    const refusal = queueRefusal(this.load, { rows, tokens, deadlineAt, now: performance.now() }, this.opts.maxQueueRows, this.rate);
+    const refusal = this.refusalOf(rows, tokens, deadlineAt);
     if (refusal) throw refusal;
     this.reserved.rows += rows;
     this.reserved.tokens += tokens;
@@ -116,6 +115,19 @@ export class Batcher<J, R> {
       this.reserved.rows -= r.rows;
       this.reserved.tokens -= r.tokens;
     });
+  }
+
+  /**
+   * The refusal a request due by `deadlineAt` would get on the backlog alone, whatever its own
+   * size (asked before it is tokenized, or before its body is read); null when it may go on.
+   */
+  backlogRefusal(deadlineAt: number | undefined): PrmError | null {
+    return this.refusalOf(0, 0, deadlineAt);
+  }
+
+  private refusalOf(rows: number, tokens: number, deadlineAt: number | undefined): PrmError | null {
+    if (this.closed) return new PrmError(ErrorCode.NOT_READY, 'the model is shutting down');
+    return queueRefusal(this.load, { rows, tokens, deadlineAt, now: performance.now() }, this.opts.maxQueueRows, this.rate);
   }
 
   /** Queues one row; with a reservation it takes the room held for it instead of asking for room. */

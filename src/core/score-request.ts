@@ -158,7 +158,8 @@ export async function scoreRequest(
     const returnLease = deps.registry.lease(bundle);
     try {
       // A backlog that alone outlasts the deadline refuses the call before it is tokenized.
-      deps.pipelines.of(bundle).batcher.reserve(0, 0, call.deadlineAt).release();
+      const refusal = deps.pipelines.of(bundle).batcher.backlogRefusal(call.deadlineAt);
+      if (refusal) throw refusal;
       const tokenized = await tokenize(deps, bundle, items, resolveOptions(options, bundle.manifest.beta), { ...call, ledger, startedAt });
       const computed = await computeLogprobs(deps, tokenized);
       // In slices: the rewards of hundreds of long traces take tens of milliseconds.
@@ -188,13 +189,9 @@ export async function scoreRequest(
 export function backlogRefusal(deps: ScoreDeps, deadlineAt: number): PrmError | null {
   let first: PrmError | null = null;
   for (const bundle of deps.registry.ready()) {
-    try {
-      deps.pipelines.of(bundle).batcher.reserve(0, 0, deadlineAt).release();
-      return null;
-    } catch (err) {
-      if (!(err instanceof PrmError)) throw err;
-      if (first === null || (err.retryAfterS ?? 0) < (first.retryAfterS ?? 0)) first = err;
-    }
+    const refusal = deps.pipelines.of(bundle).batcher.backlogRefusal(deadlineAt);
+    if (refusal === null) return null;
+    if (first === null || (refusal.retryAfterS ?? 0) < (first.retryAfterS ?? 0)) first = refusal;
   }
   return first;
 }
