@@ -20,7 +20,7 @@ interface Skeleton {
   text: string;
   /** The long literals' contents, still escaped, in order. */
   literals: string[];
-  /** What each placeholder parses to: this, then the literal's index. */
+  /** What each placeholder parses to: this, then the literal's index ('' when there is none). */
   marker: string;
 }
 
@@ -37,9 +37,10 @@ function closingQuote(text: string, from: number): number {
 
 /** `text` with each string literal of LONG_STRING_CHARS or more replaced by a placeholder. */
 export function skeletonOf(text: string): Skeleton {
-  // A marker no client can know, so no string of the body can pass for a placeholder.
-  const marker = `\u0000${randomBytes(9).toString('base64')}:`;
-  const escapedMarker = JSON.stringify(marker).slice(1, -1);
+  // A marker no client can know, so no string of the body can pass for a placeholder; made once a
+  // long literal is found (most bodies have none).
+  let marker = '';
+  let escapedMarker = '';
   const parts: string[] = [];
   const literals: string[] = [];
   let copiedTo = 0;
@@ -47,6 +48,10 @@ export function skeletonOf(text: string): Skeleton {
     const close = closingQuote(text, at + 1);
     if (close < 0) break;
     if (close - at - 1 >= LONG_STRING_CHARS) {
+      if (marker === '') {
+        marker = `\u0000${randomBytes(9).toString('base64')}:`;
+        escapedMarker = JSON.stringify(marker).slice(1, -1);
+      }
       parts.push(text.slice(copiedTo, at), `"${escapedMarker}${literals.length}"`);
       literals.push(text.slice(at + 1, close));
       copiedTo = close + 1;
@@ -112,6 +117,8 @@ function fillIn(value: unknown, marker: string, strings: string[]): unknown {
  * Throws SyntaxError where JSON.parse would.
  */
 export async function parseWithLongStrings(text: string, parse: (text: string) => unknown): Promise<unknown> {
+  // Too short to hold a long literal and its quotes: no scan.
+  if (text.length < LONG_STRING_CHARS + 2) return parse(text);
   const skeleton = skeletonOf(text);
   const value = parse(skeleton.text);
   if (skeleton.literals.length === 0) return value;
