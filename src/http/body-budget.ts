@@ -32,7 +32,7 @@ export interface BodyBudget {
   bodyLimit: number;
 }
 
-export function installBodyBudget(app: FastifyInstance, budget: BodyBudget): { inFlight(): { requests: number; bytes: number } } {
+export function installBodyBudget(app: FastifyInstance, budget: BodyBudget): void {
   let requests = 0;
   let bytes = 0;
   const release = (request: FastifyRequest) => {
@@ -59,5 +59,4 @@ export function installBodyBudget(app: FastifyInstance, budget: BodyBudget): { i
     // 'close' ends every response: sent, failed, or cut by the client.
     reply.raw.once('close', () => release(request));
   });
-  return { inFlight: () => ({ requests, bytes }) };
 }

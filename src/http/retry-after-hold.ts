@@ -19,8 +19,6 @@ import { deadlineMsOf } from './request-signal.js';
 export interface RetryAfterHold {
   /** Lets every held request go now. */
   releaseAll(): void;
-  /** Requests held now. */
-  held(): number;
 }
 
 export interface HoldOptions {
@@ -71,5 +69,5 @@ export function installRetryAfterHold(app: FastifyInstance, scoring: Pick<Scorin
     for (const done of [...waiting]) done();
   };
   app.addHook('onClose', async () => releaseAll());
-  return { releaseAll, held: () => waiting.size };
+  return { releaseAll };
 }
