@@ -63,13 +63,22 @@ export class LiteralTextEncoder {
     this.specialPattern = names.length > 0 ? new RegExp(names.join('|'), 'g') : null;
   }
 
-  /** Ids of the parts, as one text whose control tokens come from bundle text only. */
-  encode(parts: readonly TextPart[]): number[] {
+  /**
+   * Ids of the parts, as one text whose control tokens come from bundle text only. Text without a
+   * control token is one run: its ids are `encodeRun`'s own array (frozen when memoised), not a
+   * copy, since a request of thousands of samples would otherwise copy every memo hit.
+   */
+  encode(parts: readonly TextPart[]): readonly number[] {
+    const chunks: (readonly number[] | number)[] = [];
+    this.walk(parts, (run) => chunks.push(this.encodeRun(run)), (id) => chunks.push(id));
+    const [first] = chunks;
+    if (chunks.length === 1 && typeof first !== 'number') return first!;
     const ids: number[] = [];
     // A loop, not push(...run): a run of a few hundred thousand ids would overflow the call stack.
-    this.walk(parts, (run) => {
-      for (const id of this.encodeRun(run)) ids.push(id);
-    }, (id) => ids.push(id));
+    for (const chunk of chunks) {
+      if (typeof chunk === 'number') ids.push(chunk);
+      else for (const id of chunk) ids.push(id);
+    }
     return ids;
   }
 

@@ -52,6 +52,8 @@ export class Segmenter {
   private readonly offsets: OffsetScheme | null;
   /** Most code units of text one token stands for; undefined: no length bound (token-length-bound.ts). */
   private readonly unitsPerToken: number | undefined;
+  /** prompt_template split at "{prompt}" (the same for every prompt). */
+  private readonly templatePieces: readonly string[];
   /** The chat template rendered around CONTENT_MARKER, split at it (the same for every prompt). */
   private readonly chatAround?: string[];
 
@@ -64,6 +66,7 @@ export class Segmenter {
     this.literalUncached = new LiteralTextEncoder(tok.specialTokens, (text) => this.plainEncode(text).ids);
     this.offsets = offsetSchemeOf(tok.json);
     this.unitsPerToken = unitsPerTokenAtMost(tok.json);
+    this.templatePieces = layout.prompt_template.split('{prompt}');
     if (layout.use_chat_template) {
       if (tok.chatTemplate === undefined) {
         throw new Error('use_chat_template is true but tokenizer_config.json has no chat_template');
@@ -119,7 +122,7 @@ export class Segmenter {
   /** The rendered prompt as bundle text around the user's prompt (literal). */
   private promptParts(prompt: string): TextPart[] {
     if (this.chatTemplate === undefined) {
-      const pieces = this.layout.prompt_template.split('{prompt}');
+      const pieces = this.templatePieces;
       return pieces.flatMap((text, i) => (i === 0 ? [{ text, literal: false }] : [{ text: prompt, literal: true }, { text, literal: false }]));
     }
     const rendered = this.renderChat(prompt);
@@ -204,14 +207,15 @@ export class Segmenter {
 
   /** The pieces' whole-text ids cut into segments, EOS appended, the sequence length checked. */
   private cut(pieces: TextPart[][], partial: boolean): Segments {
-    const one = pieces.map((p) => this.encode(p));
+    const one: (readonly number[])[] = pieces.map((p) => this.encode(p));
     if (one[0]!.length === 0) {
       throw new PrmError(ErrorCode.EMPTY_PROMPT, 'the prompt renders to zero tokens; the first step needs context');
     }
     const whole = this.encode(pieces.flat());
-    const segs = this.layout.step_boundaries === 'eos-separator' ? this.cutAtEosSeparator(pieces, whole, one)
-      : joinsUp(one, whole) ? one.map((ids) => [...ids]) : this.cutAtEnds(pieces, whole) ?? this.cutAtPrefixes(pieces, whole);
-    if (this.layout.append_eos && !partial) segs[segs.length - 1]!.push(this.tok.eosId!);
+    const segs: (readonly number[])[] = this.layout.step_boundaries === 'eos-separator' ? this.cutAtEosSeparator(pieces, whole, one)
+      : joinsUp(one, whole) ? one : this.cutAtEnds(pieces, whole) ?? this.cutAtPrefixes(pieces, whole);
+    // Segments may be the token memo's shared arrays: EOS goes on a copy of the last one.
+    if (this.layout.append_eos && !partial) segs[segs.length - 1] = [...segs[segs.length - 1]!, this.tok.eosId!];
     const total = segs.reduce((n, ids) => n + ids.length, 0);
     if (total > this.layout.max_sequence_length) {
       throw new PrmError(

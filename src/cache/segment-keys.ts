@@ -6,30 +6,35 @@
  * trace that extends a cached one shares all its keys, and any change to the model (fingerprint)
  * or to an earlier segment changes every later key.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type SegmentHash = Buffer;
 
-function idsBytes(ids: ArrayLike<number>): Buffer {
-  const out = Buffer.allocUnsafe(ids.length * 4);
-  for (let i = 0; i < ids.length; i++) out.writeInt32LE(ids[i], i * 4);
-  return out;
+const ROOT_TAG = 'prm/1\0';
+
+/**
+ * One buffer per hash, hashed in one call: a request of 16 384 samples hashes tens of thousands of
+ * segments, and a Hash object with a buffer per part for each of them is garbage the collector
+ * must sweep while the event loop waits.
+ */
+function hashed(head: Buffer | string, ids: ArrayLike<number>, withLength: boolean): SegmentHash {
+  const headBytes = typeof head === 'string' ? Buffer.byteLength(head) : head.length;
+  const at = headBytes + (withLength ? 4 : 0);
+  const out = Buffer.allocUnsafe(at + ids.length * 4);
+  if (typeof head === 'string') out.write(head, 0);
+  else head.copy(out, 0);
+  if (withLength) out.writeUInt32LE(ids.length, headBytes);
+  for (let i = 0; i < ids.length; i++) out.writeInt32LE(ids[i], at + i * 4);
+  return hash('sha256', out, 'buffer');
 }
 
 export function rootHash(fingerprint: string, promptIds: ArrayLike<number>): SegmentHash {
-  return createHash('sha256')
-    .update('prm/1\0')
-    .update(fingerprint)
-    .update('\0')
-    .update(idsBytes(promptIds))
-    .digest();
+  return hashed(`${ROOT_TAG}${fingerprint}\0`, promptIds, false);
 }
 
 export function extendHash(previous: SegmentHash, segmentIds: ArrayLike<number>): SegmentHash {
   // The length prefix keeps segment boundaries unambiguous: [1,2]+[3] never equals [1]+[2,3].
-  const len = Buffer.allocUnsafe(4);
-  len.writeUInt32LE(segmentIds.length, 0);
-  return createHash('sha256').update(previous).update(len).update(idsBytes(segmentIds)).digest();
+  return hashed(previous, segmentIds, true);
 }
 
 /** [h_0, h_1, ..., h_n] for segments [prompt, step 1, ..., step n]. */
@@ -44,7 +49,19 @@ export function hashChain(fingerprint: string, segments: readonly ArrayLike<numb
  * same cluster slot, so one MGET serves a whole chain in cluster mode too.
  */
 export function logprobKey(root: SegmentHash, hk: SegmentHash): string {
-  return `prm:lp:{${root.subarray(0, 12).toString('base64url')}}:${hk.toString('base64url')}`;
+  return `${rootTag(root)}${hk.toString('base64url')}`;
+}
+
+/** The log-prob keys of segments 1..n of one chain (its root's tag encoded once). */
+export function logprobKeys(chain: readonly SegmentHash[]): string[] {
+  const tag = rootTag(chain[0]!);
+  const keys: string[] = [];
+  for (let k = 1; k < chain.length; k++) keys.push(`${tag}${chain[k]!.toString('base64url')}`);
+  return keys;
+}
+
+function rootTag(root: SegmentHash): string {
+  return `prm:lp:{${root.subarray(0, 12).toString('base64url')}}:`;
 }
 
 /** In-process key of the KV state of a prefix (all its tokens but the last), per model role. */

@@ -22,7 +22,7 @@ import type { LoadedBundle } from '../bundle/load-bundle.js';
 import type { Caches } from '../cache/create-caches.js';
 import type { KvHit } from '../cache/kv-prefix-cache.js';
 import type { SegmentLogprobs } from '../cache/logprob-cache.js';
-import { hashChain, logprobKey, type SegmentHash } from '../cache/segment-keys.js';
+import { hashChain, logprobKeys, type SegmentHash } from '../cache/segment-keys.js';
 import type { ModelPair, PairResult, PairRow, PrefixKv } from '../engine/model-pair.js';
 import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
@@ -118,10 +118,15 @@ export class LogprobPipeline {
     const submittedAt = performance.now();
     const lookups = await this.lookUpLogprobs(items);
     this.lookUpKv(items, lookups);
-    const demand = promptDemand(items.map((it, i) => ({
-      promptKey: keyOf(lookups[i].chain[0]),
-      wouldComputePrompt: this.o.caches.kv !== null && lookups[i].kvHit === null && !complete(it, lookups[i]) && it.segments[0].length > 1,
-    })));
+    // Keys only for the items that would compute their prompt: a cached item needs none.
+    const candidates: { promptKey: string; wouldComputePrompt: true }[] = [];
+    items.forEach((it, i) => {
+      const l = lookups[i];
+      if (this.o.caches.kv !== null && l.kvHit === null && !complete(it, l) && it.segments[0].length > 1) {
+        candidates.push({ promptKey: keyOf(l.chain[0]), wouldComputePrompt: true });
+      }
+    });
+    const demand = promptDemand(candidates);
     const need = this.rowDemand(items, lookups, demand);
     const reservation = need.rows > 0 ? this.reserve(need, call.deadlineAt, lookups) : undefined;
     let queueMs = 0;
@@ -180,21 +185,26 @@ export class LogprobPipeline {
     const hasRef = this.o.models.reference !== null;
     // In slices: a request's cache keys are a hash per step, thousands for a large request.
     const chains = await mapInSlices(items, (it) => hashChain(this.o.fingerprint, it.segments));
-    const keys = chains.map((ch) => ch.slice(1).map((hk) => logprobKey(ch[0], hk)));
+    const keys = chains.map(logprobKeys);
     const found = await this.o.caches.logprobs.getMany(keys.flat());
     let at = 0;
-    return items.map((it, i) => {
-      const values = found.slice(at, at + keys[i].length);
-      at += keys[i].length;
+    let hits = 0;
+    const lookups = items.map((it, i): ItemLookup => {
+      const n = keys[i].length;
       const cached: SegmentLogprobs[] = [];
-      for (const [k, v] of values.entries()) {
+      for (let k = 0; k < n; k++) {
+        const v = found[at + k];
         if (!v || v.policy.length !== it.segments[k + 1].length || (v.reference !== null) !== hasRef) break;
         cached.push(v);
       }
-      metrics.cacheHits.inc({ tier: 'tier1' }, cached.length);
-      metrics.cacheMisses.inc({ tier: 'tier1' }, values.length - cached.length);
+      at += n;
+      hits += cached.length;
       return { chain: chains[i], keys: keys[i], cached, kvHit: null };
     });
+    // Counted once per request, not per item: thousands of label lookups otherwise.
+    metrics.cacheHits.inc({ tier: 'tier1' }, hits);
+    metrics.cacheMisses.inc({ tier: 'tier1' }, found.length - hits);
+    return lookups;
   }
 
   /** Stage 2: the longest prefix with KV in memory, for every item that still needs the engine. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hashChain, logprobKey } from '../../src/cache/segment-keys.js';
+import { hashChain, logprobKey, logprobKeys } from '../../src/cache/segment-keys.js';
 
 describe('segment hash chain', () => {
   const segs = [[5, 6, 7], [1, 2], [3], [4, 4, 4]];
@@ -32,6 +32,18 @@ describe('segment hash chain', () => {
     ids.writeInt32LE(6, 4);
     const h0 = createHash('sha256').update('prm/1\0').update('fp').update('\0').update(ids).digest();
     expect(hashChain('fp', [[5, 6]])[0].equals(h0)).toBe(true);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(1, 0);
+    const step = Buffer.alloc(4);
+    step.writeInt32LE(-3, 0);
+    const h1 = createHash('sha256').update(h0).update(len).update(step).digest();
+    expect(hashChain('fp', [[5, 6], [-3]])[1].equals(h1)).toBe(true);
+  });
+
+  it('gives a chain the same keys one by one and all at once', () => {
+    const chain = hashChain('fp', segs);
+    expect(logprobKeys(chain)).toEqual(chain.slice(1).map((h) => logprobKey(chain[0], h)));
+    expect(logprobKey(chain[0], chain[1])).toBe(`prm:lp:{${chain[0].subarray(0, 12).toString('base64url')}}:${chain[1].toString('base64url')}`);
   });
 
   it('puts all keys of one prompt in one cluster hash tag', () => {
