@@ -1,6 +1,6 @@
 /**
  * Hostile and largest bodies against the real service: `npx tsx scripts/hostile-bodies.ts`
- * [--runs 3] [--only TEXT] [--concurrent N] [--no-single].
+ * [--runs 3] [--only TEXT] [--concurrent N] [--no-single] [--env NAME=VALUE]... [--node-arg=FLAG]...
  *
  * Starts src/server.ts as a process (test/harness/server-process.ts) on the default model
  * arith-tiny and on arith-nfc, a copy of it whose tokenizer has an NFC normalizer (as Qwen's has;
@@ -16,7 +16,8 @@
  * `--concurrent N` (default 0: skipped) then sends N copies of each body at once, each case to a
  * freshly started server (so its peak RSS less the fresh server's is what those requests took), to
  * measure the worst mixes. `--only REGEX` picks cases by name; `--env NAME=VALUE` sets a setting
- * of the server (e.g. the Kubernetes ConfigMap's).
+ * of the server (e.g. the Kubernetes ConfigMap's); `--node-arg=FLAG` passes a flag to node itself (the
+ image's `--single-threaded-gc`).
  */
 import { parseArgs } from 'node:util';
 import { ServerProcess } from '../test/harness/server-process.js';
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     concurrent: { type: 'string', default: '0' },
     'no-single': { type: 'boolean', default: false },
     env: { type: 'string', multiple: true, default: [] },
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const runs = Math.max(1, Number(args.runs));
@@ -68,7 +70,7 @@ function row(m: Measurement): string {
 }
 
 function startServer(modelsDir: string): Promise<ServerProcess> {
-  return freePort().then((port) => ServerProcess.start({ PORT: String(port), MODELS_DIR: modelsDir, DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', ...extraEnv }));
+  return freePort().then((port) => ServerProcess.start({ PORT: String(port), MODELS_DIR: modelsDir, DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', ...extraEnv }, { nodeArgs: args['node-arg'] }));
 }
 
 async function singleCases(modelsDir: string, results: Measurement[]): Promise<void> {

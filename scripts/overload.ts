@@ -3,7 +3,7 @@
  *
  *   npx tsx scripts/overload.ts [--seconds 20] [--levels 1,2,4,8,16] [--multiples 2,5] [--clients 160]
  *                               [--items 32] [--retry honour|at-once] [--timeout-ms N] [--env NAME=VALUE]...
- *                               [--repo-root DIR | --url URL]
+ *                               [--node-arg=FLAG]... [--repo-root DIR | --url URL]
  *
  * Starts the service (src/server.ts, a real process, of this checkout or of --repo-root) on
  * models/arith-tiny, and drives closed-loop clients that each send RL-style requests (--items
@@ -17,7 +17,7 @@
  * --timeout-ms sends each request with that deadline (the server's REQUEST_TIMEOUT_MS otherwise);
  * a run must last longer than the deadline for late answers to show. `--env REQUEST_TIMEOUT_MS=5000`
  * gives the server itself that deadline instead (requests then carry none, as OpenRLHF's do), and
- * `--env` sets any other setting of the server the same way.
+ * `--env` sets any other setting of the server the same way; `--node-arg=FLAG` passes a flag to node.
  *
  * Prints one JSON summary. Single runs on a shared machine: compare builds on the same machine in
  * one sitting.
@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     retry: { type: 'string', default: 'at-once' },
     'timeout-ms': { type: 'string' },
     env: { type: 'string', multiple: true, default: [] },
+    'node-arg': { type: 'string', multiple: true, default: [] },
     'repo-root': { type: 'string' },
     url: { type: 'string' },
   },
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
   }
   const server = await ServerProcess.start(
     { PORT: String(await freePort()), MODELS_DIR: 'models', DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', PRM_INTRA_OP_THREADS: '0', PRM_INTER_OP_THREADS: '0', ...serverEnv },
-    { repoRoot: args['repo-root'] },
+    { repoRoot: args['repo-root'], nodeArgs: args['node-arg'] },
   );
   try {
     console.log(JSON.stringify(await measure(server.url), null, 2));

@@ -21,6 +21,8 @@ export interface StartOptions {
   /** Serve this checkout instead of this one. */
   repoRoot?: string;
   readyTimeoutMs?: number;
+  /** Options for node itself, before the entry point (V8's GC flags, say: NODE_OPTIONS refuses some). */
+  nodeArgs?: string[];
 }
 
 export class ServerProcess {
@@ -59,7 +61,7 @@ export class ServerProcess {
   static async start(env: Record<string, string>, opts: StartOptions = {}): Promise<ServerProcess> {
     // node itself with tsx as a loader, not the tsx CLI: the CLI is a parent process that relays
     // only some signals (not SIGHUP), and a signal must reach the server exactly as in production.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
       cwd: opts.repoRoot ?? ROOT,
       env: {
         ...process.env,
