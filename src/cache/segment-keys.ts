@@ -10,12 +10,13 @@ import { hash } from 'node:crypto';
 
 export type SegmentHash = Buffer;
 
-const ROOT_TAG = 'prm/1\0';
+/** Starts every root hash: the scheme's name and version. */
+const ROOT_DOMAIN = 'prm/1\0';
 
 /**
  * One buffer per hash, hashed in one call: a request of 16 384 samples hashes tens of thousands of
- * segments, and a Hash object with a buffer per part for each of them is garbage the collector
- * must sweep while the event loop waits.
+ * segments, and a Hash object (a native handle the collector finalizes) with a buffer per part
+ * for each of them is work for the collector while the event loop waits.
  */
 function hashed(head: Buffer | string, ids: ArrayLike<number>, withLength: boolean): SegmentHash {
   const headBytes = typeof head === 'string' ? Buffer.byteLength(head) : head.length;
@@ -29,7 +30,7 @@ function hashed(head: Buffer | string, ids: ArrayLike<number>, withLength: boole
 }
 
 export function rootHash(fingerprint: string, promptIds: ArrayLike<number>): SegmentHash {
-  return hashed(`${ROOT_TAG}${fingerprint}\0`, promptIds, false);
+  return hashed(`${ROOT_DOMAIN}${fingerprint}\0`, promptIds, false);
 }
 
 export function extendHash(previous: SegmentHash, segmentIds: ArrayLike<number>): SegmentHash {
