@@ -66,15 +66,25 @@ const body = JSON.stringify({ items: [trace(1, 3)] });
 const score = `POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Writes `request` on the connection; resolves with the answer to it. */
+function ask(c: ReturnType<typeof connection>, request: string): Promise<string> {
+  const answer = c.next();
+  c.socket.write(request);
+  return answer;
+}
+
+/** A connection whose first /v1/score was refused for the backlog, with a Retry-After. */
+async function refusedConnection(): Promise<ReturnType<typeof connection>> {
+  const c = connection();
+  expect(await ask(c, score)).toMatch(/^503 [1-9]\d* keep-alive$/);
+  return c;
+}
+
 describe('a connection refused for the backlog', () => {
   it('has a resend held until its Retry-After, while other connections are served', async () => {
-    const c = connection();
-    let answer = c.next();
-    c.socket.write(score);
-    expect(await answer).toMatch(/^503 [1-9]\d* keep-alive$/);
+    const c = await refusedConnection();
     const sentAt = performance.now();
-    answer = c.next();
-    c.socket.write(score);
+    const answer = ask(c, score);
     await sleep(700);
     expect(c.answers).toHaveLength(1);
     expect((await fetch(`${h.url}/health/live`)).status).toBe(200);
@@ -85,25 +95,17 @@ describe('a connection refused for the backlog', () => {
   }, 30_000);
 
   it('does not hold a request to another route', async () => {
-    const c = connection();
-    let answer = c.next();
-    c.socket.write(score);
-    expect(await answer).toMatch(/^503 /);
+    const c = await refusedConnection();
     const sentAt = performance.now();
-    answer = c.next();
-    c.socket.write('GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n');
+    const answer = ask(c, 'GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(await answer).toMatch(/^200 /);
     expect(performance.now() - sentAt).toBeLessThan(500);
     c.socket.destroy();
   }, 30_000);
 
   it('has a held request answered at once when the server drains', async () => {
-    const c = connection();
-    let answer = c.next();
-    c.socket.write(score);
-    expect(await answer).toMatch(/^503 /);
-    answer = c.next();
-    c.socket.write(score);
+    const c = await refusedConnection();
+    const answer = ask(c, score);
     await sleep(300);
     expect(c.answers).toHaveLength(1);
     const startedAt = performance.now();
