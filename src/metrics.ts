@@ -55,6 +55,7 @@ export const metrics = {
     ['model'],
   ),
   queueDepth: gauge('prm_queue_depth', 'Rows waiting for a batch'),
+  largeBatchesWaiting: gauge('prm_large_batches_waiting', '/get_reward batches larger than MAX_ITEMS_PER_REQUEST waiting for their turn (LARGE_BATCHES_AT_ONCE)'),
   queueWait: histogram('prm_queue_wait_seconds', 'Time a row waited for its batch, from its admission to the queue (for a row that first waited for its shared prompt, from its request\'s admission)', latencyBuckets),
   inferDuration: histogram('prm_infer_duration_seconds', 'Forward-pass time per batch (policy and reference)', latencyBuckets),
   batchRows: histogram('prm_batch_rows', 'Rows per batch', [1, 2, 4, 8, 16, 32, 64, 128, 256]),

@@ -43,6 +43,7 @@ export const GetRewardQuerySchema = Type.Object({
   // A query string carries text: the number is parsed by the route.
   fallback_reward: Type.Optional(Type.String({ pattern: '^-?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$', description: 'As the body field; a number beyond a double (1e999) → 400 INVALID_REQUEST' })),
 });
+export type GetRewardQuery = Static<typeof GetRewardQuerySchema>;
 
 export const GetRewardResponseSchema = Type.Object({
   rewards: Type.Array(Type.Number(), { description: 'The aggregate score of each query (aggregate: body, then ?aggregate=, then min)' }),

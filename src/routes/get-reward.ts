@@ -4,6 +4,7 @@
  * (reward-samples.ts), are specific to this route.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { splitSampledResponse } from '../core/prepare-items.js';
 import type { TextItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
@@ -11,7 +12,8 @@ import { withRequestSignal } from '../http/request-signal.js';
 import { sendSliced, type AnswerMember } from '../http/sliced-json.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
 import { mapInSlices } from '../util/time-slices.js';
-import { GetRewardResponseSchema, GetRewardRouteSchema, type GetRewardBody, type GetRewardResponse } from './get-reward.schema.js';
+import { GetRewardResponseSchema, GetRewardRouteSchema, type GetRewardBody, type GetRewardQuery, type GetRewardResponse } from './get-reward.schema.js';
+import { LargeBatches } from './large-batches.js';
 import { scoreSamples, type SampleOutcome, type ScoreCall } from './reward-samples.js';
 
 /** A sample that cannot be scored as sent, with the code it gets in the answer's `errors`. */
@@ -109,30 +111,52 @@ export function queryFallback(text: string | undefined): number | undefined {
   return value;
 }
 
+/** What scoring a batch reads of its request. */
+interface GetRewardRequest {
+  body: GetRewardBody;
+  query: GetRewardQuery;
+}
+
 export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/get_reward', { schema: GetRewardRouteSchema, config: { queuesWork: true } }, async (request, reply): Promise<GetRewardResponse> => {
-    const body = request.body;
-    const fallback = body.fallback_reward ?? queryFallback(request.query.fallback_reward) ?? app.config.rewardFallback;
+  const largeBatches = new LargeBatches(app.config.largeBatchesAtOnce);
+
+  /** One outcome per query, in order: the unscorable ones with their error, the rest scored. */
+  async function scoreQueries(request: GetRewardRequest, reply: FastifyReply, signal: AbortSignal, deadlineAt: number): Promise<SampleOutcome[]> {
+    const { body, query } = request;
     const split = await splitQueries(body);
-    if (split.length === 0) return answer([], 0);
-    const aggregate = body.aggregate ?? request.query.aggregate ?? 'min';
-    const model = body.model ?? request.query.model;
-    const truncate = body.truncate ?? request.query.truncate ?? app.config.rewardTruncation;
+    if (split.length === 0) return [];
+    const aggregate = body.aggregate ?? query.aggregate ?? 'min';
+    const model = body.model ?? query.model;
+    const truncate = body.truncate ?? query.truncate ?? app.config.rewardTruncation;
     // Unknown model: leave `response` as it is and let the scoring call give its usual error.
     const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));
     const scorable = split.filter((s): s is TextItemInput => !('error' in s));
     const items = info === undefined ? scorable
       : await mapInSlices(scorable, ({ response, ...it }) => ({ ...it, steps: splitSampledResponse(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
     const options = { aggregate, ...(body.beta !== undefined ? { beta: body.beta } : {}) };
-    const outcomes = await withRequestSignal(reply, app.config.requestTimeoutMs, async (signal, deadlineAt) => {
-      const call: ScoreCall = async (chunk, opts, chunkSignal) => {
-        const result = await app.scoring.score(model, chunk, opts, AbortSignal.any([signal, chunkSignal]), deadlineAt);
-        setTimingHeaders(reply, result.timings);
-        return result;
-      };
-      return scoreSamples(call, items, options, app.config.maxItemsPerRequest, truncate);
-    });
+    const call: ScoreCall = async (chunk, opts, chunkSignal) => {
+      const result = await app.scoring.score(model, chunk, opts, AbortSignal.any([signal, chunkSignal]), deadlineAt);
+      setTimingHeaders(reply, result.timings);
+      return result;
+    };
+    const outcomes = await scoreSamples(call, items, options, app.config.maxItemsPerRequest, truncate);
     let next = 0;
-    return sendSliced(reply, members(answer(split.map((s) => ('error' in s ? { error: s.error, truncated: false } : outcomes[next++]!)), fallback)));
+    return split.map((s) => ('error' in s ? { error: s.error, truncated: false } : outcomes[next++]!));
+  }
+
+  app.post('/get_reward', { schema: GetRewardRouteSchema, config: { queuesWork: true } }, async (request, reply): Promise<GetRewardResponse> => {
+    const fallback = request.body.fallback_reward ?? queryFallback(request.query.fallback_reward) ?? app.config.rewardFallback;
+    const large = request.body.query.length > app.config.maxItemsPerRequest;
+    let leave = () => {};
+    try {
+      const outcomes = await withRequestSignal(reply, app.config.requestTimeoutMs, async (signal, deadlineAt) => {
+        if (large) leave = await largeBatches.enter(signal);
+        return scoreQueries(request, reply, signal, deadlineAt);
+      });
+      if (outcomes.length === 0) return answer([], 0);
+      return await sendSliced(reply, members(answer(outcomes, fallback)));
+    } finally {
+      leave();
+    }
   });
 };
