@@ -113,13 +113,15 @@ function fillIn(value: unknown, marker: string, strings: string[]): unknown {
 }
 
 /**
- * Parses `text` with `parse` (which may refuse some keys), its long strings in slices.
+ * Parses `text` with `parse` (which may refuse some keys), its long strings in slices; `between`
+ * runs between the skeleton's scan and its parse (json-body.ts: a turn of the event loop).
  * Throws SyntaxError where JSON.parse would.
  */
-export async function parseWithLongStrings(text: string, parse: (text: string) => unknown): Promise<unknown> {
+export async function parseWithLongStrings(text: string, parse: (text: string) => unknown, between: () => Promise<void> = async () => {}): Promise<unknown> {
   // Too short to hold a long literal and its quotes: no scan.
   if (text.length < LONG_STRING_CHARS + 2) return parse(text);
   const skeleton = skeletonOf(text);
+  await between();
   const value = parse(skeleton.text);
   if (skeleton.literals.length === 0) return value;
   const slices = new TimeSlices();

@@ -1,9 +1,10 @@
 /**
- * /get_reward batches larger than one scoring chunk are worked on a few at a time, the others
- * waiting in arrival order. Their per-sample work (splitting, tokenizing, cache keys, rewards, the
- * answer) all runs on the one event loop, so working on sixteen of them side by side finishes none
- * sooner than working on two: it only keeps sixteen batches' intermediate data alive together, and
- * the garbage collector's pauses grow with it (docs/reliability.md, "Many requests at once").
+ * /get_reward batches larger than one scoring chunk are worked on LARGE_BATCHES_AT_ONCE (default
+ * one) at a time, the others waiting in arrival order. Their per-sample work (splitting,
+ * tokenizing, cache keys, rewards, the answer) all runs on the one event loop, so working on
+ * sixteen of them side by side finishes none sooner than one after another: it only keeps sixteen
+ * batches' intermediate data alive together, and the garbage collector's pauses grow with it
+ * (docs/reliability.md, "Many requests at once").
  *
  * A waiting batch leaves as soon as its request's signal fires (deadline, client gone), so a dead
  * request neither holds its place nor keeps its body alive until its turn. (p-queue, the usual
