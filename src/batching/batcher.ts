@@ -209,6 +209,11 @@ export class Batcher<J, R> {
     this.queuedTokens -= pick.realTokens;
     this.runningTokens = pick.realTokens;
     metrics.queueDepth.set(this.queue.length);
+    // The pace admission needs is how fast a backlog drains, and a backlog drains in batches that
+    // leave rows waiting. A batch that took all there was (a lone request, a shared prompt pass of
+    // a few tokens) is mostly fixed cost per pass: counted in, it would make a cold or idle engine
+    // look many times slower than it is, and refuse a lone large request as overloaded.
+    const drainsBacklog = this.queue.length > 0;
     const started = performance.now();
     for (const e of batch) {
       e.signal?.removeEventListener('abort', e.onAbort!);
@@ -221,7 +226,7 @@ export class Batcher<J, R> {
     metrics.paddingFraction.observe(pick.paddedTokens > 0 ? 1 - pick.realTokens / pick.paddedTokens : 0);
     try {
       const results = await this.run(batch.map((e) => e.job));
-      this.rate.observe(pick.realTokens, (performance.now() - started) / 1000);
+      if (drainsBacklog) this.rate.observe(pick.realTokens, (performance.now() - started) / 1000);
       batch.forEach((e, i) => e.resolve(results[i]));
     } catch (err) {
       for (const e of batch) e.reject(err);

@@ -1,5 +1,6 @@
 /**
- * How many tokens per second the engine gets through, from the batches it ran: a decaying sum of
+ * How many tokens per second the engine gets through, from the batches it ran (the batcher passes
+ * only those that left rows waiting: the pace at which a backlog drains): a decaying sum of
  * tokens over a decaying sum of seconds, so one odd batch (a warm-up, a pass that waited for the
  * CPU lane) moves it a little and a change of load moves it within a few dozen batches. Pure, so
  * it is tested on its own.

@@ -140,11 +140,17 @@ describe('Batcher reservations', () => {
     expect(() => b.reserve(6, 60)).not.toThrow();
   });
 
-  it('learns the engine pace from the batches it runs', async () => {
+  it('learns the engine pace from the batches that leave rows waiting, not from one that took all there was', async () => {
     const b = new Batcher<Job, number>(recordingRunner().run, (j) => j.len, opts);
     expect(b.rate.perSecond).toBeUndefined();
     await b.submit({ id: 1, len: 10 });
-    expect(b.rate.perSecond).toBeGreaterThan(0);
+    expect(b.rate.perSecond).toBeUndefined();
+    // 3 × 40 > 100: the first batch leaves a row waiting, the second takes the rest.
+    await Promise.all([2, 3, 4].map((id) => b.submit({ id, len: 40 })));
+    const paced = b.rate.perSecond;
+    expect(paced).toBeGreaterThan(0);
+    await b.submit({ id: 5, len: 10 });
+    expect(b.rate.perSecond).toBe(paced);
   });
 });
 
