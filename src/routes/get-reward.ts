@@ -146,7 +146,9 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/get_reward', { schema: GetRewardRouteSchema, config: { queuesWork: true } }, async (request, reply): Promise<GetRewardResponse> => {
     const fallback = request.body.fallback_reward ?? queryFallback(request.query.fallback_reward) ?? app.config.rewardFallback;
-    const large = request.body.query.length > app.config.maxItemsPerRequest;
+    // A batch for a model that is not ready waits for nothing: its scoring call fails at once.
+    const model = request.body.model ?? request.query.model ?? app.scoring.defaultModel();
+    const large = request.body.query.length > app.config.maxItemsPerRequest && app.scoring.models().some((m) => m.name === model);
     let leave = () => {};
     try {
       const outcomes = await withRequestSignal(reply, app.config.requestTimeoutMs, async (signal, deadlineAt) => {

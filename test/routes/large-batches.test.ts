@@ -150,4 +150,17 @@ describe('/get_reward batches on a live server', () => {
     expect(body.rewards).toHaveLength(2000);
     expect(body.errors.every((e) => e === null)).toBe(true);
   });
+
+  it('a large batch for a model that is not there is answered at once, not after the batch ahead', async () => {
+    let firstDone = false;
+    const first = post(queries(2000, 13000)).then((res) => {
+      firstDone = true;
+      return res.status;
+    });
+    await until('the first batch reaches the engine', async () => ((await metrics.queueDepth.get()).values[0]?.value ?? 0) > 0);
+    const res = await fetch(`${t.url}/get_reward?model=no-such-model`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: queries(100, 20000) }) });
+    expect(firstDone, 'the first batch was still being worked on when the other was answered').toBe(false);
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([404, 'MODEL_NOT_FOUND']);
+    expect(await first).toBe(200);
+  });
 });
