@@ -5,6 +5,7 @@
  * the backlog leaves it) and the request deadline (504, and the queued work is really dropped).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuLane } from '../../src/engine/cpu-lane.js';
 import { ErrorCode, PrmError } from '../../src/errors.js';
 import { metrics } from '../../src/metrics.js';
 import { figure } from '../helpers/figures.js';
@@ -148,7 +149,13 @@ describe('a /get_reward batch larger than one request', () => {
   it('is admitted as one request: refused as a whole when its chunks do not fit the queue together', async () => {
     const rowsBefore = await rowsRun();
     const rejectedBefore = await counter(metrics.rejected, { reason: 'overloaded' });
+    // The engine's lane held: the first chunk's rows stay queued, however slow the second chunk is
+    // to reach the queue (otherwise a busy machine could let the first finish before it).
+    let openLane!: () => void;
+    const laneHeld = cpuLane.run(() => new Promise<void>((resolve) => (openLane = resolve)));
     const res = await h.app.inject({ method: 'POST', url: '/get_reward', payload: { query: query(8, 9000) } });
+    openLane();
+    await laneHeld;
     expect([res.statusCode, res.json().error?.code], res.body).toEqual([503, 'OVERLOADED']);
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     await settled(h);
