@@ -46,14 +46,10 @@ export function hashChain(fingerprint: string, segments: readonly ArrayLike<numb
 }
 
 /**
- * Redis key of segment k's log-probs. The `{root}` hash tag puts every key of one prompt in the
- * same cluster slot, so one MGET serves a whole chain in cluster mode too.
+ * Redis keys of the log-probs of segments 1..n of one chain. The `{root}` hash tag (encoded once)
+ * puts every key of one prompt in the same cluster slot, so one MGET serves a whole chain in
+ * cluster mode too.
  */
-export function logprobKey(root: SegmentHash, hk: SegmentHash): string {
-  return `${rootTag(root)}${hk.toString('base64url')}`;
-}
-
-/** The log-prob keys of segments 1..n of one chain (its root's tag encoded once). */
 export function logprobKeys(chain: readonly SegmentHash[]): string[] {
   const tag = rootTag(chain[0]!);
   const keys: string[] = [];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hashChain, logprobKey, logprobKeys } from '../../src/cache/segment-keys.js';
+import { hashChain, logprobKeys } from '../../src/cache/segment-keys.js';
 
 describe('segment hash chain', () => {
   const segs = [[5, 6, 7], [1, 2], [3], [4, 4, 4]];
@@ -40,15 +40,15 @@ describe('segment hash chain', () => {
     expect(hashChain('fp', [[5, 6], [-3]])[1].equals(h1)).toBe(true);
   });
 
-  it('gives a chain the same keys one by one and all at once', () => {
+  it('keys each segment after the prompt by its root\'s tag and its own hash', () => {
     const chain = hashChain('fp', segs);
-    expect(logprobKeys(chain)).toEqual(chain.slice(1).map((h) => logprobKey(chain[0], h)));
-    expect(logprobKey(chain[0], chain[1])).toBe(`prm:lp:{${chain[0].subarray(0, 12).toString('base64url')}}:${chain[1].toString('base64url')}`);
+    const tag = chain[0].subarray(0, 12).toString('base64url');
+    expect(logprobKeys(chain)).toEqual(chain.slice(1).map((h) => `prm:lp:{${tag}}:${h.toString('base64url')}`));
   });
 
   it('puts all keys of one prompt in one cluster hash tag', () => {
     const chain = hashChain('fp', segs);
-    const tags = chain.slice(1).map((h) => /\{([^}]+)\}/.exec(logprobKey(chain[0], h))![1]);
+    const tags = logprobKeys(chain).map((key) => /\{([^}]+)\}/.exec(key)![1]);
     expect(new Set(tags).size).toBe(1);
   });
 });
