@@ -4,6 +4,7 @@
  * the event loop would have computed. A thread keeps the segmenters of the last few bundles it
  * served. Errors of the request (PrmError) come back as data: a class does not cross threads.
  */
+import { LRUCache } from 'lru-cache';
 import { PrmError } from '../errors.js';
 import { Segmenter, type RenderedSegments, type Segments, type SegmenterLayout } from './segmenter.js';
 import { loadTokenizer } from './tokenizer-files.js';
@@ -23,21 +24,17 @@ export interface SegmentTask {
 export type SegmentOutcome = { value: Segments | RenderedSegments } | { error: { code: PrmError['code']; message: string } };
 
 /** Bundles whose segmenters a thread keeps, the least recently used dropped first (a reload brings a new version of one). */
-const KEPT = 16;
-const segmenters = new Map<string, Promise<Segmenter>>();
+const segmenters = new LRUCache<string, Promise<Segmenter>>({ max: 16 });
 
 function segmenterFor(task: SegmentTask): Promise<Segmenter> {
   const key = JSON.stringify([task.fingerprint, task.tokenizerJson, task.tokenizerConfig, task.layout]);
   let segmenter = segmenters.get(key);
-  // Map order is use order: the first key is the least recently used.
-  if (segmenter !== undefined) segmenters.delete(key);
-  else {
+  if (segmenter === undefined) {
     segmenter = loadTokenizer(task.tokenizerJson, task.tokenizerConfig).then((tok) => new Segmenter(tok, task.layout));
+    segmenters.set(key, segmenter);
     // A failed load is not kept: the next item tries again.
     segmenter.catch(() => segmenters.delete(key));
   }
-  segmenters.set(key, segmenter);
-  if (segmenters.size > KEPT) segmenters.delete(segmenters.keys().next().value!);
   return segmenter;
 }
 
