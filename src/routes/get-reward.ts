@@ -120,6 +120,12 @@ interface GetRewardRequest {
 export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const largeBatches = new LargeBatches(app.config.largeBatchesAtOnce);
 
+  /** The ready model the request names (or the default), undefined when none is ready by that name. */
+  const readyModel = ({ body, query }: GetRewardRequest) => {
+    const name = body.model ?? query.model ?? app.scoring.defaultModel();
+    return app.scoring.models().find((m) => m.name === name);
+  };
+
   /** One outcome per query, in order: the unscorable ones with their error, the rest scored. */
   async function scoreQueries(request: GetRewardRequest, reply: FastifyReply, signal: AbortSignal, deadlineAt: number): Promise<SampleOutcome[]> {
     const { body, query } = request;
@@ -129,7 +135,7 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const model = body.model ?? query.model;
     const truncate = body.truncate ?? query.truncate ?? app.config.rewardTruncation;
     // Unknown model: leave `response` as it is and let the scoring call give its usual error.
-    const info = app.scoring.models().find((m) => m.name === (model ?? app.scoring.defaultModel()));
+    const info = readyModel(request);
     const scorable = split.filter((s): s is TextItemInput => !('error' in s));
     const items = info === undefined ? scorable
       : await mapInSlices(scorable, ({ response, ...it }) => ({ ...it, steps: splitSampledResponse(withoutEndTexts(response!, info.end_texts), info.step_separator) }));
@@ -147,8 +153,7 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/get_reward', { schema: GetRewardRouteSchema, config: { queuesWork: true } }, async (request, reply): Promise<GetRewardResponse> => {
     const fallback = request.body.fallback_reward ?? queryFallback(request.query.fallback_reward) ?? app.config.rewardFallback;
     // A batch for a model that is not ready waits for nothing: its scoring call fails at once.
-    const model = request.body.model ?? request.query.model ?? app.scoring.defaultModel();
-    const large = request.body.query.length > app.config.maxItemsPerRequest && app.scoring.models().some((m) => m.name === model);
+    const large = request.body.query.length > app.config.maxItemsPerRequest && readyModel(request) !== undefined;
     let leave = () => {};
     try {
       const outcomes = await withRequestSignal(reply, app.config.requestTimeoutMs, async (signal, deadlineAt) => {
