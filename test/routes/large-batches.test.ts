@@ -119,8 +119,8 @@ describe('/get_reward batches on a live server', () => {
     const { prompt, steps } = trace(offset + i, 3);
     return `${prompt}\n${steps.join('\n')}`;
   });
-  const post = (query: string[], signal?: AbortSignal) =>
-    fetch(`${t.url}/get_reward`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }), signal });
+  const post = (query: string[], opts: { signal?: AbortSignal; path?: string } = {}) =>
+    fetch(`${t.url}${opts.path ?? '/get_reward'}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }), signal: opts.signal });
   const until = async (what: string, ok: () => Promise<boolean>) => {
     for (let i = 0; i < 1000; i++) {
       if (await ok()) return;
@@ -129,38 +129,39 @@ describe('/get_reward batches on a live server', () => {
     throw new Error(`timed out waiting until ${what}`);
   };
 
-  it('a batch waiting behind another leaves when its client gives up; the first is answered in full', async () => {
-    const closedBefore = await clientClosed();
-    let firstDone = false;
-    const first = post(queries(2000, 5000)).then(async (res) => {
-      firstDone = true;
+  /** A batch of 2 000 new samples, once it has reached the engine; `done()`: whether it is answered. */
+  async function slowBatch(offset: number) {
+    let done = false;
+    const answered = post(queries(2000, offset)).then(async (res) => {
+      done = true;
       return { status: res.status, body: (await res.json()) as { rewards: number[]; errors: unknown[] } };
     });
     await until('the first batch reaches the engine', async () => ((await metrics.queueDepth.get()).values[0]?.value ?? 0) > 0);
+    return { answered, done: () => done };
+  }
+
+  it('a batch waiting behind another leaves when its client gives up; the first is answered in full', async () => {
+    const closedBefore = await clientClosed();
+    const first = await slowBatch(5000);
     const giveUp = new AbortController();
-    const second = post(queries(2000, 9000), giveUp.signal).catch((err: Error) => err.name);
+    const second = post(queries(2000, 9000), { signal: giveUp.signal }).catch((err: Error) => err.name);
     await until('the second batch waits for its turn', async () => (await waitingGauge()) === 1);
     giveUp.abort();
     expect(await second).toBe('AbortError');
     await until('the second batch has left', async () => (await waitingGauge()) === 0);
-    expect(firstDone, 'the first batch was still being worked on when the second left').toBe(false);
+    expect(first.done(), 'the first batch was still being worked on when the second left').toBe(false);
     expect(await clientClosed()).toBe(closedBefore + 1);
-    const { status, body } = await first;
+    const { status, body } = await first.answered;
     expect(status).toBe(200);
     expect(body.rewards).toHaveLength(2000);
     expect(body.errors.every((e) => e === null)).toBe(true);
   });
 
   it('a large batch for a model that is not there is answered at once, not after the batch ahead', async () => {
-    let firstDone = false;
-    const first = post(queries(2000, 13000)).then((res) => {
-      firstDone = true;
-      return res.status;
-    });
-    await until('the first batch reaches the engine', async () => ((await metrics.queueDepth.get()).values[0]?.value ?? 0) > 0);
-    const res = await fetch(`${t.url}/get_reward?model=no-such-model`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: queries(100, 20000) }) });
-    expect(firstDone, 'the first batch was still being worked on when the other was answered').toBe(false);
+    const first = await slowBatch(13000);
+    const res = await post(queries(100, 20000), { path: '/get_reward?model=no-such-model' });
+    expect(first.done(), 'the first batch was still being worked on when the other was answered').toBe(false);
     expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([404, 'MODEL_NOT_FOUND']);
-    expect(await first).toBe(200);
+    expect((await first.answered).status).toBe(200);
   });
 });
