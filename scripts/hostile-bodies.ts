@@ -16,8 +16,8 @@
  * `--concurrent N` (default 0: skipped) then sends N copies of each body at once, each case to a
  * freshly started server (so its peak RSS less the fresh server's is what those requests took), to
  * measure the worst mixes. `--only REGEX` picks cases by name; `--env NAME=VALUE` sets a setting
- * of the server (e.g. the Kubernetes ConfigMap's); `--node-arg=FLAG` passes a flag to node itself (the
- image's `--single-threaded-gc`).
+ * of the server (e.g. the Kubernetes ConfigMap's); `--node-arg=FLAG` passes a flag to node itself
+ * (V8's garbage-collector flags, which NODE_OPTIONS refuses).
  */
 import { parseArgs } from 'node:util';
 import { ServerProcess } from '../test/harness/server-process.js';
