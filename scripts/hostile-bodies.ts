@@ -7,11 +7,11 @@
  * the same ids for ASCII text), and sends each body of scripts/hostile-cases.ts alone. For each it
  * reports the HTTP status, the time to the whole answer, the worst event-loop delay inside the
  * server while it ran, and the server's peak RSS. The delay is the server's own
- * `prm_nodejs_eventloop_lag_max_seconds` (prom-client's perf_hooks.monitorEventLoopDelay, 10 ms
- * resolution, reset by every scrape): /metrics is scraped before the body is sent and again after
- * the answer, so the second scrape's maximum covers the request. The histogram records the gap
- * between its 10 ms ticks, so an idle server shows 10–13 ms and a stall of s ms shows between s
- * and s + 10 ms. RSS is VmRSS from /proc/<pid>/status every 20 ms.
+ * `prm_nodejs_eventloop_lag_max_seconds` (prom-client's perf_hooks.monitorEventLoopDelay, reset
+ * by every scrape), its tick set to 1 ms here (`EVENT_LOOP_RESOLUTION_MS=1`; the service's default
+ * is 10): /metrics is scraped before the body is sent and again after the answer, so the second
+ * scrape's maximum covers the request. A stall of s ms reads between s and s + 1 ms (s + 10 at the
+ * default tick). RSS is VmRSS from /proc/<pid>/status every 20 ms.
  *
  * `--concurrent N` (default 0: skipped) then sends N copies of each body at once, each case to a
  * freshly started server (so its peak RSS less the fresh server's is what those requests took), to
@@ -70,7 +70,7 @@ function row(m: Measurement): string {
 }
 
 function startServer(modelsDir: string): Promise<ServerProcess> {
-  return freePort().then((port) => ServerProcess.start({ PORT: String(port), MODELS_DIR: modelsDir, DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', ...extraEnv }, { nodeArgs: args['node-arg'] }));
+  return freePort().then((port) => ServerProcess.start({ PORT: String(port), MODELS_DIR: modelsDir, DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', EVENT_LOOP_RESOLUTION_MS: '1', ...extraEnv }, { nodeArgs: args['node-arg'] }));
 }
 
 async function singleCases(modelsDir: string, results: Measurement[]): Promise<void> {

@@ -28,6 +28,7 @@ import { installBodyBudget } from './http/body-budget.js';
 import { installJsonBody } from './http/json-body.js';
 import { requestIdOf } from './http/request-id.js';
 import { installRequestMetrics } from './http/request-metrics.js';
+import { collectProcessMetrics } from './metrics.js';
 import { adminRoutes, type Reloadable } from './routes/admin.js';
 import { getRewardRoutes } from './routes/get-reward.js';
 import { healthRoutes } from './routes/health.js';
@@ -102,6 +103,7 @@ export async function buildApp({ config, scoring, logger }: AppDeps) {
   const service: ScoringService & Partial<Reloadable> = typeof scoring === 'function' ? scoring(app.log) : scoring;
   app.decorate('scoring', service);
   installErrorHandlers(app);
+  collectProcessMetrics(config.eventLoopResolutionMs);
   installRequestMetrics(app);
   // A resend the backlog would refuse again waits out its Retry-After; draining lets it go.
   const hold = installRetryAfterHold(app, service, { longestDeadlineMs: config.requestTimeoutMs, maxHoldMs: config.bodyTimeoutMs / 2 });

@@ -177,6 +177,7 @@ export const CONFIG_VARS = {
   apiKeys: list('API_KEYS', 'Comma-separated keys accepted as `Authorization: Bearer <key>` (unset = no auth)', checkKey),
   adminApiKeys: list('ADMIN_API_KEYS', 'Comma-separated keys that may also use admin endpoints (unset = admin endpoints are off)', checkKey),
   publicHealth: flag('PUBLIC_HEALTH', true, '/health/* answers without a key'),
+  eventLoopResolutionMs: integer('EVENT_LOOP_RESOLUTION_MS', 10, 1, 1000, 'Tick of the event-loop delay monitor behind prm_nodejs_eventloop_lag_*: a stall of s ms reads between s and s + this (1 for measurements: about a thousand timer wake-ups a second)'),
   publicMetrics: flag('PUBLIC_METRICS', true, '/metrics answers without a key'),
   rateLimitPerMinute: integer('RATE_LIMIT_PER_MINUTE', 0, 0, 100_000_000, 'Scoring requests per minute per API key (per client address without keys); more → 429 RATE_LIMITED (0 = no limit)'),
 } satisfies Record<string, VarSpec<unknown>>;

@@ -6,7 +6,21 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PassTimes } from './engine/types.js';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'prm_' });
+
+/** The event-loop monitor's tick the process metrics were started with; unset before. */
+let eventLoopResolution: number | undefined;
+
+/**
+ * prom-client's process metrics (CPU, memory, GC, event-loop delay), started once per process by
+ * the first app built. `eventLoopResolutionMs` is the tick of the event-loop delay monitor: the
+ * monitor records the gap between its ticks, so a stall of s ms reads between s and
+ * s + `eventLoopResolutionMs`.
+ */
+export function collectProcessMetrics(eventLoopResolutionMs: number): void {
+  if (eventLoopResolution !== undefined) return;
+  eventLoopResolution = eventLoopResolutionMs;
+  collectDefaultMetrics({ register: registry, prefix: 'prm_', eventLoopMonitoringPrecision: eventLoopResolutionMs });
+}
 
 const latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
