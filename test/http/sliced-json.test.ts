@@ -29,6 +29,9 @@ describe('sendSliced', () => {
     expect(sliced.headers['content-type']).toBe(whole.headers['content-type']);
     expect(sliced.body).toBe(whole.body);
     expect(sliced.body).not.toContain('extra');
+    // Sent as its pieces, with the whole length declared (not chunked).
+    expect(Number(sliced.headers['content-length'])).toBe(Buffer.byteLength(sliced.body));
+    expect(sliced.headers['transfer-encoding']).toBeUndefined();
     expect(turns).toBeGreaterThanOrEqual(2);
   });
 });
