@@ -2,33 +2,67 @@
  * Large answers serialized a piece at a time. Serializing the answer of the largest requests the
  * limits allow (256 traces with token rewards: ~3 MB of JSON) in one call, and writing it as one
  * string, holds the event loop for 50–70 ms; here each member of the answer, and each element of
- * its long arrays, goes through the route's own response serializer (the same bytes as
- * serializing the whole), the event loop is given back every few milliseconds, and the answer is
- * sent as the bytes of those slices, so nothing converts it again on the way to the socket.
- */
+ * its long arrays, goes through a serializer compiled from its schema (the same bytes as the
+ * route's serializer gives for the whole), the event loop is given back every few milliseconds,
+ * and the answer is sent as the bytes of those slices, so nothing converts it again on the way to
+ * the socket. */
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import fastJsonStringify from 'fast-json-stringify';
 import type { TSchema } from 'typebox';
 import { TimeSlices } from '../util/time-slices.js';
 
 /** The event loop is given back after this long. */
 const SLICE_MS = 5;
 
-/** One member of the answer: its schema, and whether it is an array serialized element by element. */
+/** One member of an answer: its name, its schema, and whether it is an array serialized element by element. */
 export interface AnswerMember {
   name: string;
-  value: unknown;
   schema: TSchema;
   elements?: boolean;
 }
 
-/** The route's serializer for `schema` (compiled once per schema and route, then cached by Fastify). */
-function serializerOf(reply: FastifyReply, schema: TSchema): (value: unknown) => string {
-  return reply.compileSerializationSchema(schema as Record<string, unknown>) as (value: unknown) => string;
+/** The members of a route's answer, in the order they are sent. */
+export type AnswerShape = readonly AnswerMember[];
+
+type Serializer = (value: unknown) => string;
+
+/**
+ * Member serializers, one per schema for the whole process, by fast-json-stringify: the compiler
+ * behind Fastify's own response serializers (the service sets neither shared schemas nor
+ * serializer options, so the bytes are the same).
+ */
+const serializers = new WeakMap<TSchema, Serializer>();
+let compiled = 0;
+
+function serializerOf(schema: TSchema): Serializer {
+  let serialize = serializers.get(schema);
+  if (serialize === undefined) {
+    serialize = fastJsonStringify(schema as Parameters<typeof fastJsonStringify>[0]) as Serializer;
+    serializers.set(schema, serialize);
+    compiled++;
+  }
+  return serialize;
 }
 
-/** Sends `{name: value, ...}` for `members` in order, serialized by their schemas in slices. */
-export async function sendSliced(reply: FastifyReply, members: readonly AnswerMember[]): Promise<FastifyReply> {
+/**
+ * Compiles the serializers of an answer's members; routes call it when they are registered.
+ * Compiling one takes tens of milliseconds (fast-json-stringify builds a validator for it): left
+ * to the first answer, it held the event loop for 40 ms in the middle of a server's first large
+ * answers.
+ */
+export function compileAnswerSerializers(shape: AnswerShape): void {
+  for (const member of shape) serializerOf(member.schema);
+}
+
+/** How many member serializers have been compiled in this process. */
+export function compiledAnswerSerializers(): number {
+  return compiled;
+}
+
+/** Sends `{name: answer[name], ...}` for the members of `shape` in order, serialized by their schemas in slices. */
+export async function sendSliced(reply: FastifyReply, shape: AnswerShape, answer: object): Promise<FastifyReply> {
+  const values = answer as Record<string, unknown>;
   const chunks: Buffer[] = [];
   let pending: string[] = [];
   const slices = new TimeSlices(SLICE_MS);
@@ -39,16 +73,15 @@ export async function sendSliced(reply: FastifyReply, members: readonly AnswerMe
     pending = [];
     await slices.pass();
   };
-  for (const [i, m] of members.entries()) {
+  for (const [i, m] of shape.entries()) {
     await put(`${i === 0 ? '{' : ','}${JSON.stringify(m.name)}:`);
     if (m.elements !== true) {
-      await put(serializerOf(reply, m.schema)(m.value));
+      await put(serializerOf(m.schema)(values[m.name]));
       continue;
     }
-    const serialize = serializerOf(reply, m.schema);
-    const values = m.value as readonly unknown[];
+    const serialize = serializerOf(m.schema);
     await put('[');
-    for (const [k, v] of values.entries()) await put(`${k === 0 ? '' : ','}${serialize(v)}`);
+    for (const [k, v] of (values[m.name] as readonly unknown[]).entries()) await put(`${k === 0 ? '' : ','}${serialize(v)}`);
     await put(']');
   }
   pending.push('}');

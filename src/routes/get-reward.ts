@@ -9,7 +9,7 @@ import { splitSampledResponse } from '../core/prepare-items.js';
 import type { TextItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
-import { sendSliced, type AnswerMember } from '../http/sliced-json.js';
+import { compileAnswerSerializers, sendSliced, type AnswerShape } from '../http/sliced-json.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
 import { mapInSlices } from '../util/time-slices.js';
 import { GetRewardResponseSchema, GetRewardRouteSchema, type GetRewardBody, type GetRewardQuery, type GetRewardResponse } from './get-reward.schema.js';
@@ -86,17 +86,15 @@ function answer(outcomes: SampleOutcome[], fallback: number): GetRewardResponse 
   };
 }
 
-/** The answer's members, its per-sample lists serialized a sample at a time (sliced-json.ts). */
-function members(a: GetRewardResponse): AnswerMember[] {
-  const p = GetRewardResponseSchema.properties;
-  return [
-    { name: 'rewards', value: a.rewards, schema: p.rewards },
-    { name: 'scores', value: a.scores, schema: p.scores },
-    { name: 'extra_logs', value: a.extra_logs, schema: p.extra_logs },
-    { name: 'step_rewards', value: a.step_rewards, schema: p.step_rewards.items, elements: true },
-    { name: 'errors', value: a.errors, schema: p.errors.items, elements: true },
-  ];
-}
+const answerSchemas = GetRewardResponseSchema.properties;
+/** The answer, its per-sample lists serialized a sample at a time (sliced-json.ts). */
+const ANSWER: AnswerShape = [
+  { name: 'rewards', schema: answerSchemas.rewards },
+  { name: 'scores', schema: answerSchemas.scores },
+  { name: 'extra_logs', schema: answerSchemas.extra_logs },
+  { name: 'step_rewards', schema: answerSchemas.step_rewards.items, elements: true },
+  { name: 'errors', schema: answerSchemas.errors.items, elements: true },
+];
 
 /**
  * ?fallback_reward= as a number. The schema's pattern admits only decimal numbers, but one such as
@@ -118,6 +116,7 @@ interface GetRewardRequest {
 }
 
 export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  compileAnswerSerializers(ANSWER);
   const largeBatches = new LargeBatches(app.config.largeBatchesAtOnce);
 
   /** The ready model the request names (or the default), undefined when none is ready by that name. */
@@ -161,7 +160,7 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return scoreQueries(request, reply, signal, deadlineAt);
       });
       if (outcomes.length === 0) return answer([], 0);
-      return await sendSliced(reply, members(answer(outcomes, fallback)));
+      return await sendSliced(reply, ANSWER, answer(outcomes, fallback));
     } finally {
       leave();
     }

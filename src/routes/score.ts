@@ -9,7 +9,7 @@ import { checkItemForm } from '../core/prepare-items.js';
 import type { ScoreItemInput } from '../core/types.js';
 import { ErrorCode, PrmError } from '../errors.js';
 import { withRequestSignal } from '../http/request-signal.js';
-import { sendSliced } from '../http/sliced-json.js';
+import { compileAnswerSerializers, sendSliced, type AnswerShape } from '../http/sliced-json.js';
 import { setTimingHeaders } from '../http/timing-headers.js';
 import { ItemResultSchema, ModelSummarySchema, ScoreRouteSchema, UsageSchema, type ScoreBody } from './score.schema.js';
 
@@ -24,7 +24,15 @@ export function checkItems(items: ScoreBody['items'], maxItems: number): ScoreIt
   });
 }
 
+/** The answer, its results serialized one at a time: with token rewards, 256 traces make megabytes. */
+const ANSWER: AnswerShape = [
+  { name: 'model', schema: ModelSummarySchema },
+  { name: 'results', schema: ItemResultSchema, elements: true },
+  { name: 'usage', schema: UsageSchema },
+];
+
 export const scoreRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  compileAnswerSerializers(ANSWER);
   app.post('/v1/score', { schema: ScoreRouteSchema, config: { queuesWork: true } }, async (request, reply) => {
     const { model, options = {} } = request.body;
     const items = checkItems(request.body.items, app.config.maxItemsPerRequest);
@@ -34,11 +42,6 @@ export const scoreRoutes: FastifyPluginAsyncTypebox = async (app) => {
       app.scoring.score(model, items, scoreOptions, signal, deadlineAt),
     );
     setTimingHeaders(reply, result.timings);
-    // Serialized a result at a time: the answer of 256 traces with token rewards is megabytes.
-    return sendSliced(reply, [
-      { name: 'model', value: result.model, schema: ModelSummarySchema },
-      { name: 'results', value: result.results, schema: ItemResultSchema, elements: true },
-      { name: 'usage', value: result.usage, schema: UsageSchema },
-    ]);
+    return sendSliced(reply, ANSWER, result);
   });
 };

@@ -3,12 +3,13 @@
  * answer serialized a piece at a time is the same bytes as the route's serializer gives for the
  * whole, and other callbacks run while it is built; a /get_reward batch whose work is all cached
  * starts its chunks a few hundred samples per turn of the event loop instead of all in one task. Turns are counted with a
- * setImmediate chain, not timed.
+ * setImmediate chain, not timed. The serializers of every route's answer are compiled when the
+ * routes are registered, not by their first answers.
  */
 import Fastify from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendSliced } from '../../src/http/sliced-json.js';
+import { compiledAnswerSerializers, sendSliced } from '../../src/http/sliced-json.js';
 import { buildLoadedApp, type TestApp } from '../harness/app.js';
 import { turnsDuring } from '../helpers/turns.js';
 
@@ -20,7 +21,7 @@ describe('sendSliced', () => {
   const app = Fastify();
   app.get('/whole', { schema: { response: { 200: Answer } } }, async () => ({ name: 'x', rows }));
   app.get('/sliced', { schema: { response: { 200: Answer } } }, async (_request, reply) =>
-    sendSliced(reply, [{ name: 'name', value: 'x', schema: Answer.properties.name }, { name: 'rows', value: rows, schema: Row, elements: true }]));
+    sendSliced(reply, [{ name: 'name', schema: Answer.properties.name }, { name: 'rows', schema: Row, elements: true }], { name: 'x', rows }));
   afterAll(() => app.close());
 
   it('gives the bytes of the route serializer, in slices with turns of the event loop between them', async () => {
@@ -53,5 +54,24 @@ describe('/get_reward of a cached batch', () => {
     expect(new Set(result.json().rewards)).toEqual(new Set(first.json().rewards));
     // 64 chunks of 64, four to a turn.
     expect(turns).toBeGreaterThanOrEqual(16);
+  });
+});
+
+describe('answer serializers', () => {
+  it('are compiled when the routes are registered: the first answers of each route compile none', async () => {
+    const t = await buildLoadedApp();
+    try {
+      const before = compiledAnswerSerializers();
+      const trace = { prompt: '1+1', steps: ['1+1=2', 'Answer: 2'] };
+      const answers = await Promise.all([
+        t.app.inject({ method: 'POST', url: '/v1/score', payload: { items: [trace], options: { token_rewards: true } } }),
+        t.app.inject({ method: 'POST', url: '/tokenize', payload: { items: [trace] } }),
+        t.app.inject({ method: 'POST', url: '/get_reward', payload: { query: ['1+1\n1+1=2\nAnswer: 2'] } }),
+      ]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200]);
+      expect(compiledAnswerSerializers()).toBe(before);
+    } finally {
+      await t.close();
+    }
   });
 });
