@@ -29,7 +29,7 @@ type Serializer = (value: unknown) => string;
 
 /**
  * Member serializers, one per schema for the whole process, by fast-json-stringify: the compiler
- * behind Fastify's own response serializers (the service sets neither shared schemas nor
+ * behind Fastify's own response serializers (the service sets no shared schemas and no
  * serializer options, so the bytes are the same).
  */
 const serializers = new WeakMap<TSchema, Serializer>();
@@ -38,7 +38,9 @@ let compiled = 0;
 function serializerOf(schema: TSchema): Serializer {
   let serialize = serializers.get(schema);
   if (serialize === undefined) {
-    serialize = fastJsonStringify(schema as Parameters<typeof fastJsonStringify>[0]) as Serializer;
+    // compileValidators: the validators of anyOf branches are built now too, not by the first
+    // value that reaches them.
+    serialize = fastJsonStringify(schema as Parameters<typeof fastJsonStringify>[0], { compileValidators: true }) as Serializer;
     serializers.set(schema, serialize);
     compiled++;
   }
