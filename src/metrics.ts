@@ -7,8 +7,7 @@ import type { PassTimes } from './engine/types.js';
 
 export const registry = new Registry();
 
-/** The event-loop monitor's tick the process metrics were started with; unset before. */
-let eventLoopResolution: number | undefined;
+let processMetricsStarted = false;
 
 /**
  * prom-client's process metrics (CPU, memory, GC, event-loop delay), started once per process by
@@ -17,8 +16,8 @@ let eventLoopResolution: number | undefined;
  * s + `eventLoopResolutionMs`.
  */
 export function collectProcessMetrics(eventLoopResolutionMs: number): void {
-  if (eventLoopResolution !== undefined) return;
-  eventLoopResolution = eventLoopResolutionMs;
+  if (processMetricsStarted) return;
+  processMetricsStarted = true;
   collectDefaultMetrics({ register: registry, prefix: 'prm_', eventLoopMonitoringPrecision: eventLoopResolutionMs });
 }
 

@@ -5,7 +5,8 @@
  * its long arrays, goes through a serializer compiled from its schema (the same bytes as the
  * route's serializer gives for the whole), the event loop is given back every few milliseconds,
  * and the answer is sent as the bytes of those slices, so nothing converts it again on the way to
- * the socket. */
+ * the socket.
+ */
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import fastJsonStringify from 'fast-json-stringify';

@@ -77,7 +77,10 @@ export interface MetricCatalog {
 }
 
 export async function metricCatalog(): Promise<MetricCatalog> {
-  const { registry, metrics } = await import('../../src/metrics.js');
+  const { registry, metrics, collectProcessMetrics } = await import('../../src/metrics.js');
+  const { loadConfig } = await import('../../src/config.js');
+  // The process metrics start with the app, at the configured event-loop tick (names do not depend on it).
+  collectProcessMetrics(loadConfig({}).eventLoopResolutionMs);
   const own = Object.values(metrics).map((m) => (m as unknown as { name: string }).name);
   const json = await registry.getMetricsAsJSON();
   const families: MetricFacts[] = json.map((m) => {
