@@ -117,7 +117,7 @@ export class LogprobPipeline {
   async compute(items: readonly PipelineItem[], signal?: AbortSignal, call: PipelineCall = {}): Promise<PipelineResult> {
     const submittedAt = performance.now();
     const lookups = await this.lookUpLogprobs(items);
-    this.lookUpKv(items, lookups);
+    await this.lookUpKv(items, lookups);
     // Keys only for the items that would compute their prompt: a cached item needs none.
     const candidates: { promptKey: string; wouldComputePrompt: true }[] = [];
     items.forEach((it, i) => {
@@ -185,7 +185,7 @@ export class LogprobPipeline {
     const hasRef = this.o.models.reference !== null;
     // In slices: a request's cache keys are a hash per step, thousands for a large request.
     const chains = await mapInSlices(items, (it) => hashChain(this.o.fingerprint, it.segments));
-    const keys = chains.map(logprobKeys);
+    const keys = await mapInSlices(chains, logprobKeys);
     const found = await this.o.caches.logprobs.getMany(keys.flat());
     let at = 0;
     let hits = 0;
@@ -207,11 +207,11 @@ export class LogprobPipeline {
     return lookups;
   }
 
-  /** Stage 2: the longest prefix with KV in memory, for every item that still needs the engine. */
-  private lookUpKv(items: readonly PipelineItem[], lookups: ItemLookup[]): void {
+  /** Stage 2: the longest prefix with KV in memory, for every item that still needs the engine (in slices: a search per item). */
+  private async lookUpKv(items: readonly PipelineItem[], lookups: ItemLookup[]): Promise<void> {
     const kvCache = this.o.caches.kv;
     if (kvCache === null) return;
-    items.forEach((it, i) => {
+    await mapInSlices(items, (it, i) => {
       if (!complete(it, lookups[i])) lookups[i].kvHit = kvCache.longest(lookups[i].chain);
     });
   }
