@@ -211,9 +211,8 @@ export class LogprobPipeline {
   private async lookUpKv(items: readonly PipelineItem[], lookups: ItemLookup[]): Promise<void> {
     const kvCache = this.o.caches.kv;
     if (kvCache === null) return;
-    await mapInSlices(items, (it, i) => {
-      if (!complete(it, lookups[i])) lookups[i].kvHit = kvCache.longest(lookups[i].chain);
-    });
+    const hits = await mapInSlices(items, (it, i) => (complete(it, lookups[i]) ? null : kvCache.longest(lookups[i].chain)));
+    hits.forEach((hit, i) => (lookups[i].kvHit = hit));
   }
 
   /** Stages 3–4 for one item: its past, its row through the batcher, the caches filled. */
