@@ -14,6 +14,7 @@ import type { Manifest } from './manifest.js';
 import { TokenMemo } from './token-memo.js';
 import { fewestTokens, unitsPerTokenAtMost } from './token-length-bound.js';
 import type { TokenizerBundle } from './tokenizer-files.js';
+import type { StepSpans } from './step-spans.js';
 
 export interface Segments {
   /** Prompt segment ids (at least one). */
@@ -29,7 +30,7 @@ export interface RenderedSegments extends Segments {
   /** The steps joined by the separator, the separator after the last one too when partial. */
   responseText: string;
   /** Per step, each token's [start, end) in responseText; null when not derivable. */
-  stepOffsets: [number, number][][] | null;
+  stepOffsets: StepSpans | null;
 }
 
 export type SegmenterLayout = Pick<
@@ -227,21 +228,22 @@ export class Segmenter {
   }
 
   /** Each step token's span in the response (render()), or null when the ends are not derivable. */
-  private stepOffsets(pieces: readonly TextPart[][], segs: Segments, promptLength: number): [number, number][][] | null {
+  private stepOffsets(pieces: readonly TextPart[][], segs: Segments, promptLength: number): StepSpans | null {
     const ids = [...segs.prompt, ...segs.steps.flat()];
     const text = this.joined(pieces.flat());
     const enc = this.literalUncached.encodeWithEnds(pieces.flat(), (run, tokens) => this.runEnds(run, tokens), (run) => this.plainEncode(run));
     // The text's own tokens, then at most the EOS the bundle appends (it has no characters).
     if (enc.ends === null || ids.length - enc.ids.length > 1 || !joinsUp([enc.ids], ids.slice(0, enc.ids.length))) return null;
     const ends = enc.ends;
-    const inResponse = (at: number) => Math.max(0, at - promptLength);
-    const spans = ids.map((_, i): [number, number] => {
-      const end = i < ends.length ? ends[i]! : text.length;
-      const start = i === 0 ? 0 : i - 1 < ends.length ? ends[i - 1]! : text.length;
-      return [inResponse(start), inResponse(end)];
-    });
-    let at = segs.prompt.length;
-    return segs.steps.map((step) => spans.slice(at, (at += step.length)));
+    const endOf = (i: number) => (i < ends.length ? ends[i]! : text.length);
+    // The prompt has at least one token (cut), so every response token has one before it.
+    const first = segs.prompt.length;
+    const spans = new Int32Array(2 * (ids.length - first));
+    for (let i = first, k = 0; i < ids.length; i++, k += 2) {
+      spans[k] = Math.max(0, endOf(i - 1) - promptLength);
+      spans[k + 1] = Math.max(0, endOf(i) - promptLength);
+    }
+    return { spans, stepTokens: segs.steps.map((step) => step.length) };
   }
 
   /** Token ends of one run from its token strings: the tokenizer family's rule, else verbatim. */

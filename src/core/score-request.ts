@@ -19,8 +19,10 @@ import { EngineLedger } from './engine-ledger.js';
 import type { BundlePipelines, ItemLogprobs } from './logprob-pipeline.js';
 import { prepareItems, type PreparedItem } from './prepare-items.js';
 import type { SegmentPool } from '../bundle/segment-pool.js';
+import { nestedSpans } from '../bundle/step-spans.js';
 import { computeRewards } from './rewards.js';
 import { AGGREGATES, type Aggregate, type ItemResult, type ModelSummary, type ScoreItemInput, type ScoreOptions, type ScoreResult, type ScoringService } from './types.js';
+import { builtWhenRead } from '../util/built-when-read.js';
 import { mapInSlices } from '../util/time-slices.js';
 
 /** Per-call limits; each defaults to none. */
@@ -76,8 +78,10 @@ export function itemResult(item: PreparedItem, lp: ItemLogprobs, o: ResolvedOpti
   const out: ItemResult = { id: item.id, score: r.score, outcome_reward: r.outcome_reward, steps: r.steps, cached_tokens: lp.cachedTokens };
   if (r.token_rewards) {
     out.token_rewards = r.token_rewards;
-    out.token_ids = item.segments.slice(1).map((ids) => [...ids]);
-    out.token_offsets = item.rendered?.stepOffsets ?? null;
+    const stepIds = item.segments.slice(1);
+    const spans = item.rendered?.stepOffsets ?? null;
+    builtWhenRead(out, 'token_ids', () => stepIds.map((ids) => [...ids]));
+    builtWhenRead(out, 'token_offsets', () => (spans === null ? null : nestedSpans(spans)));
   }
   return out;
 }
