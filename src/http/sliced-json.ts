@@ -16,6 +16,9 @@ import { TimeSlices } from '../util/time-slices.js';
 /** The event loop is given back after this long. */
 const SLICE_MS = 5;
 
+/** The least size of one piece of an answer's bytes. */
+const CHUNK_BYTES = 64 * 1024;
+
 /** One member of an answer: its name, its schema, and whether it is an array serialized element by element. */
 export interface AnswerMember {
   name: string;
@@ -66,15 +69,11 @@ export function compiledAnswerSerializers(): number {
 /** Sends `{name: answer[name], ...}` for the members of `shape` in order, serialized by their schemas in slices. */
 export async function sendSliced(reply: FastifyReply, shape: AnswerShape, answer: object): Promise<FastifyReply> {
   const values = answer as Record<string, unknown>;
-  const chunks: Buffer[] = [];
-  let pending: string[] = [];
+  const out = new ChunkWriter();
   const slices = new TimeSlices(SLICE_MS);
   const put = async (text: string) => {
-    pending.push(text);
-    if (!slices.due) return;
-    chunks.push(Buffer.from(pending.join('')));
-    pending = [];
-    await slices.pass();
+    out.write(text);
+    if (slices.due) await slices.pass();
   };
   for (const [i, m] of shape.entries()) {
     await put(`${i === 0 ? '{' : ','}${JSON.stringify(m.name)}:`);
@@ -87,10 +86,39 @@ export async function sendSliced(reply: FastifyReply, shape: AnswerShape, answer
     for (const [k, v] of (values[m.name] as readonly unknown[]).entries()) await put(`${k === 0 ? '' : ','}${serialize(v)}`);
     await put(']');
   }
-  pending.push('}');
-  chunks.push(Buffer.from(pending.join('')));
+  out.write('}');
+  const chunks = out.end();
   // The pieces go out one by one as the socket takes them: joined, the largest answers were one
   // copy of several MB and one write of it, both inside one turn of the event loop.
   const length = chunks.reduce((n, c) => n + c.length, 0);
   return reply.type('application/json; charset=utf-8').header('content-length', length).send(Readable.from(chunks, { objectMode: false }));
+}
+
+/**
+ * UTF-8 bytes in chunks of at least CHUNK_BYTES, each text written as soon as it is made: a text
+ * kept until its slice ended was copied by every young-generation collection meanwhile.
+ */
+class ChunkWriter {
+  private readonly chunks: Buffer[] = [];
+  private chunk = Buffer.allocUnsafe(0);
+  private used = 0;
+
+  write(text: string): void {
+    const bytes = Buffer.byteLength(text);
+    if (this.used + bytes > this.chunk.length) {
+      this.flush();
+      this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+    }
+    this.used += this.chunk.write(text, this.used);
+  }
+
+  end(): Buffer[] {
+    this.flush();
+    return this.chunks;
+  }
+
+  private flush(): void {
+    if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used));
+    this.used = 0;
+  }
 }
