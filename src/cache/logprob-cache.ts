@@ -7,6 +7,7 @@
  * see redis-logprob-cache.ts). Both never throw from lookups: a cache in trouble is a miss.
  */
 import { ByteLru } from '../util/byte-lru.js';
+import { mapInSlices } from '../util/time-slices.js';
 
 export interface SegmentLogprobs {
   policy: Float32Array;
@@ -75,8 +76,9 @@ export class MemoryLogprobCache implements LogprobCache {
     return this.lru.bytes;
   }
 
-  async getMany(keys: readonly string[]): Promise<(SegmentLogprobs | null)[]> {
-    return keys.map((k) => this.lru.get(k) ?? null);
+  getMany(keys: readonly string[]): Promise<(SegmentLogprobs | null)[]> {
+    // In slices: a large request looks up thousands of segments.
+    return mapInSlices(keys, (k) => this.lru.get(k) ?? null);
   }
 
   setMany(entries: readonly (readonly [string, SegmentLogprobs])[]): void {

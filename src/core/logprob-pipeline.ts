@@ -28,7 +28,7 @@ import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
 import { countSharedEngineTokens, type EngineLedger } from './engine-ledger.js';
 import { firstNeeded, fromCachedSteps, planRow, promptDemand, scatterRow, segmentOffsets, stepSlices, usableHitLength, type PlannedRow } from './plan-rows.js';
-import { mapInSlices } from '../util/time-slices.js';
+import { mapInSlices, TimeSlices } from '../util/time-slices.js';
 
 export interface PipelineItem {
   /** [prompt segment, step 1, ..., step n] token ids. */
@@ -116,8 +116,10 @@ export class LogprobPipeline {
    */
   async compute(items: readonly PipelineItem[], signal?: AbortSignal, call: PipelineCall = {}): Promise<PipelineResult> {
     const submittedAt = performance.now();
-    const lookups = await this.lookUpLogprobs(items);
-    await this.lookUpKv(items, lookups);
+    // One slice budget for the request's stages up to the queue (time-slices.ts).
+    const slices = new TimeSlices();
+    const lookups = await this.lookUpLogprobs(items, slices);
+    await this.lookUpKv(items, lookups, slices);
     // Keys only for the items that would compute their prompt: a cached item needs none.
     const candidates: { promptKey: string; wouldComputePrompt: true }[] = [];
     items.forEach((it, i) => {
@@ -132,13 +134,19 @@ export class LogprobPipeline {
     let queueMs = 0;
     const request = failFast(signal);
     try {
-      const results = await Promise.all(items.map(async (it, i) => {
-        const run = { demand, signal: request.signal, reservation, ledger: call.ledger };
-        const { logprobs, startedAt } = await request.guard(() => this.computeItem(it, lookups[i], run));
-        if (startedAt !== undefined) queueMs = Math.max(queueMs, startedAt - submittedAt);
-        return logprobs;
-      }));
-      return { items: results, queueMs };
+      const run = { demand, signal: request.signal, reservation, ledger: call.ledger };
+      // Started in slices: an item's start (its cached steps joined, its row planned and queued)
+      // runs before its first wait, so all of them at once would be one long turn.
+      const started = await mapInSlices(items, (it, i) => {
+        const item = request.guard(() => this.computeItem(it, lookups[i], run)).then(({ logprobs, startedAt }) => {
+          if (startedAt !== undefined) queueMs = Math.max(queueMs, startedAt - submittedAt);
+          return logprobs;
+        });
+        // Awaited below, once all have started: an item failing meanwhile is not unhandled.
+        item.catch(() => {});
+        return item;
+      }, slices);
+      return { items: await Promise.all(started), queueMs };
     } finally {
       request.done();
       reservation?.release();
@@ -181,15 +189,15 @@ export class LogprobPipeline {
   }
 
   /** Stage 1: the longest cached step prefix of every item; a value of the wrong shape counts as a miss. */
-  private async lookUpLogprobs(items: readonly PipelineItem[]): Promise<ItemLookup[]> {
+  private async lookUpLogprobs(items: readonly PipelineItem[], slices: TimeSlices): Promise<ItemLookup[]> {
     const hasRef = this.o.models.reference !== null;
     // In slices: a request's cache keys are a hash per step, thousands for a large request.
-    const chains = await mapInSlices(items, (it) => hashChain(this.o.fingerprint, it.segments));
-    const keys = await mapInSlices(chains, logprobKeys);
+    const chains = await mapInSlices(items, (it) => hashChain(this.o.fingerprint, it.segments), slices);
+    const keys = await mapInSlices(chains, logprobKeys, slices);
     const found = await this.o.caches.logprobs.getMany(keys.flat());
     let at = 0;
     let hits = 0;
-    const lookups = items.map((it, i): ItemLookup => {
+    const lookups = await mapInSlices(items, (it, i): ItemLookup => {
       const n = keys[i].length;
       const cached: SegmentLogprobs[] = [];
       for (let k = 0; k < n; k++) {
@@ -200,7 +208,7 @@ export class LogprobPipeline {
       at += n;
       hits += cached.length;
       return { chain: chains[i], keys: keys[i], cached, kvHit: null };
-    });
+    }, slices);
     // Counted once per request, not per item: thousands of label lookups otherwise.
     metrics.cacheHits.inc({ tier: 'tier1' }, hits);
     metrics.cacheMisses.inc({ tier: 'tier1' }, found.length - hits);
@@ -208,10 +216,10 @@ export class LogprobPipeline {
   }
 
   /** Stage 2: the longest prefix with KV in memory, for every item that still needs the engine (in slices: a search per item). */
-  private async lookUpKv(items: readonly PipelineItem[], lookups: ItemLookup[]): Promise<void> {
+  private async lookUpKv(items: readonly PipelineItem[], lookups: ItemLookup[], slices: TimeSlices): Promise<void> {
     const kvCache = this.o.caches.kv;
     if (kvCache === null) return;
-    const hits = await mapInSlices(items, (it, i) => (complete(it, lookups[i]) ? null : kvCache.longest(lookups[i].chain)));
+    const hits = await mapInSlices(items, (it, i) => (complete(it, lookups[i]) ? null : kvCache.longest(lookups[i].chain)), slices);
     hits.forEach((hit, i) => (lookups[i].kvHit = hit));
   }
 

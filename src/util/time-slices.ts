@@ -53,9 +53,12 @@ export class TimeSlices {
   }
 }
 
-/** `fn` over every element, in slices. */
-export async function mapInSlices<T, U>(xs: readonly T[], fn: (x: T, i: number) => U): Promise<U[]> {
-  const slices = new TimeSlices();
+/**
+ * `fn` over every element, in slices. Stages of one request that follow each other pass the same
+ * `slices`: a stage starting in the turn where the one before it ended then continues its slice,
+ * instead of running a slice of its own in the same turn.
+ */
+export async function mapInSlices<T, U>(xs: readonly T[], fn: (x: T, i: number) => U, slices = new TimeSlices()): Promise<U[]> {
   const out: U[] = [];
   for (let i = 0; i < xs.length; i++) {
     if (slices.due) await slices.pass();
