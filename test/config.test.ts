@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       intraOpThreads: 0,
       interOpThreads: 0,
       intraOpSpinning: false,
+      engineNiceness: 19,
       logLevel: 'info',
       bodyLimitBytes: 8 * MiB,
       maxItemsPerRequest: 256,

@@ -35,6 +35,12 @@ export interface SessionOptions {
    * that work (bench/NOTES.md #19: tree pass −9% wall time with spinning off).
    */
   intraOpSpinning?: boolean;
+  /**
+   * Scheduling niceness of a worker that runs a session, and so of the onnxruntime threads it
+   * starts (0–19, 0: unchanged; Linux only). Not applied with `engineThreads: 'main'`, where the
+   * session runs on the HTTP thread (engine/worker/thread-niceness.ts).
+   */
+  engineNiceness?: number;
   /** CUDA device ordinal (default 0). */
   cudaDeviceId?: number;
   /** Default `worker`. */

@@ -14,6 +14,7 @@ import type { Logger } from '../../logger.js';
 import { OnnxLogprobModel } from '../onnx-model.js';
 import { makeKv, type ForwardRow, type KvState, type PassTimes } from '../types.js';
 import { WorkerKvStore } from './kv-store.js';
+import { lowerThisThreadsPriority } from './thread-niceness.js';
 import {
   kvTransferList, resultTransferList, toWireError,
   type FromWorker, type LogLevel, type ToWorker, type WireResult, type WireRow, type WorkerInit,
@@ -90,7 +91,17 @@ async function handle(model: OnnxLogprobModel, m: ToWorker): Promise<void> {
   }
 }
 
+/** Before the session starts: its onnxruntime threads inherit the niceness of this thread. */
+function yieldCoresToHttpThread(): void {
+  const niceness = init.session.engineNiceness ?? 0;
+  const outcome = lowerThisThreadsPriority(niceness);
+  if (!outcome.applied && niceness !== 0) {
+    logger.warn({ model: init.label, niceness, reason: outcome.reason }, `${init.label}: the engine threads keep the process's priority`);
+  }
+}
+
 async function open(): Promise<OnnxLogprobModel | null> {
+  yieldCoresToHttpThread();
   try {
     return await OnnxLogprobModel.open(init.modelPath, init.label, init.spec, { ...init.session, logger }, (t) => {
       lastTimes = t;
