@@ -34,20 +34,35 @@ function holdEventLoop(ms: number): void {
   }
 }
 
+/**
+ * Readings of `attempts` windows. Test files run side by side on shared cores, and a window in
+ * which this process waited for a core reads that wait too: the assertions take the best window,
+ * which a 10 ms tick could never produce.
+ */
+async function readings(attempts: number, window: () => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < attempts; i++) {
+    await lagMaxMs();
+    await window();
+    out.push(await lagMaxMs());
+  }
+  return out;
+}
+
 describe('the event-loop delay metric at a 1 ms tick', () => {
   it('an idle loop reads well under the default 10 ms tick', async () => {
-    await lagMaxMs();
-    await sleep(100);
-    expect(await lagMaxMs()).toBeLessThan(6);
+    const idle = await readings(5, () => sleep(100));
+    expect(Math.min(...idle)).toBeLessThan(6);
   });
 
   it('a 40 ms stall reads 40 ms and less than a default tick more', async () => {
-    await lagMaxMs();
-    await sleep(20);
-    holdEventLoop(40);
-    await sleep(20);
-    const read = await lagMaxMs();
-    expect(read).toBeGreaterThanOrEqual(40);
-    expect(read).toBeLessThan(48);
+    const stalled = await readings(5, async () => {
+      await sleep(20);
+      holdEventLoop(40);
+      await sleep(20);
+    });
+    // Never less than the stall itself; at best within a few 1 ms ticks of it.
+    expect(Math.min(...stalled)).toBeGreaterThanOrEqual(40);
+    expect(Math.min(...stalled)).toBeLessThan(48);
   });
 });
