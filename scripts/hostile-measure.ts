@@ -65,6 +65,16 @@ async function send(url: string, c: HostileCase): Promise<Answer> {
   }
 }
 
+/** Each status (and error code) with how many answers had it: "200 ×7, 503 OVERLOADED ×48". */
+function answerCounts(answers: readonly Answer[]): string {
+  const counts = new Map<string, number>();
+  for (const a of answers) {
+    const key = `${a.status}${a.code ? ` ${a.code}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([key, n]) => `${key} ×${n}`).join(', ');
+}
+
 /** Sends copies of `c` at once (1: alone) and measures the server meanwhile. */
 async function measure(server: ServerProcess, c: HostileCase, copies: number, name: string): Promise<Measurement> {
   await lagMaxMs(server.url);
@@ -78,7 +88,7 @@ async function measure(server: ServerProcess, c: HostileCase, copies: number, na
   await sleep(100);
   const rssPeak = sampler.stop();
   const lag = await lagMaxMs(server.url);
-  const statuses = [...new Set(answers.map((a) => `${a.status}${a.code ? ` ${a.code}` : ''}`))].join(', ');
+  const statuses = answerCounts(answers);
   const first = answers[0]!;
   return {
     name, bodyBytes: c.body.length, status: copies === 1 ? first.status : statuses, code: copies === 1 ? first.code : undefined,

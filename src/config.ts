@@ -156,7 +156,7 @@ export const CONFIG_VARS = {
   device: oneOf('PRM_DEVICE', DEVICES, 'auto', 'Execution provider: auto (CUDA when available, else CPU), cuda, cpu'),
   intraOpThreads: integer('PRM_INTRA_OP_THREADS', 0, 0, 1024, 'onnxruntime threads of one forward pass, split evenly between a bundle\'s policy and reference, which run at once in their worker threads (0 = this machine\'s cores)'),
   intraOpSpinning: flag('PRM_INTRA_OP_SPINNING', false, 'onnxruntime\'s intra-op threads spin while waiting for work (off: they sleep, leaving the cores to the other model\'s pass and the HTTP thread; see bench/NOTES.md #19)'),
-  engineNiceness: integer('PRM_ENGINE_NICENESS', 19, 0, 19, 'Scheduling niceness of the engine\'s worker threads and the onnxruntime threads they start (Linux; 0 = that of the process): higher leaves a core to the HTTP thread first whenever it has work, so inference does not stall the event loop'),
+  engineNiceness: integer('PRM_ENGINE_NICENESS', 0, 0, 19, 'Scheduling niceness of the engine\'s worker threads and the onnxruntime threads they start (Linux; 0 = that of the process): higher leaves a core to the HTTP thread first whenever it has work; a freshly started server then admits a burst before it knows the engine\'s pace (docs/reliability.md)'),
   tokenizerThreads: integer('PRM_TOKENIZER_THREADS', 1, 0, 64, 'Threads that tokenize items of 16 KiB of text or more, off the event loop (0 = on the event loop, between other work)'),
   interOpThreads: integer('PRM_INTER_OP_THREADS', 0, 0, 1024, 'onnxruntime threads across operators (0 = onnxruntime default)'),
   engineThreads: oneOf('PRM_ENGINE_THREADS', ENGINE_THREADS, 'worker', 'Where onnxruntime runs: worker (one worker thread per model; the event loop stays free during inference) or main'),

@@ -15,7 +15,7 @@ describe('loadConfig', () => {
       intraOpThreads: 0,
       interOpThreads: 0,
       intraOpSpinning: false,
-      engineNiceness: 19,
+      engineNiceness: 0,
       logLevel: 'info',
       bodyLimitBytes: 8 * MiB,
       maxItemsPerRequest: 256,

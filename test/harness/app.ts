@@ -10,7 +10,6 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { LoadingScoringService } from '../../src/core/scoring-service.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { BUNDLES_DIR } from './bundles.js';
-import { ENGINE_PRIORITY_ENV } from './engine-priority.js';
 
 export { BUNDLES_DIR, emptyModelsDir, modelsDirWith } from './bundles.js';
 
@@ -21,7 +20,6 @@ export const TEST_ENV: Record<string, string> = {
   PRM_DEVICE: 'cpu',
   PRM_INTRA_OP_THREADS: '1',
   PRM_INTER_OP_THREADS: '1',
-  ...ENGINE_PRIORITY_ENV,
 };
 
 export function testConfig(env: Record<string, string> = {}): Config {

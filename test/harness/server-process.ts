@@ -11,8 +11,6 @@ import type { Readable } from 'node:stream';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-import { ENGINE_PRIORITY_ENV } from './engine-priority.js';
-
 export { BUNDLES_DIR, modelsDirWith } from './bundles.js';
 
 export type LogLine = Record<string, unknown> & { msg?: string };
@@ -74,7 +72,6 @@ export class ServerProcess {
         // Two shared cores: no onnxruntime thread pools per session.
         PRM_INTRA_OP_THREADS: '1',
         PRM_INTER_OP_THREADS: '1',
-        ...ENGINE_PRIORITY_ENV,
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,10 +1,11 @@
 /**
- * The engine's threads yield the cores to the HTTP thread. On the CPU a forward pass keeps its
- * threads busy for as long as there are rows, and at equal priority the event loop waits its turn
- * behind them: with both cores of a 2-core machine computing, stalls of the event loop were mostly
- * the HTTP thread waiting 20–45 ms for a core (docs/reliability.md). A worker that runs a session
- * lowers its own priority before the session starts, so the onnxruntime threads the session starts
- * from it inherit the same niceness; the HTTP thread and the tokenizer threads keep theirs.
+ * The engine's threads may yield the cores to the HTTP thread (PRM_ENGINE_NICENESS). On the CPU a
+ * forward pass keeps its threads busy for as long as there are rows, and at equal priority the
+ * event loop waits its turn behind them: with both cores of a 2-core machine computing, the HTTP
+ * thread waited 20–45 ms for a core in many stalls (docs/reliability.md). A worker that runs a
+ * session lowers its own priority before the session starts, so the onnxruntime threads the
+ * session starts from it inherit the same niceness; the HTTP thread and the tokenizer threads
+ * keep theirs.
  */
 import { setPriority } from 'node:os';
 
