@@ -7,7 +7,7 @@
  * see redis-logprob-cache.ts). Both never throw from lookups: a cache in trouble is a miss.
  */
 import { ByteLru } from '../util/byte-lru.js';
-import { mapInSlices } from '../util/time-slices.js';
+import { mapInSlices, type TimeSlices } from '../util/time-slices.js';
 
 export interface SegmentLogprobs {
   policy: Float32Array;
@@ -23,7 +23,11 @@ export interface CacheHealth {
 
 export interface LogprobCache {
   /** Values in key order; null for a miss. Never rejects. */
-  getMany(keys: readonly string[]): Promise<(SegmentLogprobs | null)[]>;
+  /**
+   * `slices`: the request's slice budget (time-slices.ts), for an implementation whose reads are
+   * work on the event loop rather than a wait on I/O.
+   */
+  getMany(keys: readonly string[], slices?: TimeSlices): Promise<(SegmentLogprobs | null)[]>;
   /** Stores in the background; never rejects. */
   setMany(entries: readonly (readonly [string, SegmentLogprobs])[]): void;
   health(): CacheHealth;
@@ -76,9 +80,9 @@ export class MemoryLogprobCache implements LogprobCache {
     return this.lru.bytes;
   }
 
-  getMany(keys: readonly string[]): Promise<(SegmentLogprobs | null)[]> {
+  getMany(keys: readonly string[], slices?: TimeSlices): Promise<(SegmentLogprobs | null)[]> {
     // In slices: a large request looks up thousands of segments.
-    return mapInSlices(keys, (k) => this.lru.get(k) ?? null);
+    return mapInSlices(keys, (k) => this.lru.get(k) ?? null, slices);
   }
 
   setMany(entries: readonly (readonly [string, SegmentLogprobs])[]): void {

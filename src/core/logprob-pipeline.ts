@@ -194,7 +194,7 @@ export class LogprobPipeline {
     // In slices: a request's cache keys are a hash per step, thousands for a large request.
     const chains = await mapInSlices(items, (it) => hashChain(this.o.fingerprint, it.segments), slices);
     const keys = await mapInSlices(chains, logprobKeys, slices);
-    const found = await this.o.caches.logprobs.getMany(keys.flat());
+    const found = await this.o.caches.logprobs.getMany(keys.flat(), slices);
     let at = 0;
     let hits = 0;
     const lookups = await mapInSlices(items, (it, i): ItemLookup => {
