@@ -12,8 +12,9 @@ export interface StepSpans {
   stepTokens: number[];
 }
 
-/** The spans as the API gives them: per step, per token, [start, end). */
-export function nestedSpans(s: StepSpans): [number, number][][] {
+/** The spans as the API gives them: per step, per token, [start, end); null stays null (no offsets). */
+export function nestedSpans(s: StepSpans | null): [number, number][][] | null {
+  if (s === null) return null;
   let k = 0;
   return s.stepTokens.map((n) => {
     const step: [number, number][] = new Array(n);

@@ -81,7 +81,7 @@ export function itemResult(item: PreparedItem, lp: ItemLogprobs, o: ResolvedOpti
     const stepIds = item.segments.slice(1);
     const spans = item.rendered?.stepOffsets ?? null;
     builtWhenRead(out, 'token_ids', () => stepIds.map((ids) => [...ids]));
-    builtWhenRead(out, 'token_offsets', () => (spans === null ? null : nestedSpans(spans)));
+    builtWhenRead(out, 'token_offsets', () => nestedSpans(spans));
   }
   return out;
 }

@@ -44,6 +44,6 @@ function tokenizedItem(item: PreparedItem): TokenizedItem {
     response_tokens: item.responseTokens,
     total_tokens: item.promptTokens + item.responseTokens,
   };
-  builtWhenRead(tokenized, 'step_offsets', () => (spans === null ? null : nestedSpans(spans)));
+  builtWhenRead(tokenized, 'step_offsets', () => nestedSpans(spans));
   return tokenized;
 }
