@@ -17,7 +17,7 @@
 import type { ModelPair, PrefixKv, SharedKv } from '../engine/model-pair.js';
 import { metrics } from '../metrics.js';
 import { ByteLru } from '../util/byte-lru.js';
-import type { SegmentHash } from './segment-keys.js';
+import type { HashChain } from './segment-keys.js';
 
 export interface KvHit {
   /** Index k of the segment whose prefix matched (0 = prompt only). */
@@ -45,9 +45,9 @@ export class KvPrefixCache {
    * Longest k (searching from the end of the chain) with a stored prefix. The hit is retained for
    * the caller, so an eviction while it waits for its batch cannot free it.
    */
-  longest(chain: readonly SegmentHash[], maxSegment = chain.length - 1): KvHit | null {
+  longest(chain: HashChain, maxSegment = chain.length - 1): KvHit | null {
     for (let k = Math.min(maxSegment, chain.length - 1); k >= 0; k--) {
-      const p = this.lru.get(chain[k].toString('base64url'));
+      const p = this.lru.get(chain.key(k));
       if (p) {
         metrics.cacheHits.inc({ tier: 'tier2' });
         return { segment: k, prefix: { kv: p.kv.retain(), length: p.length } };
@@ -57,15 +57,16 @@ export class KvPrefixCache {
     return null;
   }
 
-  has(hk: SegmentHash): boolean {
-    return this.lru.has(hk.toString('base64url'));
+  /** `key`: the prefix's HashChain.key. */
+  has(key: string): boolean {
+    return this.lru.has(key);
   }
 
-  /** Stores the first `length` positions of `kv` under h_k; the cache takes its own reference. */
-  set(hk: SegmentHash, kv: SharedKv, length: number): void {
+  /** Stores the first `length` positions of `kv` under h_k (`key`: HashChain.key(k)); the cache takes its own reference. */
+  set(key: string, kv: SharedKv, length: number): void {
     if (length > kv.length) throw new RangeError(`a prefix of ${length} positions does not fit a KV of ${kv.length}`);
     kv.retain();
-    if (!this.lru.set(hk.toString('base64url'), { kv, length })) kv.release();
+    if (!this.lru.set(key, { kv, length })) kv.release();
     metrics.cacheBytes.set({ tier: 'tier2' }, this.lru.bytes);
   }
 

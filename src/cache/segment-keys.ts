@@ -8,60 +8,90 @@
  */
 import { hash } from 'node:crypto';
 
-export type SegmentHash = Buffer;
-
 /** Starts every root hash: the scheme's name and version. */
 const ROOT_DOMAIN = 'prm/1\0';
+const HASH_BYTES = 32;
 
 /**
- * One buffer per hash, hashed in one call: a request of 16 384 samples hashes tens of thousands of
- * segments, and a Hash object (a native handle the collector finalizes) with a buffer per part
- * for each of them is work for the collector while the event loop waits.
+ * The chain of one trace, [h_0, h_1, ..., h_n] for segments [prompt, step 1, ..., step n], in one
+ * buffer. A request's chains live until its answer; one buffer per trace instead of one per step
+ * is tens of thousands fewer objects for the young-generation collector to copy while the event
+ * loop waits.
  */
-function hashed(head: Buffer | string, ids: ArrayLike<number>, withLength: boolean): SegmentHash {
-  const headBytes = typeof head === 'string' ? Buffer.byteLength(head) : head.length;
-  const at = headBytes + (withLength ? 4 : 0);
-  const out = Buffer.allocUnsafe(at + ids.length * 4);
-  if (typeof head === 'string') out.write(head, 0);
-  else head.copy(out, 0);
-  if (withLength) out.writeUInt32LE(ids.length, headBytes);
-  for (let i = 0; i < ids.length; i++) out.writeInt32LE(ids[i], at + i * 4);
-  return hash('sha256', out, 'buffer');
+export class HashChain {
+  private constructor(private readonly bytes: Buffer) {}
+
+  static of(fingerprint: string, segments: readonly ArrayLike<number>[]): HashChain {
+    const bytes = Buffer.allocUnsafe(HASH_BYTES * segments.length);
+    digestInto(bytes, 0, rootInput(fingerprint, segments[0]));
+    for (let k = 1; k < segments.length; k++) digestInto(bytes, k * HASH_BYTES, extensionInput(bytes, k, segments[k]));
+    return new HashChain(bytes);
+  }
+
+  /** Hashes in the chain: the prompt's and one per step. */
+  get length(): number {
+    return this.bytes.length / HASH_BYTES;
+  }
+
+  /** h_k's bytes (a view into the chain). */
+  hash(k: number): Buffer {
+    return this.bytes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES);
+  }
+
+  /** h_k as text: the in-process name of the prefix through segment k. */
+  key(k: number): string {
+    return this.bytes.toString('base64url', k * HASH_BYTES, (k + 1) * HASH_BYTES);
+  }
+
+  /**
+   * The log-prob cache's key of segment k ≥ 1. The `{root}` hash tag puts every key of one prompt
+   * in the same cluster slot, so one MGET serves a whole chain in cluster mode too.
+   */
+  logprobKey(k: number): string {
+    return `${this.rootTag()}${this.key(k)}`;
+  }
+
+  /** The log-prob cache's keys of segments 1..n. */
+  logprobKeys(): string[] {
+    const tag = this.rootTag();
+    const keys: string[] = [];
+    for (let k = 1; k < this.length; k++) keys.push(`${tag}${this.key(k)}`);
+    return keys;
+  }
+
+  private rootTag(): string {
+    return `prm:lp:{${this.bytes.toString('base64url', 0, 12)}}:`;
+  }
 }
 
-export function rootHash(fingerprint: string, promptIds: ArrayLike<number>): SegmentHash {
-  return hashed(`${ROOT_DOMAIN}${fingerprint}\0`, promptIds, false);
+/**
+ * One input buffer per hash, hashed in one call: a request of 16 384 samples hashes tens of
+ * thousands of segments, and a Hash object (a native handle the collector finalizes) with a
+ * buffer per part for each of them is work for the collector while the event loop waits.
+ */
+function digestInto(out: Buffer, at: number, input: Buffer): void {
+  hash('sha256', input, 'buffer').copy(out, at);
 }
 
-export function extendHash(previous: SegmentHash, segmentIds: ArrayLike<number>): SegmentHash {
+function rootInput(fingerprint: string, ids: ArrayLike<number>): Buffer {
+  const head = `${ROOT_DOMAIN}${fingerprint}\0`;
+  const at = Buffer.byteLength(head);
+  const input = Buffer.allocUnsafe(at + ids.length * 4);
+  input.write(head, 0);
+  writeIds(input, at, ids);
+  return input;
+}
+
+/** h_{k-1}, then segment k's length and ids. */
+function extensionInput(chain: Buffer, k: number, ids: ArrayLike<number>): Buffer {
+  const input = Buffer.allocUnsafe(HASH_BYTES + 4 + ids.length * 4);
+  chain.copy(input, 0, (k - 1) * HASH_BYTES, k * HASH_BYTES);
   // The length prefix keeps segment boundaries unambiguous: [1,2]+[3] never equals [1]+[2,3].
-  return hashed(previous, segmentIds, true);
+  input.writeUInt32LE(ids.length, HASH_BYTES);
+  writeIds(input, HASH_BYTES + 4, ids);
+  return input;
 }
 
-/** [h_0, h_1, ..., h_n] for segments [prompt, step 1, ..., step n]. */
-export function hashChain(fingerprint: string, segments: readonly ArrayLike<number>[]): SegmentHash[] {
-  const chain: SegmentHash[] = [rootHash(fingerprint, segments[0])];
-  for (let k = 1; k < segments.length; k++) chain.push(extendHash(chain[k - 1], segments[k]));
-  return chain;
-}
-
-/**
- * Redis keys of the log-probs of segments 1..n of one chain. The `{root}` hash tag (encoded once)
- * puts every key of one prompt in the same cluster slot, so one MGET serves a whole chain in
- * cluster mode too.
- */
-export function logprobKeys(chain: readonly SegmentHash[]): string[] {
-  const tag = rootTag(chain[0]!);
-  const keys: string[] = [];
-  for (let k = 1; k < chain.length; k++) keys.push(`${tag}${chain[k]!.toString('base64url')}`);
-  return keys;
-}
-
-function rootTag(root: SegmentHash): string {
-  return `prm:lp:{${root.subarray(0, 12).toString('base64url')}}:`;
-}
-
-/** In-process key of the KV state of a prefix (all its tokens but the last), per model role. */
-export function kvKey(role: string, hk: SegmentHash): string {
-  return `${role}:${hk.toString('base64url')}`;
+function writeIds(out: Buffer, at: number, ids: ArrayLike<number>): void {
+  for (let i = 0; i < ids.length; i++) out.writeInt32LE(ids[i], at + i * 4);
 }

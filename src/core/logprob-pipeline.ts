@@ -22,7 +22,7 @@ import type { LoadedBundle } from '../bundle/load-bundle.js';
 import type { Caches } from '../cache/create-caches.js';
 import type { KvHit } from '../cache/kv-prefix-cache.js';
 import type { SegmentLogprobs } from '../cache/logprob-cache.js';
-import { hashChain, logprobKeys, type SegmentHash } from '../cache/segment-keys.js';
+import { HashChain } from '../cache/segment-keys.js';
 import type { ModelPair, PairResult, PairRow, PrefixKv } from '../engine/model-pair.js';
 import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
@@ -87,14 +87,11 @@ export interface PipelineResult {
 
 /** What the cache lookups found for one item. */
 interface ItemLookup {
-  chain: SegmentHash[];
-  keys: string[];
+  chain: HashChain;
   cached: SegmentLogprobs[];
   /** Retained for this item by the lookup; released when its row has run. */
   kvHit: KvHit | null;
 }
-
-const keyOf = (h: SegmentHash): string => h.toString('base64url');
 
 export class LogprobPipeline {
   readonly batcher: Batcher<PairRow, RowResult>;
@@ -125,7 +122,7 @@ export class LogprobPipeline {
     items.forEach((it, i) => {
       const l = lookups[i];
       if (this.o.caches.kv !== null && l.kvHit === null && !complete(it, l) && it.segments[0].length > 1) {
-        candidates.push({ promptKey: keyOf(l.chain[0]), wouldComputePrompt: true });
+        candidates.push({ promptKey: l.chain.key(0), wouldComputePrompt: true });
       }
     });
     const demand = promptDemand(candidates);
@@ -174,7 +171,7 @@ export class LogprobPipeline {
       const l = lookups[i];
       if (complete(it, l)) return;
       const segs = it.segments;
-      const key = keyOf(l.chain[0]);
+      const key = l.chain.key(0);
       const shared = (demand.get(key) ?? 0) > 1;
       const from = l.kvHit ? usableHitLength(l.kvHit.prefix.length, firstNeeded(segs, l.cached.length)) : shared ? segs[0].length - 1 : 0;
       need.rows++;
@@ -192,8 +189,8 @@ export class LogprobPipeline {
   private async lookUpLogprobs(items: readonly PipelineItem[], slices: TimeSlices): Promise<ItemLookup[]> {
     const hasRef = this.o.models.reference !== null;
     // In slices: a request's cache keys are a hash per step, thousands for a large request.
-    const chains = await mapInSlices(items, (it) => hashChain(this.o.fingerprint, it.segments), slices);
-    const keys = await mapInSlices(chains, logprobKeys, slices);
+    const chains = await mapInSlices(items, (it) => HashChain.of(this.o.fingerprint, it.segments), slices);
+    const keys = await mapInSlices(chains, (c) => c.logprobKeys(), slices);
     const found = await this.o.caches.logprobs.getMany(keys.flat(), slices);
     let at = 0;
     let hits = 0;
@@ -207,7 +204,7 @@ export class LogprobPipeline {
       }
       at += n;
       hits += cached.length;
-      return { chain: chains[i], keys: keys[i], cached, kvHit: null };
+      return { chain: chains[i], cached, kvHit: null };
     }, slices);
     // Counted once per request, not per item: thousands of label lookups otherwise.
     metrics.cacheHits.inc({ tier: 'tier1' }, hits);
@@ -258,8 +255,8 @@ export class LogprobPipeline {
   ): Promise<PrefixKv | null> {
     const hit = lookup.kvHit;
     if (hit) return { kv: hit.prefix.kv, length: usableHitLength(hit.prefix.length, firstNeeded(segs, lookup.cached.length)) };
-    const h0 = keyOf(lookup.chain[0]);
-    if (this.o.caches.kv && ((demand.get(h0) ?? 0) > 1 || this.inflightPrompts.has(h0))) return this.promptKv(lookup.chain[0], segs[0], reservation);
+    const h0 = lookup.chain.key(0);
+    if (this.o.caches.kv && ((demand.get(h0) ?? 0) > 1 || this.inflightPrompts.has(h0))) return this.promptKv(h0, segs[0], reservation);
     return null;
   }
 
@@ -267,7 +264,7 @@ export class LogprobPipeline {
     const kvCache = this.o.caches.kv;
     const prompt = item.segments[0];
     // The prompt's own entry, when missing: a compact copy, so it never pins the whole trace.
-    const keepKvPrefix = kvCache && prompt.length > 1 && !kvCache.has(lookup.chain[0]) ? prompt.length - 1 : undefined;
+    const keepKvPrefix = kvCache && prompt.length > 1 && !kvCache.has(lookup.chain.key(0)) ? prompt.length - 1 : undefined;
     return { tokens: row.tokens, targets: row.targets, past, keepKv: kvCache !== null && item.partial === true, keepKvPrefix };
   }
 
@@ -276,13 +273,13 @@ export class LogprobPipeline {
     const segs = item.segments;
     const first = lookup.cached.length + 1;
     const fresh = stepSlices(segs, first, lp);
-    this.o.caches.logprobs.setMany(fresh.map((v, j) => [lookup.keys[first - 1 + j], v] as const));
+    this.o.caches.logprobs.setMany(fresh.map((v, j) => [lookup.chain.logprobKey(first + j), v] as const));
     const kvCache = this.o.caches.kv;
     if (kvCache === null) return;
     const total = segs.reduce((n, s) => n + s.length, 0);
     // All tokens but the last: the next extension re-feeds that token (module comment).
-    if (result.kv) kvCache.set(lookup.chain[segs.length - 1], result.kv, total - 1);
-    const h0 = lookup.chain[0];
+    if (result.kv) kvCache.set(lookup.chain.key(segs.length - 1), result.kv, total - 1);
+    const h0 = lookup.chain.key(0);
     if (result.prefixKv && !kvCache.has(h0)) kvCache.set(h0, result.prefixKv, result.prefixKv.length);
   }
 
@@ -290,8 +287,7 @@ export class LogprobPipeline {
    * KV of all prompt tokens but the last, computed once however many items/requests want it.
    * Each caller gets its own reference and must release it.
    */
-  private promptKv(h0: SegmentHash, prompt: ArrayLike<number>, reservation?: Reservation): Promise<PrefixKv> {
-    const key = keyOf(h0);
+  private promptKv(key: string, prompt: ArrayLike<number>, reservation?: Reservation): Promise<PrefixKv> {
     let entry = this.inflightPrompts.get(key);
     if (!entry) {
       const tokens = Int32Array.from({ length: prompt.length - 1 }, (_, i) => prompt[i]);
@@ -305,7 +301,7 @@ export class LogprobPipeline {
           // Removed in the same tick as the claims are counted: a later caller finds it in the KV cache.
           this.inflightPrompts.delete(key);
           const kv = r.kv!;
-          this.o.caches.kv?.set(h0, kv, kv.length);
+          this.o.caches.kv?.set(key, kv, kv.length);
           for (let c = 1; c < e.claims; c++) kv.retain();
           return { kv, length: kv.length };
         },

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedBundle } from '../../src/bundle/load-bundle.js';
-import { hashChain } from '../../src/cache/segment-keys.js';
+import { HashChain } from '../../src/cache/segment-keys.js';
 import { KvPrefixCache } from '../../src/cache/kv-prefix-cache.js';
 import { SharedKv } from '../../src/engine/model-pair.js';
 import { WorkerLogprobModel } from '../../src/engine/worker-model.js';
@@ -31,7 +31,7 @@ async function computeKv(n: number, first = 5): Promise<SharedKv> {
 
 const held = () => heldKvHandles(bundle);
 
-const key = (name: string) => hashChain('fingerprint', [[1, 2, 3], Array.from(name, (c) => c.charCodeAt(0))]);
+const key = (name: string) => HashChain.of('fingerprint', [[1, 2, 3], Array.from(name, (c) => c.charCodeAt(0))]);
 
 describe('KvPrefixCache with KV held by worker threads', () => {
   it('frees evicted, replaced and cleared entries in the workers, and nothing still held', async () => {
@@ -44,8 +44,8 @@ describe('KvPrefixCache with KV held by worker threads', () => {
     const cache = new KvPrefixCache(Math.floor(a.bytes * 2.5));
     const [ka, kb, kc] = [key('a'), key('b'), key('c')];
 
-    cache.set(ka[1], a, 7);
-    cache.set(kb[1], b, 7);
+    cache.set(ka.key(1), a, 7);
+    cache.set(kb.key(1), b, 7);
     // The cache holds its own references: the computing side lets go of all three.
     for (const kv of [a, b, c]) kv.release();
     expect(await held(), 'c had no holder but the computing side').toEqual([2, 2]);
@@ -54,7 +54,7 @@ describe('KvPrefixCache with KV held by worker threads', () => {
     expect(hit.segment).toBe(1);
     expect(hit.prefix.length).toBe(7);
     const d = await computeKv(8, 60);
-    cache.set(kc[1], d, 8);
+    cache.set(kc.key(1), d, 8);
     d.release();
     // a was stored first, but the hit made it the most recently used: b is evicted.
     expect(cache.longest(kb)).toBeNull();
@@ -62,7 +62,7 @@ describe('KvPrefixCache with KV held by worker threads', () => {
 
     // Replacing an entry frees the value it replaced.
     const a2 = await computeKv(8, 80);
-    cache.set(ka[1], a2, 7);
+    cache.set(ka.key(1), a2, 7);
     a2.release();
     expect(await held(), 'a survives: the hit still holds it').toEqual([3, 3]);
     hit.prefix.kv.release();
@@ -77,10 +77,10 @@ describe('KvPrefixCache with KV held by worker threads', () => {
     const kv = await computeKv(12);
     const cache = new KvPrefixCache(kv.bytes * 10);
     const chain = key('trace');
-    cache.set(chain[1], kv, 11);
-    cache.set(chain[0], kv, 3);
+    cache.set(chain.key(1), kv, 11);
+    cache.set(chain.key(0), kv, 3);
     kv.release();
-    const hit = cache.longest([chain[0]])!;
+    const hit = cache.longest(chain, 0)!;
     expect(hit.prefix.length).toBe(3);
     hit.prefix.kv.release();
     expect(await held()).toEqual([1, 1]);
@@ -92,7 +92,7 @@ describe('KvPrefixCache with KV held by worker threads', () => {
   it('refuses a prefix longer than its KV, and releasing more often than retaining', async () => {
     const kv = await computeKv(4);
     const cache = new KvPrefixCache(kv.bytes * 10);
-    expect(() => cache.set(key('x')[1], kv, 5)).toThrow(/does not fit/);
+    expect(() => cache.set(key('x').key(1), kv, 5)).toThrow(/does not fit/);
     kv.release();
     expect(() => kv.release()).toThrow(/released more often/);
     expect(() => kv.retain()).toThrow(/already released/);

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hashChain, logprobKeys } from '../../src/cache/segment-keys.js';
+import { HashChain } from '../../src/cache/segment-keys.js';
+
+const hashChain = (fingerprint: string, segments: number[][]): Buffer[] => {
+  const chain = HashChain.of(fingerprint, segments);
+  return Array.from({ length: chain.length }, (_, k) => chain.hash(k));
+};
 
 describe('segment hash chain', () => {
   const segs = [[5, 6, 7], [1, 2], [3], [4, 4, 4]];
@@ -41,14 +46,17 @@ describe('segment hash chain', () => {
   });
 
   it('keys each segment after the prompt by its root\'s tag and its own hash', () => {
-    const chain = hashChain('fp', segs);
-    const tag = chain[0].subarray(0, 12).toString('base64url');
-    expect(logprobKeys(chain)).toEqual(chain.slice(1).map((h) => `prm:lp:{${tag}}:${h.toString('base64url')}`));
+    const hashes = hashChain('fp', segs);
+    const chain = HashChain.of('fp', segs);
+    const tag = hashes[0].subarray(0, 12).toString('base64url');
+    const expected = hashes.slice(1).map((h) => `prm:lp:{${tag}}:${h.toString('base64url')}`);
+    expect(chain.logprobKeys()).toEqual(expected);
+    expect(expected.map((_, j) => chain.logprobKey(j + 1))).toEqual(expected);
+    expect(hashes.map((_, k) => chain.key(k))).toEqual(hashes.map((h) => h.toString('base64url')));
   });
 
   it('puts all keys of one prompt in one cluster hash tag', () => {
-    const chain = hashChain('fp', segs);
-    const tags = logprobKeys(chain).map((key) => /\{([^}]+)\}/.exec(key)![1]);
+    const tags = HashChain.of('fp', segs).logprobKeys().map((key) => /\{([^}]+)\}/.exec(key)![1]);
     expect(new Set(tags).size).toBe(1);
   });
 });
