@@ -41,27 +41,38 @@ export function sigmoid(x: number): number {
   return e / (1 + e);
 }
 
-export function aggregateRewards(rewards: readonly number[], aggregate: Aggregate): number {
+export function aggregateRewards(rewards: ArrayLike<number>, aggregate: Aggregate): number {
   switch (aggregate) {
-    case 'min':
-      return Math.min(...rewards);
-    case 'sum': {
-      let s = 0;
-      for (const r of rewards) s += r;
-      return s;
+    case 'min': {
+      let m = Number.POSITIVE_INFINITY;
+      for (let k = 0; k < rewards.length; k++) m = Math.min(m, rewards[k]);
+      return m;
     }
+    case 'sum':
+      return sumOf(rewards);
     case 'last':
       return rewards[rewards.length - 1];
-    case 'mean': {
-      let s = 0;
-      for (const r of rewards) s += r;
-      return s / rewards.length;
-    }
+    case 'mean':
+      return sumOf(rewards) / rewards.length;
   }
 }
 
-export function computeRewards(input: RewardInput): RewardOutput {
-  const { policy, reference, stepTokens, beta, aggregate } = input;
+function sumOf(xs: ArrayLike<number>): number {
+  let s = 0;
+  for (let k = 0; k < xs.length; k++) s += xs[k];
+  return s;
+}
+
+/** What a trace's rewards come down to: its score, q_n, and q_k of every step. */
+export interface RewardSummary {
+  score: number;
+  outcome_reward: number;
+  /** q_k for k = 1..n; the steps and their rewards are made from it (stepsOf). */
+  q: Float64Array;
+}
+
+function checkLengths(input: Omit<RewardInput, 'aggregate' | 'tokenRewards' | 'beta'>): void {
+  const { policy, reference, stepTokens } = input;
   const total = stepTokens.reduce((a, b) => a + b, 0);
   if (stepTokens.length === 0) throw new RangeError('a trace needs at least one step');
   if (total !== policy.length) {
@@ -70,28 +81,50 @@ export function computeRewards(input: RewardInput): RewardOutput {
   if (reference !== null && reference.length !== policy.length) {
     throw new RangeError(`${reference.length} reference log-probs for ${policy.length} policy log-probs`);
   }
+}
 
-  const steps: RewardStep[] = [];
-  const tokenRewards: number[][] | undefined = input.tokenRewards ? [] : undefined;
+/** ℓ_i of token i. */
+function logRatio(policy: ArrayLike<number>, reference: ArrayLike<number> | null, i: number): number {
+  return reference === null ? policy[i] : policy[i] - reference[i];
+}
+
+export function rewardSummary(input: Omit<RewardInput, 'tokenRewards'>): RewardSummary {
+  checkLengths(input);
+  const { policy, reference, stepTokens, beta } = input;
+  const q = new Float64Array(stepTokens.length);
+  const rewards = new Float64Array(stepTokens.length);
   // Σℓ is accumulated unscaled and multiplied by β once per step, so q_n is exactly β·Σℓ
   // whatever the step boundaries (no drift from summing per-step differences).
   let sumL = 0;
-  let prevQ = 0;
   let i = 0;
-  for (const n of stepTokens) {
-    const tr: number[] | undefined = tokenRewards ? [] : undefined;
-    for (let j = 0; j < n; j++, i++) {
-      const l = reference === null ? policy[i] : policy[i] - reference[i];
-      sumL += l;
-      tr?.push(beta * l);
-    }
-    const q = beta * sumL;
-    steps.push({ reward: q - prevQ, q, value: sigmoid(q), tokens: n });
-    tokenRewards?.push(tr!);
-    prevQ = q;
-  }
-  const rewards = steps.map((s) => s.reward);
-  const out: RewardOutput = { score: aggregateRewards(rewards, aggregate), outcome_reward: prevQ, steps };
-  if (tokenRewards) out.token_rewards = tokenRewards;
+  stepTokens.forEach((n, k) => {
+    for (let j = 0; j < n; j++, i++) sumL += logRatio(policy, reference, i);
+    q[k] = beta * sumL;
+    rewards[k] = q[k] - (k === 0 ? 0 : q[k - 1]);
+  });
+  return { score: aggregateRewards(rewards, input.aggregate), outcome_reward: q[q.length - 1], q };
+}
+
+/** The steps of a summary: r_k = q_k − q_{k−1}, v_k = σ(q_k), and each step's token count. */
+export function stepsOf(q: Float64Array, stepTokens: readonly number[]): RewardStep[] {
+  return stepTokens.map((n, k) => ({ reward: q[k] - (k === 0 ? 0 : q[k - 1]), q: q[k], value: sigmoid(q[k]), tokens: n }));
+}
+
+/** β·ℓ_i grouped by step. */
+export function tokenRewardsOf(input: Omit<RewardInput, 'aggregate' | 'tokenRewards'>): number[][] {
+  checkLengths(input);
+  const { policy, reference, stepTokens, beta } = input;
+  let i = 0;
+  return stepTokens.map((n) => {
+    const tr: number[] = [];
+    for (let j = 0; j < n; j++, i++) tr.push(beta * logRatio(policy, reference, i));
+    return tr;
+  });
+}
+
+export function computeRewards(input: RewardInput): RewardOutput {
+  const summary = rewardSummary(input);
+  const out: RewardOutput = { score: summary.score, outcome_reward: summary.outcome_reward, steps: stepsOf(summary.q, input.stepTokens) };
+  if (input.tokenRewards) out.token_rewards = tokenRewardsOf(input);
   return out;
 }

@@ -20,7 +20,7 @@ import type { BundlePipelines, ItemLogprobs } from './logprob-pipeline.js';
 import { prepareItems, type PreparedItem } from './prepare-items.js';
 import type { SegmentPool } from '../bundle/segment-pool.js';
 import { nestedSpans } from '../bundle/step-spans.js';
-import { computeRewards } from './rewards.js';
+import { rewardSummary, stepsOf, tokenRewardsOf } from './rewards.js';
 import { AGGREGATES, type Aggregate, type ItemResult, type ModelSummary, type ScoreItemInput, type ScoreOptions, type ScoreResult, type ScoringService } from './types.js';
 import { builtWhenRead } from '../util/built-when-read.js';
 import { mapInSlices } from '../util/time-slices.js';
@@ -65,19 +65,18 @@ export function summaryOf(b: LoadedBundle, beta = b.manifest.beta): ModelSummary
   return { name: b.name, fingerprint: b.fingerprint, beta, reference_free: b.reference === null };
 }
 
-/** Rewards of one item from its log-probs (cached or fresh: same inputs, same numbers). */
+/**
+ * Rewards of one item from its log-probs (cached or fresh: same inputs, same numbers). The score
+ * is computed now; the steps and the per-token arrays are made when the answer's serializer reads
+ * them (built-when-read.ts), from the q_k and the log-probs the item keeps.
+ */
 export function itemResult(item: PreparedItem, lp: ItemLogprobs, o: ResolvedOptions): ItemResult {
-  const r = computeRewards({
-    policy: lp.policy,
-    reference: lp.reference,
-    stepTokens: item.stepTokens,
-    beta: o.beta,
-    aggregate: o.aggregate,
-    tokenRewards: o.tokenRewards,
-  });
-  const out: ItemResult = { id: item.id, score: r.score, outcome_reward: r.outcome_reward, steps: r.steps, cached_tokens: lp.cachedTokens };
-  if (r.token_rewards) {
-    out.token_rewards = r.token_rewards;
+  const input = { policy: lp.policy, reference: lp.reference, stepTokens: item.stepTokens, beta: o.beta };
+  const summary = rewardSummary({ ...input, aggregate: o.aggregate });
+  const out: ItemResult = { id: item.id, score: summary.score, outcome_reward: summary.outcome_reward, steps: [], cached_tokens: lp.cachedTokens };
+  builtWhenRead(out, 'steps', () => stepsOf(summary.q, item.stepTokens));
+  if (o.tokenRewards) {
+    builtWhenRead(out, 'token_rewards', () => tokenRewardsOf(input));
     const stepIds = item.segments.slice(1);
     const spans = item.rendered?.stepOffsets ?? null;
     builtWhenRead(out, 'token_ids', () => stepIds.map((ids) => [...ids]));

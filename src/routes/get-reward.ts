@@ -72,16 +72,18 @@ export function withoutEndTexts(response: string, endTexts: readonly string[]): 
 
 function answer(outcomes: SampleOutcome[], fallback: number): GetRewardResponse {
   const rewards = outcomes.map((o) => o.result?.score ?? fallback);
+  // Each result's steps are made when read (score-request.ts): read once per sample.
+  const stepRewards = outcomes.map((o) => o.result?.steps.map((s) => s.reward) ?? []);
   return {
     rewards,
     scores: rewards,
     extra_logs: {
       outcome_reward: outcomes.map((o) => o.result?.outcome_reward ?? fallback),
-      num_steps: outcomes.map((o) => o.result?.steps.length ?? 0),
+      num_steps: stepRewards.map((r) => r.length),
       scored: outcomes.map((o) => (o.result ? 1 : 0)),
       truncated: outcomes.map((o) => (o.truncated ? 1 : 0)),
     },
-    step_rewards: outcomes.map((o) => o.result?.steps.map((s) => s.reward) ?? []),
+    step_rewards: stepRewards,
     errors: outcomes.map((o) => o.error ? { code: o.error.code, message: o.error.message } : null),
   };
 }
