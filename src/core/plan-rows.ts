@@ -104,9 +104,26 @@ export function stepSlices(segments: readonly ArrayLike<number>[], first: number
   for (let k = first; k < segments.length; k++) {
     const a = off[k] - off[1];
     const b = off[k + 1] - off[1];
-    out.push({ policy: lp.policy.slice(a, b), reference: lp.reference ? lp.reference.slice(a, b) : null });
+    out.push(stepCopy(lp, a, b));
   }
   return out;
+}
+
+/**
+ * Tokens a..b of both arrays, copied into one buffer of their own. A cache entry outlives the
+ * request, so the young-generation collector copies it on its way to the old generation: one
+ * buffer outside the heap and two views cost it a few small objects, two arrays with their data in
+ * the heap twice as many and the data too.
+ */
+function stepCopy(lp: ResponseLogprobs, a: number, b: number): ResponseLogprobs {
+  const n = b - a;
+  const bytes = new ArrayBuffer(n * 4 * (lp.reference ? 2 : 1));
+  const policy = new Float32Array(bytes, 0, n);
+  policy.set(lp.policy.subarray(a, b));
+  if (!lp.reference) return { policy, reference: null };
+  const reference = new Float32Array(bytes, n * 4, n);
+  reference.set(lp.reference.subarray(a, b));
+  return { policy, reference };
 }
 
 /**
