@@ -52,6 +52,18 @@ describe('row planner', () => {
     expect(stepSlices(SEGS, 2, lp).map((s) => [...s.reference!])).toEqual([[-6]]);
   });
 
+  it('cuts steps that are copies of their own, both models\' values apart (cache entries outlive the response arrays)', () => {
+    const lp = { policy: Float32Array.of(-1, -2, -5), reference: Float32Array.of(-3, -4, -6) };
+    const steps = stepSlices(SEGS, 1, lp);
+    lp.policy.fill(0);
+    lp.reference.fill(0);
+    expect(steps.map((s) => [[...s.policy], [...s.reference!]])).toEqual([[[-1, -2], [-3, -4]], [[-5], [-6]]]);
+    steps[0].policy.fill(9);
+    expect([...steps[0].reference!]).toEqual([-3, -4]);
+    const free = stepSlices(SEGS, 1, { policy: Float32Array.of(-1, -2, -5), reference: null });
+    expect(free.map((s) => [[...s.policy], s.reference])).toEqual([[[-1, -2], null], [[-5], null]]);
+  });
+
   it('counts how many traces of a request would compute each prompt', () => {
     const demand = promptDemand([
       { promptKey: 'a', wouldComputePrompt: true },
