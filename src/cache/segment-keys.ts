@@ -33,11 +33,6 @@ export class HashChain {
     return this.bytes.length / HASH_BYTES;
   }
 
-  /** h_k's bytes (a view into the chain). */
-  hash(k: number): Buffer {
-    return this.bytes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES);
-  }
-
   /** h_k as text: the in-process name of the prefix through segment k. */
   key(k: number): string {
     return this.bytes.toString('base64url', k * HASH_BYTES, (k + 1) * HASH_BYTES);
