@@ -53,15 +53,12 @@ export function decodeSegment(buf: Buffer): SegmentLogprobs | null {
   const n = buf.readUInt32LE(1);
   const hasRef = (flags & 1) === 1;
   if (flags > 1 || buf.length !== 5 + n * 4 * (hasRef ? 2 : 1)) return null;
-  // Copy into fresh aligned arrays: Buffer slices may not be 4-byte aligned.
-  const policy = new Float32Array(n);
-  Buffer.from(policy.buffer).set(buf.subarray(5, 5 + n * 4));
-  let reference: Float32Array | null = null;
-  if (hasRef) {
-    reference = new Float32Array(n);
-    Buffer.from(reference.buffer).set(buf.subarray(5 + n * 4, 5 + n * 8));
-  }
-  return { policy, reference };
+  // Copied into one aligned buffer of its own (a Buffer slice may not be 4-byte aligned), both
+  // arrays views into it, as a computed entry is (plan-rows.ts stepCopy).
+  const bytes = new ArrayBuffer(buf.length - 5);
+  new Uint8Array(bytes).set(buf.subarray(5));
+  const policy = new Float32Array(bytes, 0, n);
+  return { policy, reference: hasRef ? new Float32Array(bytes, n * 4, n) : null };
 }
 
 function segmentBytes(v: SegmentLogprobs): number {

@@ -15,6 +15,7 @@ import {
   type LogprobCache,
   type SegmentLogprobs,
 } from './logprob-cache.js';
+import { mapInSlices, type TimeSlices } from '../util/time-slices.js';
 
 export interface RedisCacheOptions {
   /** redis://host:port/db; ignored when clusterNodes is set. */
@@ -29,6 +30,9 @@ export interface RedisCacheOptions {
 }
 
 type Client = Redis | Cluster;
+
+/** ioredis' own timeout of a command, in lookup budgets (REDIS_TIMEOUT_MS). */
+const COMMAND_TIMEOUT_FACTOR = 10;
 
 /** The hash tag of a key (see segment-keys.ts): keys with the same tag share a cluster slot. */
 function tagOf(key: string): string {
@@ -50,7 +54,9 @@ export class RedisLogprobCache implements LogprobCache {
 
   constructor(private readonly opts: RedisCacheOptions) {
     const common: RedisOptions = {
-      commandTimeout: opts.timeoutMs,
+      // A backstop for commands nobody waits on with withTimeout (writes): a lookup's budget is
+      // withTimeout's, which a reply already read off the socket can still meet.
+      commandTimeout: opts.timeoutMs * COMMAND_TIMEOUT_FACTOR,
       connectTimeout: Math.max(1000, opts.timeoutMs * 10),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -109,9 +115,16 @@ export class RedisLogprobCache implements LogprobCache {
     }
   }
 
+  /**
+   * `p`, or a timeout error once the budget has passed. Timers run before the I/O of the turn
+   * that delayed them: after a long turn (a busy event loop, not a slow Redis) the answer may be
+   * waiting on the socket when the timer fires, so the error waits one poll phase, in which that
+   * answer is read and settles `p` first.
+   */
   private withTimeout<T>(p: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis timeout after ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+      const fail = () => reject(new Error(`redis timeout after ${this.opts.timeoutMs} ms`));
+      const timer = setTimeout(() => setImmediate(fail), this.opts.timeoutMs);
       p.then(
         (v) => {
           clearTimeout(timer);
@@ -125,12 +138,31 @@ export class RedisLogprobCache implements LogprobCache {
     });
   }
 
-  async getMany(keys: readonly string[]): Promise<(SegmentLogprobs | null)[]> {
-    const out: (SegmentLogprobs | null)[] = new Array(keys.length).fill(null);
+  async getMany(keys: readonly string[], slices?: TimeSlices): Promise<(SegmentLogprobs | null)[]> {
     if (keys.length === 0 || this.client.status !== 'ready') {
       if (keys.length > 0) metrics.cacheErrors.inc({ op: 'get_offline' });
-      return out;
+      return new Array(keys.length).fill(null);
     }
+    let values: (Buffer | null)[];
+    try {
+      values = await this.withTimeout(this.fetch(keys));
+      this.noteSuccess();
+    } catch (err) {
+      this.noteError('get', err);
+      return new Array(keys.length).fill(null);
+    }
+    // Decoded in the request's slices: the replies of all its MGETs arrive together, and decoding
+    // thousands of values in the turn they arrive held the event loop for tens of milliseconds.
+    return mapInSlices(values, (v) => (v === null ? null : decodeSegment(v)), slices);
+  }
+
+  /**
+   * The raw values in key order, one MGET per hash tag (cluster slot). The commands are sent in
+   * one turn: the budget of the lookup (REDIS_TIMEOUT_MS) is for Redis, not for turns spent behind
+   * other requests' slices.
+   */
+  private async fetch(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    const out: (Buffer | null)[] = new Array(keys.length).fill(null);
     const groups = new Map<string, number[]>();
     keys.forEach((k, i) => {
       const tag = tagOf(k);
@@ -138,23 +170,13 @@ export class RedisLogprobCache implements LogprobCache {
       if (g) g.push(i);
       else groups.set(tag, [i]);
     });
-    try {
-      await this.withTimeout(
-        Promise.all(
-          [...groups.values()].map(async (idx) => {
-            const values = await this.client.mgetBuffer(...idx.map((i) => keys[i]));
-            values.forEach((v, j) => {
-              if (v) out[idx[j]] = decodeSegment(v);
-            });
-          }),
-        ),
-      );
-      this.noteSuccess();
-      return out;
-    } catch (err) {
-      this.noteError('get', err);
-      return new Array(keys.length).fill(null);
-    }
+    await Promise.all(
+      [...groups.values()].map(async (idx) => {
+        const values = await this.client.mgetBuffer(...idx.map((i) => keys[i]));
+        values.forEach((v, j) => (out[idx[j]] = v));
+      }),
+    );
+    return out;
   }
 
   setMany(entries: readonly (readonly [string, SegmentLogprobs])[]): void {

@@ -89,6 +89,28 @@ describe('RedisLogprobCache (real redis-server)', () => {
     await eventually(async () => (await cache.getMany([key]))[0] !== null);
   }, 30_000);
 
+  it('serves a hit whose answer arrived while the event loop was held past the budget', async () => {
+    const quick = new RedisLogprobCache({ url: redis.url, timeoutMs: 50, ttlSeconds: 60 });
+    try {
+      await eventually(async () => quick.health().healthy);
+      const key = 'prm:lp:{t5}:busy';
+      quick.setMany([[key, seg(3, true, 8)]]);
+      await eventually(async () => (await quick.getMany([key]))[0] !== null);
+      for (let round = 0; round < 3; round++) {
+        const lookup = quick.getMany([key]);
+        // Once the command is sent (ioredis sends its pipeline from an immediate queued before
+        // this one), the event loop is held for 3 budgets (another request's work): Redis answers
+        // meanwhile, and its answer is read only after that turn, when the budget's timer has run out.
+        await new Promise((r) => setImmediate(r));
+        const until = performance.now() + 150;
+        while (performance.now() < until);
+        expect(await lookup).toEqual([seg(3, true, 8)]);
+      }
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('treats a hung Redis as a miss within the timeout', async () => {
     const key = 'prm:lp:{t4}:y';
     cache.setMany([[key, seg(2, true, 6)]]);
