@@ -70,21 +70,40 @@ export function withoutEndTexts(response: string, endTexts: readonly string[]): 
   return text;
 }
 
-function answer(outcomes: SampleOutcome[], fallback: number): GetRewardResponse {
-  const rewards = outcomes.map((o) => o.result?.score ?? fallback);
-  // Each result's steps are made when read (score-request.ts): read once per sample.
-  const stepRewards = outcomes.map((o) => o.result?.steps.map((s) => s.reward) ?? []);
+/** What the answer says of one sample. */
+interface SampleAnswer {
+  reward: number;
+  outcomeReward: number;
+  stepRewards: number[];
+  error: { code: string; message: string } | null;
+}
+
+function sampleAnswer(o: SampleOutcome, fallback: number): SampleAnswer {
+  // A result's steps are made when read (score-request.ts): read once.
+  const stepRewards = o.result?.steps.map((s) => s.reward) ?? [];
+  return {
+    reward: o.result?.score ?? fallback,
+    outcomeReward: o.result?.outcome_reward ?? fallback,
+    stepRewards,
+    error: o.error ? { code: o.error.code, message: o.error.message } : null,
+  };
+}
+
+/** The answer, its samples read in slices: a batch of 16 384 samples has tens of thousands of steps. */
+async function answer(outcomes: SampleOutcome[], fallback: number): Promise<GetRewardResponse> {
+  const samples = await mapInSlices(outcomes, (o) => sampleAnswer(o, fallback));
+  const rewards = samples.map((s) => s.reward);
   return {
     rewards,
     scores: rewards,
     extra_logs: {
-      outcome_reward: outcomes.map((o) => o.result?.outcome_reward ?? fallback),
-      num_steps: stepRewards.map((r) => r.length),
+      outcome_reward: samples.map((s) => s.outcomeReward),
+      num_steps: samples.map((s) => s.stepRewards.length),
       scored: outcomes.map((o) => (o.result ? 1 : 0)),
       truncated: outcomes.map((o) => (o.truncated ? 1 : 0)),
     },
-    step_rewards: stepRewards,
-    errors: outcomes.map((o) => o.error ? { code: o.error.code, message: o.error.message } : null),
+    step_rewards: samples.map((s) => s.stepRewards),
+    errors: samples.map((s) => s.error),
   };
 }
 
@@ -161,8 +180,8 @@ export const getRewardRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (large) leave = await largeBatches.enter(signal);
         return scoreQueries(request, reply, signal, deadlineAt);
       });
-      if (outcomes.length === 0) return answer([], 0);
-      return await sendSliced(reply, ANSWER, answer(outcomes, fallback));
+      if (outcomes.length === 0) return await answer([], 0);
+      return await sendSliced(reply, ANSWER, await answer(outcomes, fallback));
     } finally {
       leave();
     }
