@@ -1,6 +1,6 @@
 /**
  * Hostile and largest bodies against the real service: `npx tsx scripts/hostile-bodies.ts`
- * [--runs 3] [--only TEXT] [--concurrent N] [--no-single] [--env NAME=VALUE]... [--node-arg=FLAG]...
+ * [--runs 3] [--only TEXT] [--concurrent N] [--no-single] [--redis] [--env NAME=VALUE]... [--node-arg=FLAG]...
  *
  * Starts src/server.ts as a process (test/harness/server-process.ts) on the default model
  * arith-tiny and on arith-nfc, a copy of it whose tokenizer has an NFC normalizer (as Qwen's has;
@@ -17,12 +17,15 @@
  * freshly started server (so its peak RSS less the fresh server's is what those requests took), to
  * measure the worst mixes. `--only REGEX` picks cases by name; `--env NAME=VALUE` sets a setting
  * of the server (e.g. the Kubernetes ConfigMap's); `--node-arg=FLAG` passes a flag to node itself
- * (V8's garbage-collector flags, which NODE_OPTIONS refuses).
+ * (V8's garbage-collector flags, which NODE_OPTIONS refuses). `--redis` starts a redis-server of
+ * the script's own on a free port for the whole run and points every server at it (REDIS_URL):
+ * the log-prob cache in Redis, as the ConfigMap has it, shared by the servers of one run, so a
+ * body repeating traces an earlier body scored is answered from it.
  */
 import { parseArgs } from 'node:util';
 import { ServerProcess } from '../test/harness/server-process.js';
 import { modelsDirWithNfcCopy } from '../test/helpers/nfc-bundle.js';
-import { freePort } from '../test/helpers/redis-server.js';
+import { RedisProcess, freePort } from '../test/helpers/redis-server.js';
 import { historicCases, largestValidCases, limitCases, longTrace, type HostileCase } from './hostile-cases.js';
 import { measureCase, measureConcurrent, type Measurement } from './hostile-measure.js';
 
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     'no-single': { type: 'boolean', default: false },
     env: { type: 'string', multiple: true, default: [] },
     'node-arg': { type: 'string', multiple: true, default: [] },
+    redis: { type: 'boolean', default: false },
   },
 });
 const runs = Math.max(1, Number(args.runs));
@@ -69,8 +73,12 @@ function row(m: Measurement): string {
   return `| ${m.name} | ${(m.bodyBytes / 1e6).toFixed(2)} MB | ${m.status} ${m.code ?? ''} | ${m.ms.toFixed(0)} ms | ${m.answerBytes} B | ${m.lagMaxMs.toFixed(1)} ms | ${mib(m.rssBefore)} → ${mib(m.rssPeak)} MiB |`;
 }
 
+/** The run's own Redis (--redis), started by main. */
+let redis: RedisProcess | undefined;
+
 function startServer(modelsDir: string): Promise<ServerProcess> {
-  return freePort().then((port) => ServerProcess.start({ PORT: String(port), MODELS_DIR: modelsDir, DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', EVENT_LOOP_RESOLUTION_MS: '1', ...extraEnv }, { nodeArgs: args['node-arg'] }));
+  const cache: Record<string, string> = redis ? { REDIS_URL: redis.url } : {};
+  return freePort().then((port) => ServerProcess.start({ PORT: String(port), MODELS_DIR: modelsDir, DEFAULT_MODEL: 'arith-tiny', LOG_LEVEL: 'warn', EVENT_LOOP_RESOLUTION_MS: '1', ...cache, ...extraEnv }, { nodeArgs: args['node-arg'] }));
 }
 
 async function singleCases(modelsDir: string, results: Measurement[]): Promise<void> {
@@ -111,8 +119,13 @@ async function main(): Promise<void> {
   const results: Measurement[] = [];
   console.log('| case | body | status | time | answer | worst event-loop delay | RSS before → peak |');
   console.log('|---|---|---|---|---|---|---|');
-  if (!args['no-single']) await singleCases(modelsDir, results);
-  if (concurrent > 0) await concurrentCases(modelsDir, results);
+  if (args.redis) redis = await RedisProcess.start();
+  try {
+    if (!args['no-single']) await singleCases(modelsDir, results);
+    if (concurrent > 0) await concurrentCases(modelsDir, results);
+  } finally {
+    await redis?.kill();
+  }
   console.log(JSON.stringify({ results }));
 }
 
