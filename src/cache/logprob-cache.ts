@@ -61,8 +61,16 @@ export function decodeSegment(buf: Buffer): SegmentLogprobs | null {
   return { policy, reference: hasRef ? new Float32Array(bytes, n * 4, n) : null };
 }
 
+/**
+ * What an entry costs besides its values and its key (which ByteLru charges at 2 bytes a
+ * character): the value's objects and buffer record, the key's string forms, the LRU's slots. A
+ * step is often a few tokens, so this is most of an entry: charged at 64 bytes, a full cache held
+ * 2–3 times CACHE_MAX_BYTES (`node --expose-gc --import tsx scripts/cache-entry-memory.ts`).
+ */
+const ENTRY_OVERHEAD_BYTES = 600;
+
 function segmentBytes(v: SegmentLogprobs): number {
-  return v.policy.byteLength + (v.reference?.byteLength ?? 0) + 64;
+  return v.policy.byteLength + (v.reference?.byteLength ?? 0) + ENTRY_OVERHEAD_BYTES;
 }
 
 /** The embedded default: an LRU bounded by bytes, private to this process. */
