@@ -13,11 +13,12 @@ import { trace } from '../helpers/traces.js';
 let h: TestApp;
 beforeAll(async () => {
   // One bundle (the door refuses only when every bundle's backlog is too long), one row per forward
-  // pass and no caches: a 300-item call keeps the engine busy for a while.
+  // pass and no caches: a 1 000-item call keeps the engine busy for a while.
   h = await startLiveServer({ MODELS_DIR: modelsDirWith('tiny-logprobs'), MAX_BATCH_TOKENS: '64', MAX_BATCH_WAIT_MS: '0', KV_CACHE_MAX_BYTES: '0', CACHE_MAX_BYTES: '0', REQUEST_TIMEOUT_MS: '200', HEADERS_TIMEOUT_MS: '3000', BODY_TIMEOUT_MS: '3000' });
 }, 120_000);
 afterAll(() => h?.close());
 
+const queueDepth = async () => (await metrics.queueDepth.get()).values[0]?.value ?? 0;
 const rowsRun = async () => (await metrics.batchRows.get()).values.find((v) => v.metricName === 'prm_batch_rows_sum')?.value ?? 0;
 
 /** Sends `head` and no body; resolves with what came back within `waitMs` (or at close). */
@@ -47,11 +48,15 @@ const head = (path: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type
 
 describe('the backlog door', () => {
   it('refuses a scoring request from its headers while the backlog outlasts the longest deadline', async () => {
-    const rowsAtStart = await rowsRun();
     // No deadline on this call (it is not an HTTP request): it builds the backlog and finishes.
-    const busy = h.scoring.score(undefined, Array.from({ length: 300 }, (_, i) => trace(5000 + i, 3)), {});
-    // The engine's pace is known once some batches have run.
-    for (let i = 0; i < 400 && (await rowsRun()) - rowsAtStart < 8; i++) await new Promise((r) => setTimeout(r, 10));
+    const busy = h.scoring.score(undefined, Array.from({ length: 1000 }, (_, i) => trace(5000 + i, 3)), {});
+    // The engine's pace is learnt from batches that leave rows waiting: while the call's rows are
+    // still being queued a quick engine keeps up with them, so wait for a backlog, then for a few
+    // of its batches.
+    const sleep = () => new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && (await queueDepth()) < 500; i++) await sleep();
+    const rowsAtBacklog = await rowsRun();
+    for (let i = 0; i < 400 && (await rowsRun()) - rowsAtBacklog < 4; i++) await sleep();
     const refusedBefore = (await metrics.rejected.get()).values.find((v) => v.labels.reason === 'overloaded')?.value ?? 0;
 
     for (const path of ['/v1/score', '/get_reward']) {
