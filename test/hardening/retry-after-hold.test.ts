@@ -26,14 +26,19 @@ afterAll(async () => {
   await h?.close();
 }, 120_000);
 
+const queueDepth = async () => (await metrics.queueDepth.get()).values[0]?.value ?? 0;
 const rowsRun = async () => (await metrics.batchRows.get()).values.find((v) => v.metricName === 'prm_batch_rows_sum')?.value ?? 0;
 
 /** A call with no deadline (not an HTTP request) that keeps the engine busy for a few seconds. */
 beforeEach(async () => {
-  const rowsAtStart = await rowsRun();
   busy.push(h.scoring.score(undefined, Array.from({ length: 1500 }, (_, i) => trace(20_000 + 1500 * busy.length + i, 3)), {}));
-  // The engine's pace is known once some batches have run.
-  for (let i = 0; i < 400 && (await rowsRun()) - rowsAtStart < 8; i++) await new Promise((r) => setTimeout(r, 10));
+  // The engine's pace is learnt from batches that leave rows waiting: while the call's rows are
+  // still being queued a quick engine keeps up with them, so wait for a backlog, then for a few
+  // of its batches.
+  const wait = () => new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && (await queueDepth()) < 500; i++) await wait();
+  const rowsAtBacklog = await rowsRun();
+  for (let i = 0; i < 400 && (await rowsRun()) - rowsAtBacklog < 4; i++) await wait();
 });
 
 /** A raw keep-alive connection that collects "status retry-after connection" of every answer. */
