@@ -21,7 +21,10 @@ describe('/get_reward on a fresh server', () => {
     expect(res.statusCode, res.body).toBe(200);
     const { rewards, errors } = res.json() as { rewards: number[]; errors: unknown[] };
     expect(rewards).toHaveLength(4096);
-    expect(new Set(rewards).size).toBe(1);
+    // One trace 4 096 times: the same reward, up to the last bits of float32 log-probs computed in
+    // batches of other shapes (rows of one chunk can be split between passes).
+    const spread = Math.max(...rewards) - Math.min(...rewards);
+    expect(spread, `distinct rewards: ${[...new Set(rewards)].join(', ')}`).toBeLessThan(1e-5);
     expect(errors.every((e) => e === null)).toBe(true);
   });
 });
