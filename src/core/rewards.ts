@@ -15,8 +15,6 @@ export interface RewardInput {
   /** Tokens of each step; they sum to policy.length. */
   stepTokens: readonly number[];
   beta: number;
-  aggregate: Aggregate;
-  tokenRewards: boolean;
 }
 
 export interface RewardStep {
@@ -24,14 +22,6 @@ export interface RewardStep {
   q: number;
   value: number;
   tokens: number;
-}
-
-export interface RewardOutput {
-  score: number;
-  outcome_reward: number;
-  steps: RewardStep[];
-  /** β·ℓ_i grouped by step (only when asked for). */
-  token_rewards?: number[][];
 }
 
 /** σ(x) without overflow: exp is only ever taken of a non-positive number. */
@@ -71,7 +61,7 @@ export interface RewardSummary {
   q: Float64Array;
 }
 
-function checkLengths(input: Omit<RewardInput, 'aggregate' | 'tokenRewards' | 'beta'>): void {
+function checkLengths(input: RewardInput): void {
   const { policy, reference, stepTokens } = input;
   const total = stepTokens.reduce((a, b) => a + b, 0);
   if (stepTokens.length === 0) throw new RangeError('a trace needs at least one step');
@@ -88,7 +78,12 @@ function logRatio(policy: ArrayLike<number>, reference: ArrayLike<number> | null
   return reference === null ? policy[i] : policy[i] - reference[i];
 }
 
-export function rewardSummary(input: Omit<RewardInput, 'tokenRewards'>): RewardSummary {
+/** r_k = q_k − q_{k−1}, with q_0 = 0. */
+function stepReward(q: Float64Array, k: number): number {
+  return q[k] - (k === 0 ? 0 : q[k - 1]);
+}
+
+export function rewardSummary(input: RewardInput, aggregate: Aggregate): RewardSummary {
   checkLengths(input);
   const { policy, reference, stepTokens, beta } = input;
   const q = new Float64Array(stepTokens.length);
@@ -100,18 +95,18 @@ export function rewardSummary(input: Omit<RewardInput, 'tokenRewards'>): RewardS
   stepTokens.forEach((n, k) => {
     for (let j = 0; j < n; j++, i++) sumL += logRatio(policy, reference, i);
     q[k] = beta * sumL;
-    rewards[k] = q[k] - (k === 0 ? 0 : q[k - 1]);
+    rewards[k] = stepReward(q, k);
   });
-  return { score: aggregateRewards(rewards, input.aggregate), outcome_reward: q[q.length - 1], q };
+  return { score: aggregateRewards(rewards, aggregate), outcome_reward: q[q.length - 1], q };
 }
 
 /** The steps of a summary: r_k = q_k − q_{k−1}, v_k = σ(q_k), and each step's token count. */
 export function stepsOf(q: Float64Array, stepTokens: readonly number[]): RewardStep[] {
-  return stepTokens.map((n, k) => ({ reward: q[k] - (k === 0 ? 0 : q[k - 1]), q: q[k], value: sigmoid(q[k]), tokens: n }));
+  return stepTokens.map((n, k) => ({ reward: stepReward(q, k), q: q[k], value: sigmoid(q[k]), tokens: n }));
 }
 
 /** β·ℓ_i grouped by step. */
-export function tokenRewardsOf(input: Omit<RewardInput, 'aggregate' | 'tokenRewards'>): number[][] {
+export function tokenRewardsOf(input: RewardInput): number[][] {
   checkLengths(input);
   const { policy, reference, stepTokens, beta } = input;
   let i = 0;
@@ -120,11 +115,4 @@ export function tokenRewardsOf(input: Omit<RewardInput, 'aggregate' | 'tokenRewa
     for (let j = 0; j < n; j++, i++) tr.push(beta * logRatio(policy, reference, i));
     return tr;
   });
-}
-
-export function computeRewards(input: RewardInput): RewardOutput {
-  const summary = rewardSummary(input);
-  const out: RewardOutput = { score: summary.score, outcome_reward: summary.outcome_reward, steps: stepsOf(summary.q, input.stepTokens) };
-  if (input.tokenRewards) out.token_rewards = tokenRewardsOf(input);
-  return out;
 }

@@ -72,7 +72,7 @@ export function summaryOf(b: LoadedBundle, beta = b.manifest.beta): ModelSummary
  */
 export function itemResult(item: PreparedItem, lp: ItemLogprobs, o: ResolvedOptions): ItemResult {
   const input = { policy: lp.policy, reference: lp.reference, stepTokens: item.stepTokens, beta: o.beta };
-  const summary = rewardSummary({ ...input, aggregate: o.aggregate });
+  const summary = rewardSummary(input, o.aggregate);
   const out: ItemResult = { id: item.id, score: summary.score, outcome_reward: summary.outcome_reward, steps: [], cached_tokens: lp.cachedTokens };
   builtWhenRead(out, 'steps', () => stepsOf(summary.q, item.stepTokens));
   if (o.tokenRewards) {

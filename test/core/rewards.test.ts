@@ -1,6 +1,14 @@
 /** The reward maths against hand-computed values (ARCHITECTURE.md §1). */
 import { describe, expect, it } from 'vitest';
-import { aggregateRewards, computeRewards, sigmoid } from '../../src/core/rewards.js';
+import { aggregateRewards, rewardSummary, sigmoid, stepsOf, tokenRewardsOf, type RewardInput } from '../../src/core/rewards.js';
+import type { Aggregate } from '../../src/core/types.js';
+
+/** A trace's rewards as an answer gives them, from the three parts the service calls. */
+function computeRewards(input: RewardInput & { aggregate: Aggregate; tokenRewards: boolean }) {
+  const summary = rewardSummary(input, input.aggregate);
+  const steps = stepsOf(summary.q, input.stepTokens);
+  return { score: summary.score, outcome_reward: summary.outcome_reward, steps, token_rewards: input.tokenRewards ? tokenRewardsOf(input) : undefined };
+}
 
 describe('sigmoid', () => {
   it('matches 1/(1+e^-x) and stays finite at the extremes', () => {
@@ -15,7 +23,7 @@ describe('sigmoid', () => {
   });
 });
 
-describe('computeRewards', () => {
+describe('rewardSummary, stepsOf and tokenRewardsOf', () => {
   // Two steps: tokens 2 and 1. ℓ = [-1-(-2), -3-(-1), -0.5-(-0.25)] = [1, -2, -0.25]
   const policy = [-1, -3, -0.5];
   const reference = [-2, -1, -0.25];
