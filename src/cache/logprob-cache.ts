@@ -34,6 +34,17 @@ export interface LogprobCache {
   close(): Promise<void>;
 }
 
+/**
+ * A step's log-probs, zeroed, in one buffer of their own with both arrays views into it (policy,
+ * then reference). An entry outlives the request that made it, so the young-generation collector
+ * copies it on its way to the old generation: a buffer outside the heap and two views are a few
+ * small objects to copy, two arrays with their data in the heap twice as many and the data too.
+ */
+export function newSegment(tokens: number, withReference: boolean): SegmentLogprobs {
+  const bytes = new ArrayBuffer(tokens * 4 * (withReference ? 2 : 1));
+  return { policy: new Float32Array(bytes, 0, tokens), reference: withReference ? new Float32Array(bytes, tokens * 4, tokens) : null };
+}
+
 /** Layout: u8 flags (bit 0: has reference), u32 LE token count, float32 LE policy[, reference]. */
 export function encodeSegment(value: SegmentLogprobs): Buffer {
   const n = value.policy.length;
@@ -53,12 +64,11 @@ export function decodeSegment(buf: Buffer): SegmentLogprobs | null {
   const n = buf.readUInt32LE(1);
   const hasRef = (flags & 1) === 1;
   if (flags > 1 || buf.length !== 5 + n * 4 * (hasRef ? 2 : 1)) return null;
-  // Copied into one aligned buffer of its own (a Buffer slice may not be 4-byte aligned), both
-  // arrays views into it, as a computed entry is (plan-rows.ts stepCopy).
-  const bytes = new ArrayBuffer(buf.length - 5);
-  new Uint8Array(bytes).set(buf.subarray(5));
-  const policy = new Float32Array(bytes, 0, n);
-  return { policy, reference: hasRef ? new Float32Array(bytes, n * 4, n) : null };
+  // Copied, not viewed: a Buffer slice may not be 4-byte aligned. The encoding's layout after the
+  // header is newSegment's.
+  const value = newSegment(n, hasRef);
+  new Uint8Array(value.policy.buffer).set(buf.subarray(5));
+  return value;
 }
 
 /**

@@ -8,6 +8,7 @@
  * cache hit, or the prompt's KV computed once for several rows) lets the row feed only tokens
  * from..total − 2: the last token predicts nothing.
  */
+import { newSegment } from '../cache/logprob-cache.js';
 
 /** Start offset of every segment in the laid-out trace, plus the total length at the end. */
 export function segmentOffsets(segments: readonly ArrayLike<number>[]): number[] {
@@ -109,21 +110,12 @@ export function stepSlices(segments: readonly ArrayLike<number>[], first: number
   return out;
 }
 
-/**
- * Tokens a..b of both arrays, copied into one buffer of their own. A cache entry outlives the
- * request, so the young-generation collector copies it on its way to the old generation: one
- * buffer outside the heap and two views cost it a few small objects, two arrays with their data in
- * the heap twice as many and the data too.
- */
+/** Tokens a..b of both arrays, copied into a cache entry of their own (newSegment). */
 function stepCopy(lp: ResponseLogprobs, a: number, b: number): ResponseLogprobs {
-  const n = b - a;
-  const bytes = new ArrayBuffer(n * 4 * (lp.reference ? 2 : 1));
-  const policy = new Float32Array(bytes, 0, n);
-  policy.set(lp.policy.subarray(a, b));
-  if (!lp.reference) return { policy, reference: null };
-  const reference = new Float32Array(bytes, n * 4, n);
-  reference.set(lp.reference.subarray(a, b));
-  return { policy, reference };
+  const step = newSegment(b - a, lp.reference !== null);
+  step.policy.set(lp.policy.subarray(a, b));
+  step.reference?.set(lp.reference!.subarray(a, b));
+  return step;
 }
 
 /**
